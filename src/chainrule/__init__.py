@@ -1,0 +1,75 @@
+"""chainrule: automatic differentiation for array programs, by the chain rule over a recorded graph.
+
+>>> import chainrule as cr
+>>> x = cr.tensor(2.0, requires_grad=True)
+>>> y = cr.tensor(3.0, requires_grad=True)
+>>> r = x * y
+>>> z = cr.sin(r) + cr.cos(r)
+>>> z.backward()
+>>> round(x.grad.item(), 5), round(y.grad.item(), 5)
+(3.71877, 2.47918)
+"""
+
+from .creation import ones, ones_like, tensor, zeros, zeros_like
+from .engine import enable_grad, is_grad_enabled, no_grad
+from .errors import ChainruleError, DtypeError, GradientError, InplaceError, ShapeError
+from .functions import (
+    abs,
+    add,
+    arccos,
+    arcsin,
+    arctan,
+    broadcast_to,
+    clip,
+    concatenate,
+    cos,
+    cosh,
+    divide,
+    dot,
+    einsum,
+    exp,
+    expand_dims,
+    expm1,
+    flatten,
+    log,
+    log1p,
+    log_softmax,
+    logsumexp,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    multiply,
+    negative,
+    outer,
+    power,
+    prod,
+    relu,
+    reshape,
+    sigmoid,
+    sign,
+    sin,
+    sinh,
+    softmax,
+    softplus,
+    sqrt,
+    square,
+    squeeze,
+    stack,
+    std,
+    subtract,
+    sum,
+    swapaxes,
+    tan,
+    tanh,
+    transpose,
+    var,
+    where,
+)
+from .tensor import Tensor
+
+__version__ = "0.1.0"
+
+__all__ = [name for name in dir() if not name.startswith("_")]

@@ -1,0 +1,45 @@
+"""The array module of a computation comes from its data, never from a fixed import in the rules.
+
+NumPy is the only backend today; an array type from another module (CuPy, say) resolves to that module, so a
+new backend needs a line here, not a change to any derivative rule.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+import numpy
+
+_PYTHON_SCALARS = (bool, int, float, complex)
+_module_of_type: dict[type, ModuleType] = {numpy.ndarray: numpy}
+
+
+def array_module(*arrays: Any) -> ModuleType:
+    """The array module (``numpy``-like namespace) that owns the first array among ``arrays``."""
+    for a in arrays:
+        kind = type(a)
+        module = _module_of_type.get(kind)
+        if module is not None:
+            return module
+        if kind in _PYTHON_SCALARS or a is None:
+            continue
+        return _register(kind)
+    return numpy
+
+
+def _register(kind: type) -> ModuleType:
+    if issubclass(kind, (numpy.ndarray, numpy.generic)):
+        module = numpy
+    else:
+        root = kind.__module__.split(".")[0]
+        try:
+            module = importlib.import_module(root)
+        except ImportError:
+            module = numpy
+        if not hasattr(module, "asarray"):
+            module = numpy  # lists, tuples and other Python containers are NumPy's to convert
+    if kind not in (list, tuple):
+        _module_of_type[kind] = module
+    return module

@@ -1,0 +1,352 @@
+"""The public functions ``cr.NAME(...)`` and the Tensor methods ``t.NAME(...)``.
+
+Primitives live in ``ops``; here they get NumPy-style signatures (axis normalisation, varargs shapes), composite
+functions are built from them (their derivatives come for free), and every result is a Tensor, also when the
+inputs are plain numbers or NumPy arrays.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import ops
+from .errors import ShapeError
+from .tensor import Tensor
+
+Axis = int | Sequence[int] | None
+
+
+def _public(fn: Callable[..., Any]) -> Callable[..., Tensor]:
+    @functools.wraps(fn)
+    def public(*args: Any, **kwargs: Any) -> Tensor:
+        out = fn(*args, **kwargs)
+        return out if type(out) is Tensor else Tensor._from_op(out, None)
+
+    return public
+
+
+def _operand(x: Any) -> Any:
+    """Tensors, arrays and numbers pass as they are; lists and tuples become arrays."""
+    return np.asarray(x) if isinstance(x, (list, tuple)) else x
+
+
+def _axis(op: str, axis: Axis, ndim: int) -> tuple[int, ...] | None:
+    """Normalise ``axis`` to None or a tuple of distinct non-negative ints, with a clear error if out of range."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    normal = []
+    for a in axes:
+        if not -ndim <= a < ndim and not (ndim == 0 and a in (0, -1)):
+            raise ShapeError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
+        normal.append(int(a) % ndim if ndim else 0)
+    if len(set(normal)) != len(normal):
+        raise ShapeError(f"{op}: axis {axis} repeats an axis")
+    return tuple(sorted(normal)) if ndim else None
+
+
+def _count(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> int:
+    if axis is None:
+        return int(np.prod(shape, dtype=np.int64))
+    return int(np.prod([shape[a] for a in axis], dtype=np.int64))
+
+
+# -- elementwise ------------------------------------------------------------------------------------------------
+
+
+def _unary(prim: Any) -> Callable[[Any], Tensor]:
+    def fn(x: Any) -> Tensor:
+        return prim(_operand(x))
+
+    fn.__name__ = prim.name
+    fn.__doc__ = f"Elementwise {prim.name}, differentiable."
+    return _public(fn)
+
+
+def _binary(prim: Any) -> Callable[[Any, Any], Tensor]:
+    def fn(x: Any, y: Any) -> Tensor:
+        return prim(_operand(x), _operand(y))
+
+    fn.__name__ = prim.name
+    fn.__doc__ = f"Elementwise {prim.name} with NumPy broadcasting, differentiable."
+    return _public(fn)
+
+
+exp = _unary(ops.exp)
+log = _unary(ops.log)
+log1p = _unary(ops.log1p)
+expm1 = _unary(ops.expm1)
+sqrt = _unary(ops.sqrt)
+square = _unary(ops.square)
+sin = _unary(ops.sin)
+cos = _unary(ops.cos)
+tan = _unary(ops.tan)
+tanh = _unary(ops.tanh)
+sinh = _unary(ops.sinh)
+cosh = _unary(ops.cosh)
+arcsin = _unary(ops.arcsin)
+arccos = _unary(ops.arccos)
+arctan = _unary(ops.arctan)
+sigmoid = _unary(ops.sigmoid)
+relu = _unary(ops.relu)
+softplus = _unary(ops.softplus)
+abs = _unary(ops.absolute)
+negative = _unary(ops.negative)
+sign = _unary(ops.sign)
+add = _binary(ops.add)
+subtract = _binary(ops.subtract)
+multiply = _binary(ops.multiply)
+divide = _binary(ops.divide)
+power = _binary(ops.power)
+maximum = _binary(ops.maximum)
+minimum = _binary(ops.minimum)
+
+
+@_public
+def clip(x: Any, lo: Any = None, hi: Any = None) -> Tensor:
+    """Limit values to [lo, hi] (either bound may be None); the gradient passes where lo <= x <= hi."""
+    if lo is None and hi is None:
+        raise ShapeError("clip: give at least one of lo and hi")
+    return ops.clip(_operand(x), lo=ops.constant(lo), hi=ops.constant(hi))
+
+
+@_public
+def where(condition: Any, x: Any, y: Any) -> Tensor:
+    """Elements of ``x`` where ``condition`` is true, of ``y`` elsewhere (the gradient follows the choice)."""
+    return ops.where(_operand(x), _operand(y), condition=np.asarray(ops.constant(condition), dtype=bool))
+
+
+# -- reductions -------------------------------------------------------------------------------------------------
+
+
+def _reduction(prim: Any) -> Callable[..., Tensor]:
+    def fn(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        x = _operand(x)
+        return prim(x, axis=_axis(prim.name, axis, np.ndim(ops.constant(x))), keepdims=keepdims)
+
+    fn.__name__ = prim.name
+    fn.__doc__ = f"{prim.name} over ``axis`` (None: all; int or tuple, negative counts from the end)."
+    return _public(fn)
+
+
+sum = _reduction(ops.sum)
+max = _reduction(ops.max)
+min = _reduction(ops.min)
+prod = _reduction(ops.prod)
+logsumexp = _reduction(ops.logsumexp)
+
+
+@_public
+def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    x = _operand(x)
+    axes = _axis("mean", axis, np.ndim(ops.constant(x)))
+    return ops.sum(x, axis=axes, keepdims=keepdims) / _count(np.shape(ops.constant(x)), axes)
+
+
+@_public
+def var(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+    """Variance, sum((x - mean)^2) / (n - ddof), as in NumPy (``ddof=0`` by default)."""
+    x = _operand(x)
+    axes = _axis("var", axis, np.ndim(ops.constant(x)))
+    n = _count(np.shape(ops.constant(x)), axes)
+    centred = x - ops.sum(x, axis=axes, keepdims=True) / n
+    return ops.sum(centred * centred, axis=axes, keepdims=keepdims) / (n - ddof)
+
+
+@_public
+def std(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+    """Standard deviation, sqrt(var(x, axis, ddof))."""
+    return ops.sqrt(var(x, axis=axis, ddof=ddof, keepdims=keepdims))
+
+
+@_public
+def softmax(x: Any, axis: int = -1) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``axis``, computed without overflow."""
+    x = _operand(x)
+    axes = _axis("softmax", axis, np.ndim(ops.constant(x)))
+    return ops.exp(x - ops.logsumexp(x, axis=axes, keepdims=True))
+
+
+@_public
+def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    """x - logsumexp(x) along ``axis``: the log of softmax, stable for any input."""
+    x = _operand(x)
+    axes = _axis("log_softmax", axis, np.ndim(ops.constant(x)))
+    return x - ops.logsumexp(x, axis=axes, keepdims=True)
+
+
+# -- shape ------------------------------------------------------------------------------------------------------
+
+
+def _shape_arg(shape: tuple) -> tuple[int, ...]:
+    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+        shape = tuple(shape[0])
+    return tuple(int(n) for n in shape)
+
+
+@_public
+def reshape(x: Any, *shape: Any) -> Tensor:
+    """The same elements in a new shape (one axis may be -1); ``reshape(x, (2, 3))`` or ``reshape(x, 2, 3)``."""
+    return ops.reshape(_operand(x), shape=_shape_arg(shape))
+
+
+@_public
+def transpose(x: Any, *axes: Any) -> Tensor:
+    """Permute the axes (reverse them when no ``axes`` are given)."""
+    perm = _shape_arg(axes) if axes and axes != (None,) else None
+    return ops.transpose(_operand(x), axes=perm)
+
+
+@_public
+def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
+    x = _operand(x)
+    ndim = np.ndim(ops.constant(x))
+    _axis("swapaxes", (axis1,), ndim)
+    _axis("swapaxes", (axis2,), ndim)
+    return ops.swapaxes(x, axis1, axis2)
+
+
+@_public
+def expand_dims(x: Any, axis: int | Sequence[int]) -> Tensor:
+    return ops.expand_dims(_operand(x), axis)
+
+
+@_public
+def squeeze(x: Any, axis: int | Sequence[int] | None = None) -> Tensor:
+    return ops.squeeze(_operand(x), axis)
+
+
+@_public
+def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
+    return ops.broadcast_to(_operand(x), shape=tuple(shape))
+
+
+@_public
+def flatten(x: Any) -> Tensor:
+    return ops.reshape(_operand(x), shape=(-1,))
+
+
+@_public
+def concatenate(seq: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    if len(seq) == 0:
+        raise ShapeError("concatenate: needs at least one tensor")
+    return ops.concatenate(*[_operand(x) for x in seq], axis=axis)
+
+
+@_public
+def stack(seq: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors of one shape along a new axis."""
+    if len(seq) == 0:
+        raise ShapeError("stack: needs at least one tensor")
+    items = [_operand(x) for x in seq]
+    shapes = {np.shape(ops.constant(x)) for x in items}
+    if len(shapes) > 1:
+        raise ShapeError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
+    return ops.concatenate(*[ops.expand_dims(x, axis) for x in items], axis=axis)
+
+
+# -- linear algebra ---------------------------------------------------------------------------------------------
+
+
+@_public
+def matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product with NumPy's rules: batch axes broadcast, 1-D operands are vectors."""
+    return ops.matmul(_operand(a), _operand(b))
+
+
+@_public
+def dot(a: Any, b: Any) -> Tensor:
+    """NumPy's dot: products of scalars, inner product of vectors, matrix product, or a sum over the last axis
+    of ``a`` and the second-to-last of ``b``."""
+    a, b = _operand(a), _operand(b)
+    da, db = np.ndim(ops.constant(a)), np.ndim(ops.constant(b))
+    if da == 0 or db == 0:
+        return ops.multiply(a, b)
+    if da <= 2 and db <= 2:
+        return ops.matmul(a, b)
+    left = "abcdefghijklmnopqrstuvwxy"[: da - 1] + "z"
+    right = "ABCDEFGHIJKLMNOPQRSTUVWXY"[: db - 2] + "z" + "Z" if db >= 2 else "z"
+    return ops.einsum(a, b, subscripts=f"{left},{right}->{left[:-1]}{right.replace('z', '')}")
+
+
+@_public
+def outer(a: Any, b: Any) -> Tensor:
+    """Outer product of the flattened inputs."""
+    return ops.multiply(ops.reshape(_operand(a), shape=(-1, 1)), ops.reshape(_operand(b), shape=(1, -1)))
+
+
+@_public
+def einsum(subscripts: str, *operands: Any) -> Tensor:
+    """Einstein summation as in NumPy, with ``...`` and the implicit output form."""
+    spec = _explicit_einsum(subscripts.replace(" ", ""), len(operands))
+    return ops.einsum(*[_operand(x) for x in operands], subscripts=spec)
+
+
+def _explicit_einsum(subscripts: str, count: int) -> str:
+    inputs = subscripts.split("->")[0].split(",")
+    if len(inputs) != count:
+        raise ShapeError(f"einsum: '{subscripts}' names {len(inputs)} operands but {count} were given")
+    if "->" in subscripts:
+        return subscripts
+    letters = [c for c in "".join(inputs) if c.isalpha()]
+    once = sorted((c for c in set(letters) if letters.count(c) == 1), key=lambda c: (c.isupper(), c))
+    ellipsis = "..." if "..." in subscripts else ""
+    return f"{subscripts}->{ellipsis}{''.join(once)}"
+
+
+# -- NumPy ufuncs on Tensors (np.exp(t), ndarray + t) ------------------------------------------------------------
+
+UFUNCS: dict[str, Callable[..., Tensor]] = {
+    "add": add,
+    "subtract": subtract,
+    "multiply": multiply,
+    "divide": divide,
+    "true_divide": divide,
+    "power": power,
+    "negative": negative,
+    "absolute": abs,
+    "maximum": maximum,
+    "minimum": minimum,
+    "matmul": matmul,
+    "exp": exp,
+    "log": log,
+    "log1p": log1p,
+    "expm1": expm1,
+    "sqrt": sqrt,
+    "square": square,
+    "sin": sin,
+    "cos": cos,
+    "tan": tan,
+    "tanh": tanh,
+    "sinh": sinh,
+    "cosh": cosh,
+    "arcsin": arcsin,
+    "arccos": arccos,
+    "arctan": arctan,
+    "sign": sign,
+    "less": _binary(ops.less),
+    "less_equal": _binary(ops.less_equal),
+    "greater": _binary(ops.greater),
+    "greater_equal": _binary(ops.greater_equal),
+    "equal": _binary(ops.equal),
+    "not_equal": _binary(ops.not_equal),
+}
+
+
+# -- methods ----------------------------------------------------------------------------------------------------
+
+_METHODS = (
+    "exp log log1p expm1 sqrt square sin cos tan tanh sinh cosh arcsin arccos arctan sigmoid relu softplus abs "
+    "maximum minimum power clip sum mean var std max min prod logsumexp reshape transpose swapaxes expand_dims "
+    "squeeze broadcast_to flatten matmul dot outer softmax log_softmax"
+).split()
+
+
+def attach_methods(cls: type) -> None:
+    """``t.NAME(...)`` is ``cr.NAME(t, ...)`` for every function that takes a tensor first."""
+    for name in _METHODS:
+        setattr(cls, name, globals()[name])

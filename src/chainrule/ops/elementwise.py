@@ -1,0 +1,330 @@
+"""Elementwise primitives and their derivatives.
+
+Each block is the forward on backend arrays (``xp`` is the array module of the data) followed by its reverse
+rule: ``g`` is the incoming gradient, ``ans`` the forward's result. Broadcasting is undone by the engine, so a
+rule returns the gradient in the broadcast shape.
+
+Conventions at kinks (documented and tested): relu'(0) = 0, abs'(0) = 0; maximum and minimum split the
+gradient in half between tied operands; clip passes the gradient where lo <= x <= hi.
+"""
+
+from __future__ import annotations
+
+from ..primitive import defvjp, primitive
+
+BROADCAST_HINT = (
+    "Operand shapes must be equal or 1 in each trailing axis; reshape or expand_dims one operand so they line up."
+)
+
+# -- arithmetic -------------------------------------------------------------------------------------------------
+
+
+@primitive("add", hint=BROADCAST_HINT)
+def add(xp, x, y):
+    return x + y
+
+
+defvjp(add, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
+
+
+@primitive("subtract", hint=BROADCAST_HINT)
+def subtract(xp, x, y):
+    return x - y
+
+
+defvjp(subtract, lambda g, ans, x, y: g, lambda g, ans, x, y: -g)
+
+
+@primitive("multiply", hint=BROADCAST_HINT)
+def multiply(xp, x, y):
+    return x * y
+
+
+defvjp(multiply, lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x)
+
+
+@primitive("divide", hint=BROADCAST_HINT)
+def divide(xp, x, y):
+    return x / y
+
+
+defvjp(divide, lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * x / (y * y))
+
+
+@primitive("negative")
+def negative(xp, x):
+    return -x
+
+
+defvjp(negative, lambda g, ans, x: -g)
+
+
+@primitive("power", hint=BROADCAST_HINT)
+def power(xp, x, y):
+    return x**y
+
+
+defvjp(
+    power,
+    lambda g, ans, x, y: g * y * x ** (y - 1),
+    # d(x^y)/dy = x^y log x; where x == 0 the product x^y log x tends to 0 (for y > 0), so use log 1 there
+    lambda g, ans, x, y: g * ans * log(where(x == 0, 1.0, x)),
+)
+
+
+@primitive("square")
+def square(xp, x):
+    return x * x
+
+
+defvjp(square, lambda g, ans, x: g * 2 * x)
+
+
+@primitive("sqrt")
+def sqrt(xp, x):
+    return xp.sqrt(x)
+
+
+defvjp(sqrt, lambda g, ans, x: g / (2 * ans))
+
+# -- exponentials and logarithms --------------------------------------------------------------------------------
+
+
+@primitive("exp")
+def exp(xp, x):
+    return xp.exp(x)
+
+
+defvjp(exp, lambda g, ans, x: g * ans)
+
+
+@primitive("expm1")
+def expm1(xp, x):
+    return xp.expm1(x)
+
+
+defvjp(expm1, lambda g, ans, x: g * (ans + 1))
+
+
+@primitive("log")
+def log(xp, x):
+    return xp.log(x)
+
+
+defvjp(log, lambda g, ans, x: g / x)
+
+
+@primitive("log1p")
+def log1p(xp, x):
+    return xp.log1p(x)
+
+
+defvjp(log1p, lambda g, ans, x: g / (1 + x))
+
+# -- trigonometric and hyperbolic -------------------------------------------------------------------------------
+
+
+@primitive("sin")
+def sin(xp, x):
+    return xp.sin(x)
+
+
+defvjp(sin, lambda g, ans, x: g * cos(x))
+
+
+@primitive("cos")
+def cos(xp, x):
+    return xp.cos(x)
+
+
+defvjp(cos, lambda g, ans, x: -g * sin(x))
+
+
+@primitive("tan")
+def tan(xp, x):
+    return xp.tan(x)
+
+
+defvjp(tan, lambda g, ans, x: g * (1 + ans * ans))
+
+
+@primitive("arcsin")
+def arcsin(xp, x):
+    return xp.arcsin(x)
+
+
+defvjp(arcsin, lambda g, ans, x: g / sqrt(1 - x * x))
+
+
+@primitive("arccos")
+def arccos(xp, x):
+    return xp.arccos(x)
+
+
+defvjp(arccos, lambda g, ans, x: -g / sqrt(1 - x * x))
+
+
+@primitive("arctan")
+def arctan(xp, x):
+    return xp.arctan(x)
+
+
+defvjp(arctan, lambda g, ans, x: g / (1 + x * x))
+
+
+@primitive("sinh")
+def sinh(xp, x):
+    return xp.sinh(x)
+
+
+defvjp(sinh, lambda g, ans, x: g * cosh(x))
+
+
+@primitive("cosh")
+def cosh(xp, x):
+    return xp.cosh(x)
+
+
+defvjp(cosh, lambda g, ans, x: g * sinh(x))
+
+
+@primitive("tanh")
+def tanh(xp, x):
+    return xp.tanh(x)
+
+
+defvjp(tanh, lambda g, ans, x: g * (1 - ans * ans))
+
+# -- activations ------------------------------------------------------------------------------------------------
+
+
+@primitive("sigmoid")
+def sigmoid(xp, x):
+    # exp of a non-positive number only, so no overflow for any input
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+defvjp(sigmoid, lambda g, ans, x: g * ans * (1 - ans))
+
+
+@primitive("softplus")
+def softplus(xp, x):
+    # log(1 + e^x) = max(x, 0) + log1p(e^-|x|): exact for large |x| of either sign
+    return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+defvjp(softplus, lambda g, ans, x: g * sigmoid(x))
+
+
+@primitive("relu")
+def relu(xp, x):
+    return xp.maximum(x, 0)
+
+
+defvjp(relu, lambda g, ans, x: g * (x > 0))
+
+
+@primitive("absolute")
+def absolute(xp, x):
+    return xp.abs(x)
+
+
+defvjp(absolute, lambda g, ans, x: g * sign(x))
+
+
+@primitive("maximum", hint=BROADCAST_HINT)
+def maximum(xp, x, y):
+    return xp.maximum(x, y)
+
+
+defvjp(
+    maximum,
+    lambda g, ans, x, y: g * (x > y) + (g * 0.5) * (x == y),
+    lambda g, ans, x, y: g * (y > x) + (g * 0.5) * (x == y),
+)
+
+
+@primitive("minimum", hint=BROADCAST_HINT)
+def minimum(xp, x, y):
+    return xp.minimum(x, y)
+
+
+defvjp(
+    minimum,
+    lambda g, ans, x, y: g * (x < y) + (g * 0.5) * (x == y),
+    lambda g, ans, x, y: g * (y < x) + (g * 0.5) * (x == y),
+)
+
+
+@primitive("clip")
+def clip(xp, x, lo=None, hi=None):
+    return xp.clip(x, lo, hi)
+
+
+def _inside(x, lo, hi):
+    if lo is None:
+        return x <= hi
+    if hi is None:
+        return x >= lo
+    return (x >= lo) * (x <= hi)
+
+
+defvjp(clip, lambda g, ans, x, lo=None, hi=None: g * _inside(x, lo, hi))
+
+
+@primitive("where", hint=BROADCAST_HINT)
+def where(xp, x, y, condition=None):
+    return xp.where(condition, x, y)
+
+
+defvjp(
+    where,
+    lambda g, ans, x, y, condition=None: where(g, 0.0, condition=condition),
+    lambda g, ans, x, y, condition=None: where(0.0, g, condition=condition),
+)
+
+
+@primitive("cast")
+def cast(xp, x, dtype=None):
+    return x.astype(dtype)
+
+
+defvjp(cast, lambda g, ans, x, dtype=None: cast(g, dtype=x.dtype))
+
+# -- not differentiable: comparisons and sign give constants ----------------------------------------------------
+
+
+@primitive("sign")
+def sign(xp, x):
+    return xp.sign(x)
+
+
+@primitive("less", hint=BROADCAST_HINT)
+def less(xp, x, y):
+    return x < y
+
+
+@primitive("less_equal", hint=BROADCAST_HINT)
+def less_equal(xp, x, y):
+    return x <= y
+
+
+@primitive("greater", hint=BROADCAST_HINT)
+def greater(xp, x, y):
+    return x > y
+
+
+@primitive("greater_equal", hint=BROADCAST_HINT)
+def greater_equal(xp, x, y):
+    return x >= y
+
+
+@primitive("equal", hint=BROADCAST_HINT)
+def equal(xp, x, y):
+    return x == y
+
+
+@primitive("not_equal", hint=BROADCAST_HINT)
+def not_equal(xp, x, y):
+    return x != y

@@ -1,0 +1,94 @@
+"""Linear algebra primitives: matrix products and Einstein summation, with their derivatives."""
+
+from __future__ import annotations
+
+from string import ascii_letters
+
+from ..backend import array_module
+from ..primitive import constant, defvjp, defvjp_argnum, primitive
+from .shape import expand_dims, squeeze, swapaxes
+
+MATMUL_HINT = (
+    "The last axis of the first operand must equal the second-to-last axis of the second (or its only axis); "
+    "transpose one operand (t.T or swapaxes) or check their order."
+)
+
+
+@primitive("matmul", hint=MATMUL_HINT)
+def matmul(xp, a, b):
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("matmul does not take 0-d operands; use * to multiply by a scalar")
+    return xp.matmul(a, b)
+
+
+def _matmul_vjp_a(g, ans, a, b):
+    if len(b.shape) == 1:
+        return g * b if len(a.shape) == 1 else expand_dims(g, -1) * b
+    if len(a.shape) == 1:
+        return squeeze(matmul(b, expand_dims(g, -1)), -1)
+    return matmul(g, swapaxes(b, -1, -2))
+
+
+def _matmul_vjp_b(g, ans, a, b):
+    if len(a.shape) == 1:
+        return g * a if len(b.shape) == 1 else expand_dims(a, -1) * expand_dims(g, -2)
+    if len(b.shape) == 1:
+        return squeeze(matmul(swapaxes(a, -1, -2), expand_dims(g, -1)), -1)
+    return matmul(swapaxes(a, -1, -2), g)
+
+
+defvjp(matmul, _matmul_vjp_a, _matmul_vjp_b)
+
+
+@primitive("einsum", hint="Each operand needs one letter per axis (or '...'), and a letter's axes must agree.")
+def einsum(xp, *operands, subscripts=""):
+    return xp.einsum(subscripts, *operands, optimize=len(operands) > 2)
+
+
+def _einsum_vjp(i, g, ans, *operands, subscripts=""):
+    # The gradient of operand i is itself an einsum: the output's gradient contracted with the other operands,
+    # written out in operand i's letters. A letter i sums away alone gets a vector of ones; a repeated letter
+    # (a diagonal) gets a fresh twin joined by an identity matrix.
+    inputs, output = subscripts.split("->")
+    inputs = inputs.split(",")
+    x = operands[i]
+    mine = inputs[i]
+    others = inputs[:i] + inputs[i + 1 :]
+    xp = array_module(constant(x))
+    dtype = constant(g).dtype
+    sizes, ellipsis_shape = _letter_sizes(mine, x.shape)
+    fresh = (c for c in ascii_letters if c not in subscripts)
+    present = set(output) | set("".join(others))
+    target, extra_subscripts, extra_operands, seen = "", [], [], set()
+    for c in mine.replace("...", "."):
+        if c == ".":
+            target += "..."
+        elif c in seen:
+            twin = next(fresh)
+            target += twin
+            extra_subscripts.append(c + twin)
+            extra_operands.append(xp.eye(sizes[c], dtype=dtype))
+        else:
+            seen.add(c)
+            target += c
+            if c not in present:
+                extra_subscripts.append(c)
+                extra_operands.append(xp.ones(sizes[c], dtype=dtype))
+                present.add(c)
+    if "..." in mine and "..." not in output and not any("..." in s for s in others):
+        extra_subscripts.append("...")
+        extra_operands.append(xp.ones(ellipsis_shape, dtype=dtype))
+    spec = ",".join([output, *others, *extra_subscripts]) + "->" + target
+    return einsum(g, *operands[:i], *operands[i + 1 :], *extra_operands, subscripts=spec)
+
+
+def _letter_sizes(subscript, shape):
+    if "..." not in subscript:
+        return dict(zip(subscript, shape)), ()
+    head, tail = subscript.split("...")
+    sizes = dict(zip(head, shape))
+    sizes.update(zip(tail, shape[len(shape) - len(tail) :]))
+    return sizes, tuple(shape[len(head) : len(shape) - len(tail)])
+
+
+defvjp_argnum(einsum, _einsum_vjp)

@@ -1,0 +1,182 @@
+"""Primitives that move, select or combine elements without arithmetic, and their derivatives.
+
+Their reverse rules are the same kinds of movement in the other direction: reshape back, transpose by the
+inverse permutation, sum over broadcast axes, scatter the gradient of a selection back into zeros.
+"""
+
+from __future__ import annotations
+
+from ..backend import array_module
+from ..primitive import constant, defvjp, defvjp_argnum, primitive
+
+
+@primitive("reshape", is_view=True, hint="The new shape must have the same number of elements.")
+def reshape(xp, x, shape=()):
+    return xp.reshape(x, shape)
+
+
+defvjp(reshape, lambda g, ans, x, shape=(): reshape(g, shape=x.shape))
+
+
+@primitive("transpose", is_view=True, hint="axes must be a permutation of range(ndim).")
+def transpose(xp, x, axes=None):
+    return xp.transpose(x, axes)
+
+
+def _inverse(axes, ndim):
+    if axes is None:
+        return None
+    inverse = [0] * ndim
+    for position, axis in enumerate(axes):
+        inverse[axis] = position
+    return tuple(inverse)
+
+
+defvjp(transpose, lambda g, ans, x, axes=None: transpose(g, axes=_inverse(axes, len(x.shape))))
+
+
+@primitive(
+    "broadcast_to",
+    is_view=True,
+    hint="Each axis of the tensor must be 1 or equal to the target's trailing axis; see NumPy broadcasting.",
+)
+def broadcast_to(xp, x, shape=()):
+    return xp.broadcast_to(x, shape)
+
+
+defvjp(broadcast_to, lambda g, ans, x, shape=(): sum_to(g, shape=x.shape))
+
+
+@primitive("sum_to")
+def sum_to(xp, x, shape=()):
+    """Sum ``x`` over the axes along which an array of ``shape`` was broadcast to get ``x``'s shape."""
+    lead = x.ndim - len(shape)
+    if lead < 0:
+        raise ValueError(f"cannot sum shape {x.shape} down to the larger shape {shape}")
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+    if axes:
+        x = xp.sum(x, axis=axes, keepdims=True)
+    if lead:
+        x = xp.reshape(x, shape)
+    if x.shape != tuple(shape):
+        raise ValueError(f"cannot sum shape {x.shape} down to shape {shape}")
+    return x
+
+
+defvjp(sum_to, lambda g, ans, x, shape=(): broadcast_to(g, shape=x.shape))
+
+
+def _is_basic(index):
+    # Basic indices (ints, slices, None, Ellipsis) never select an element twice.
+    parts = index if type(index) is tuple else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (int, slice)) for p in parts)
+
+
+@primitive("getitem", is_view=True, hint="Check the index against the tensor's shape.")
+def getitem(xp, x, index=None):
+    return x[index]
+
+
+defvjp(getitem, lambda g, ans, x, index=None: scatter_add(g, index=index, shape=x.shape))
+
+
+@primitive("scatter_add")
+def scatter_add(xp, g, index=None, shape=()):
+    """Zeros of ``shape`` with ``g`` added at ``index``; an element selected twice receives both values."""
+    out = xp.zeros(shape, dtype=g.dtype)
+    if _is_basic(index) or getattr(index, "dtype", None) == bool:
+        out[index] = g
+    else:
+        xp.add.at(out, index, g)
+    return out
+
+
+defvjp(scatter_add, lambda g, ans, x, index=None, shape=(): getitem(g, index=index))
+
+
+@primitive("setitem", hint="The value must broadcast to the selected elements.")
+def setitem(xp, x, value, index=None):
+    out = x.copy()
+    out[index] = value
+    return out
+
+
+def _untouched(x, index):
+    """True where ``x[index] = value`` left ``x`` alone, False where it wrote."""
+    values = constant(x)
+    mask = array_module(values).ones(values.shape, dtype=bool)
+    mask[index] = False
+    return mask
+
+
+defvjp(
+    setitem,
+    lambda g, ans, x, value, index=None: g * _untouched(x, index),
+    lambda g, ans, x, value, index=None: getitem(g, index=index),
+)
+
+
+@primitive("concatenate", hint="All tensors must have the same shape except along the concatenation axis.")
+def concatenate(xp, *xs, axis=0):
+    return xp.concatenate(xs, axis=axis)
+
+
+def _concatenate_vjp(i, g, ans, *xs, axis=0):
+    start = 0
+    for x in xs[:i]:
+        start += x.shape[axis]
+    index = (slice(None),) * (axis % len(g.shape)) + (slice(start, start + xs[i].shape[axis]),)
+    return getitem(g, index=index)
+
+
+defvjp_argnum(concatenate, _concatenate_vjp)
+
+
+# -- movements composed from the primitives above (work on arrays and Tensors alike) -----------------------------
+
+
+def expand_dims(x, axis):
+    """Insert axes of length 1 at the positions ``axis`` (an int or tuple, negative counts from the end)."""
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    ndim = len(x.shape) + len(axes)
+    positions = sorted(a % ndim if -ndim <= a < ndim else _axis_error("expand_dims", a, ndim) for a in axes)
+    shape = list(x.shape)
+    for p in positions:
+        shape.insert(p, 1)
+    return reshape(x, shape=tuple(shape))
+
+
+def squeeze(x, axis=None):
+    """Remove axes of length 1 (all of them, or those in ``axis``, an int or tuple)."""
+    ndim = len(x.shape)
+    if axis is None:
+        axes = {i for i, n in enumerate(x.shape) if n == 1}
+    else:
+        axes = {a % ndim if -ndim <= a < ndim else _axis_error("squeeze", a, ndim) for a in _as_tuple(axis)}
+        wrong = [a for a in axes if x.shape[a] != 1]
+        if wrong:
+            from ..errors import ShapeError
+
+            raise ShapeError(
+                f"squeeze: axis {wrong[0]} has length {x.shape[wrong[0]]}, not 1 (shape {tuple(x.shape)}); "
+                "only axes of length 1 can be squeezed"
+            )
+    return reshape(x, shape=tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def swapaxes(x, axis1, axis2):
+    ndim = len(x.shape)
+    perm = list(range(ndim))
+    a, b = axis1 % ndim if ndim else 0, axis2 % ndim if ndim else 0
+    perm[a], perm[b] = perm[b], perm[a]
+    return transpose(x, axes=tuple(perm))
+
+
+def _as_tuple(axis):
+    return (axis,) if isinstance(axis, int) else tuple(axis)
+
+
+def _axis_error(op, axis, ndim):
+    from ..errors import ShapeError
+
+    raise ShapeError(f"{op}: axis {axis} is out of range for a tensor with {ndim} dimensions")

@@ -1,0 +1,91 @@
+"""Primitives: the operations chainrule knows the derivative of.
+
+A primitive is defined once, in one place: its forward on backend arrays, ``forward(xp, *arrays, **params)``,
+where ``xp`` is the array module taken from the data, and beside it one reverse rule (VJP) per differentiable
+input, ``rule(g, ans, *inputs, **params)``, written with chainrule's own operations. Called on plain arrays, a
+primitive just computes; called with a Tensor among its arguments, it is recorded in the graph. The backward
+pass calls the rules on plain arrays, or on Tensors when ``create_graph=True``, so the same rule line both
+computes a gradient and can be differentiated again. (A forward-mode rule will sit beside each reverse rule.)
+"""
+
+from __future__ import annotations
+
+import dis
+from typing import Any, Callable
+
+from . import engine
+from .backend import array_module
+from .errors import ShapeError
+from .tensor import Tensor
+
+Rule = Callable[..., Any]
+
+
+class Primitive:
+    __slots__ = ("name", "forward", "rules", "uses_output", "is_view", "hint")
+
+    def __init__(self, name: str, forward: Callable[..., Any], *, is_view: bool = False, hint: str = "") -> None:
+        self.name = name
+        self.forward = forward
+        self.rules: tuple[Rule | None, ...] | Rule | None = None  # None: not differentiable, never recorded
+        self.uses_output = False
+        self.is_view = is_view
+        self.hint = hint
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+    def __call__(self, *args: Any, **params: Any) -> Any:
+        for a in args:
+            if type(a) is Tensor:
+                return engine.record(self, args, params)
+        return self.run(args, params)
+
+    def run(self, raw: Any, params: dict) -> Any:
+        """The forward computation on backend arrays, with user mistakes turned into errors naming the op."""
+        try:
+            return self.forward(array_module(*raw), *raw, **params)
+        except (ValueError, IndexError, TypeError) as error:
+            shapes = ", ".join(str(getattr(a, "shape", type(a).__name__)) for a in raw)
+            hint = f" {self.hint}" if self.hint else ""
+            raise ShapeError(f"{self.name}: {error} (operand shapes: {shapes}).{hint}") from error
+
+    def vjp(self, i: int, g: Any, ans: Any, inputs: tuple, params: dict) -> Any:
+        rules = self.rules
+        if callable(rules):  # one rule for all inputs, told which one (variadic primitives)
+            return rules(i, g, ans, *inputs, **params)
+        return rules[i](g, ans, *inputs, **params)  # type: ignore[index]
+
+
+def constant(x: Any) -> Any:
+    """The values of ``x`` with no gradient attached (for masks and other non-differentiable parameters)."""
+    return x.data if type(x) is Tensor else x
+
+
+def primitive(name: str | None = None, *, is_view: bool = False, hint: str = "") -> Callable[[Callable], Primitive]:
+    """Decorator: ``@primitive()`` over ``def exp(xp, x): return xp.exp(x)`` makes the primitive ``exp``."""
+
+    def make(forward: Callable[..., Any]) -> Primitive:
+        return Primitive(name or forward.__name__, forward, is_view=is_view, hint=hint)
+
+    return make
+
+
+def defvjp(prim: Primitive, *rules: Rule | None) -> None:
+    """One reverse rule per input, in order (None for an input that is never differentiable)."""
+    prim.rules = rules
+    prim.uses_output = any(rule is not None and _reads_ans(rule) for rule in rules)
+
+
+def defvjp_argnum(prim: Primitive, rule: Rule) -> None:
+    """One reverse rule for every input, called as ``rule(i, g, ans, *inputs, **params)``."""
+    prim.rules = rule
+    prim.uses_output = _reads_ans(rule)
+
+
+def _reads_ans(rule: Rule) -> bool:
+    # Whether a rule reads the primitive's output decides if changing that output in place must be caught.
+    code = rule.__code__
+    if "ans" in code.co_cellvars:
+        return True
+    return any(ins.argval == "ans" and ins.opname.startswith("LOAD") for ins in dis.get_instructions(code))

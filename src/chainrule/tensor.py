@@ -1,0 +1,376 @@
+"""The Tensor: a backend array plus what the engine needs to differentiate through it."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+
+from .backend import array_module
+from .errors import DtypeError, GradientError, InplaceError, ShapeError
+
+
+def _check_differentiable_dtype(dtype: Any, what: str) -> None:
+    if np.dtype(dtype).kind not in "fc":
+        raise DtypeError(
+            f"{what}: only floating-point (or complex) tensors can require grad, got dtype {np.dtype(dtype)}. "
+            "Create it with a float dtype, e.g. cr.tensor(data, dtype='float64', requires_grad=True)."
+        )
+
+
+class Tensor:
+    """An n-dimensional array that remembers how it was computed, so gradients can flow back through it.
+
+    ``data`` is the backend array (a NumPy array; for 0-d results of arithmetic it may be a NumPy scalar).
+    Tensors made by the user are *leaves*; tensors computed from a tensor that requires grad carry the node of
+    the operation that made them.
+    """
+
+    __slots__ = ("data", "_rg", "grad", "name", "_node", "_version", "__weakref__")
+    __array_priority__ = 1000
+
+    def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None) -> None:
+        if type(data) is Tensor:
+            data = data.data
+        if not hasattr(data, "dtype"):
+            data = np.asarray(data)
+        self.data = data
+        self._rg = False
+        self.grad: Tensor | None = None
+        self.name = name
+        self._node = None
+        self._version: list[int] | None = None
+        if requires_grad:
+            self.requires_grad_()
+
+    @classmethod
+    def _from_op(cls, data: Any, node: Any) -> Tensor:
+        # The engine's constructor: no checks, no conversions (it runs once per recorded operation).
+        t = object.__new__(cls)
+        t.data = data
+        t._rg = node is not None
+        t.grad = None
+        t.name = None
+        t._node = node
+        t._version = None
+        return t
+
+    # -- what the array is -------------------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def T(self) -> Tensor:
+        return _f.transpose(self)
+
+    def numpy(self) -> np.ndarray:
+        """The values as a NumPy array (shares memory with the tensor; no gradient flows through it)."""
+        return np.asarray(self.data)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        array = np.asarray(self.data, dtype=dtype)
+        return array.copy() if copy else array
+
+    def item(self) -> Any:
+        if self.data.size != 1:
+            raise ShapeError(f"item(): only a tensor with one element converts to a Python number, got {self.shape}")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        return self.data.__index__()
+
+    __hash__ = object.__hash__  # == is elementwise, so tensors hash by identity (as in PyTorch)
+
+    def __repr__(self) -> str:
+        body = np.array2string(np.asarray(self.data), separator=", ", prefix="tensor(")
+        extras = []
+        if self.data.dtype != np.float64 and self.data.size:
+            extras.append(f"dtype={self.data.dtype}")
+        if self._node is not None:
+            extras.append(f"grad_fn={self._node.prim.name}")
+        elif self._rg:
+            extras.append("requires_grad=True")
+        if self.name:
+            extras.append(f"name={self.name!r}")
+        return "tensor(" + ", ".join([body, *extras]) + ")"
+
+    # -- the graph ---------------------------------------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        self.requires_grad_(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Make this leaf tensor track operations (or stop tracking); returns the tensor itself."""
+        if self._node is not None:
+            if not requires_grad:
+                raise GradientError(
+                    "requires_grad_(False) on a computed tensor: it is part of a graph. Use t.detach() instead."
+                )
+            return self
+        if requires_grad:
+            _check_differentiable_dtype(self.data.dtype, "requires_grad")
+        self._rg = bool(requires_grad)
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    @property
+    def grad_fn(self) -> Any:
+        """The node of the operation that computed this tensor (None for leaves)."""
+        return self._node
+
+    def detach(self) -> Tensor:
+        """The same values (shared memory) cut off from the graph."""
+        t = Tensor._from_op(self.data, None)
+        t._version = engine.version_box(self)
+        return t
+
+    def retain_grad(self) -> Tensor:
+        """Make backward() fill ``.grad`` of this computed tensor too."""
+        if not self._rg:
+            raise GradientError("retain_grad() on a tensor that does not require grad")
+        engine.retain(self)
+        return self
+
+    def backward(self, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
+        """Accumulate the gradient of this tensor with respect to every leaf into the leaves' ``.grad``.
+
+        ``gradient`` is the vector of the vector-Jacobian product; it may be omitted for a single-element tensor.
+        ``retain_graph`` keeps the saved values for another backward; ``create_graph`` records the backward pass
+        itself so the gradients can be differentiated again.
+        """
+        if not self._rg:
+            raise GradientError(
+                "backward() on a tensor that does not require grad: no input of its computation had "
+                "requires_grad=True, or it was computed under cr.no_grad()."
+            )
+        if gradient is None:
+            if self.data.size != 1:
+                raise GradientError(
+                    f"backward() without a gradient works only for a single-element output, this one has shape "
+                    f"{self.shape}. Reduce it first (e.g. y.sum().backward()) or pass backward(gradient=...) of "
+                    "that shape."
+                )
+            seed: Any = array_module(self.data).ones_like(self.data)
+        else:
+            seed = gradient.data if type(gradient) is Tensor else np.asarray(gradient, dtype=self.dtype)
+            if seed.shape != self.shape:
+                raise ShapeError(
+                    f"backward(): gradient has shape {seed.shape} but the tensor has shape {self.shape}; "
+                    "they must match"
+                )
+        if create_graph:
+            seed = gradient if type(gradient) is Tensor else Tensor._from_op(seed, None)
+        engine.backward(self, seed, retain_graph or create_graph, create_graph)
+
+    # -- operators ---------------------------------------------------------------------------------------------
+    def __add__(self, other: Any) -> Tensor:
+        return _ops.add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _ops.add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _ops.subtract(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _ops.subtract(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _ops.multiply(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _ops.multiply(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _ops.divide(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _ops.divide(other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return _ops.power(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return _ops.power(other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return _f.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return _f.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return _ops.negative(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return _ops.absolute(self)
+
+    def __lt__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _ops.less(self, other)
+
+    def __le__(self, other: Any) -> Tensor:
+        return _ops.less_equal(self, other)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return _ops.greater(self, other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return _ops.greater_equal(self, other)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _ops.equal(self, other)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _ops.not_equal(self, other)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        # NumPy hands us `ndarray + tensor` and `np.exp(tensor)`: answer with a Tensor, never a bare array.
+        fn = _f.UFUNCS.get(ufunc.__name__)
+        if method != "__call__" or fn is None or kwargs:
+            return NotImplemented
+        return fn(*inputs)
+
+    # -- indexing and in-place changes -------------------------------------------------------------------------
+    def __getitem__(self, index: Any) -> Tensor:
+        return _ops.getitem(self, index=_raw_index(index))
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        index = _raw_index(index)
+        if _recording(self, value):
+            self._assign_result(_ops.setitem, value, index=index)
+            return
+        data = self._writable_data()
+        try:
+            data[index] = value.data if type(value) is Tensor else value
+        except (ValueError, IndexError, TypeError) as error:
+            raise ShapeError(f"setitem: {error} (tensor shape {self.shape})") from error
+        engine.mark_changed(self)
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._assign_result(_ops.add, other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._assign_result(_ops.subtract, other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._assign_result(_ops.multiply, other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._assign_result(_ops.divide, other)
+
+    def __ipow__(self, other: Any) -> Tensor:
+        return self._assign_result(_ops.power, other)
+
+    def _writable_data(self) -> Any:
+        data = self.data
+        if not hasattr(data, "__setitem__"):  # a NumPy scalar from 0-d arithmetic: give it an array of its own
+            data = self.data = array_module(data).array(data)
+        return data
+
+    def _assign_result(self, prim: Any, other: Any, **params: Any) -> Tensor:
+        """``self = prim(self, other)`` written into this tensor's own memory, recorded when gradients flow."""
+        if not _recording(self, other):
+            other_data = other.data if type(other) is Tensor else other
+            self._overwrite(prim.run([self.data, other_data], params), prim.name)
+            return self
+        if self._node is None and self._rg:
+            raise InplaceError(
+                f"in-place '{prim.name}' on a leaf tensor that requires grad: its gradient would be lost. Update "
+                "parameters inside `with cr.no_grad():`, or work on a copy (t = t * 1)."
+            )
+        snapshot = Tensor._from_op(self.data.copy(), self._node)
+        node = self._node
+        if node is not None and node.out is self.data:
+            node.out = snapshot.data  # the node's saved output keeps the values it had
+        result = prim(snapshot, other, **params)
+        self._overwrite(result.data, prim.name)
+        self._node = result._node
+        self._rg = True
+        return self
+
+    def _overwrite(self, new: Any, op: str) -> None:
+        if new.shape != self.shape:
+            raise ShapeError(
+                f"in-place {op}: the result has shape {new.shape} but the tensor has shape {self.shape}; an "
+                "in-place operation cannot change the shape. Use the out-of-place form (t = t + u)."
+            )
+        data = self.data
+        if hasattr(data, "__setitem__") and data.flags.writeable:
+            try:
+                array_module(data).copyto(data, new, casting="same_kind")
+            except TypeError as error:
+                raise DtypeError(f"in-place {op}: {error}") from error
+        elif hasattr(data, "__setitem__"):
+            raise ShapeError(
+                f"in-place {op}: this tensor's memory is read-only (a broadcast view); change a copy instead"
+            )
+        else:
+            self.data = new.astype(data.dtype) if new.dtype != data.dtype else new
+        engine.mark_changed(self)
+
+
+def _recording(t: Tensor, other: Any) -> bool:
+    return engine.is_grad_enabled() and (t._rg or (type(other) is Tensor and other._rg))
+
+
+def _raw_index(index: Any) -> Any:
+    """An index with every Tensor replaced by its array (masks and integer arrays are not differentiable)."""
+    if type(index) is Tensor:
+        return index.data
+    if type(index) is tuple:
+        return tuple(i.data if type(i) is Tensor else i for i in index)
+    if type(index) is list:
+        return np.asarray(index)
+    return index
+
+
+from . import engine  # noqa: E402  (the engine and the operations build on the class above)
+from . import functions as _f  # noqa: E402
+from .ops import elementwise as _ops_elementwise  # noqa: E402,F401
+from . import ops as _ops  # noqa: E402
+
+_f.attach_methods(Tensor)
