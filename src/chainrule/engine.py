@@ -161,25 +161,13 @@ class Node:
 
 def record(prim: Primitive, args: tuple, params: dict) -> Tensor:
     """Apply ``prim`` to arguments of which at least one is a Tensor; record a node if a gradient may flow."""
-    raw = []
-    parents = []
-    needs_grad = False
-    for a in args:
-        if type(a) is Tensor:
-            raw.append(a.data)
-            if a.requires_grad:
-                needs_grad = True
-                parents.append(a._node or a)
-            else:
-                parents.append(None)
-        else:
-            raw.append(a)
-            parents.append(None)
-    out = prim.run(raw, params)
-    if needs_grad and _mode.enabled and prim.rules is not None:
-        result = Tensor._from_op(out, Node(prim, args, tuple(parents), params, out))
-    else:
-        result = Tensor._from_op(out, None)
+    out = prim.run([a.data if type(a) is Tensor else a for a in args], params)
+    node = None
+    if _mode.enabled and prim.rules is not None:
+        parents = tuple([(a._node or a) if type(a) is Tensor and a._rg else None for a in args])
+        if parents.count(None) != len(parents):
+            node = Node(prim, args, parents, params, out)
+    result = Tensor._from_op(out, node)
     if prim.is_view and getattr(out, "base", None) is not None:
         # The result shares memory with its input: a change through either must be seen by both.
         result._version = version_box(args[0])
@@ -211,16 +199,20 @@ def backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool) ->
             inputs = node.inputs
             out = Tensor._from_op(node.out, node)
         else:
-            inputs = tuple(a.data if type(a) is Tensor else a for a in node.inputs)
+            inputs = [a.data if type(a) is Tensor else a for a in node.inputs]
             out = node.out
-        prim = node.prim
+        rules = node.prim.rules
+        params = node.params
         for i, parent in enumerate(node.parents):
             if parent is None:
                 continue
-            gi = prim.vjp(i, g, out, inputs, node.params)
-            gi = fit_gradient(gi, node.inputs[i], prim.name, i)
-            if gi is g and not create_graph and type(parent) is Tensor:
-                gi = gi.copy()  # a leaf's .grad must never alias an array that also flows elsewhere
+            if type(rules) is tuple:
+                gi = rules[i](g, out, *inputs, **params)
+            else:  # one rule for every input of a variadic primitive
+                gi = rules(i, g, out, *inputs, **params)
+            value = inputs[i]
+            if gi.shape != value.shape or gi.dtype != value.dtype:
+                gi = fit_gradient(gi, value, node.prim.name, i)
             if type(parent) is Node:
                 previous = grads.get(parent)
                 grads[parent] = gi if previous is None else previous + gi
@@ -228,6 +220,8 @@ def backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool) ->
                 if order_counts[parent] == 0:
                     ready.append(parent)
             else:
+                if gi is g or getattr(gi, "base", None) is not None:
+                    gi = gi.copy()  # a leaf's .grad must not alias an array that also flows elsewhere
                 _accumulate_leaf(parent, gi, create_graph)
         if not retain_graph:
             node.inputs = None
@@ -263,7 +257,7 @@ def fit_gradient(g: Any, value: Any, op: str, position: int) -> Any:
                 f"the derivative rule of '{op}' gave a gradient of shape {g.shape} for input {position} of shape "
                 f"{shape}; the shapes cannot be reconciled by summing broadcast axes"
             ) from error
-    if g.dtype != value.dtype and value.dtype.kind in "fc":
+    if g.dtype != value.dtype and getattr(value.dtype, "kind", "") in "fc":
         from .ops.elementwise import cast
 
         g = cast(g, dtype=value.dtype)

@@ -14,7 +14,7 @@ import dis
 from typing import Any, Callable
 
 from . import engine
-from .backend import array_module
+from .backend import _module_of_type, array_module
 from .errors import ShapeError
 from .tensor import Tensor
 
@@ -44,17 +44,14 @@ class Primitive:
     def run(self, raw: Any, params: dict) -> Any:
         """The forward computation on backend arrays, with user mistakes turned into errors naming the op."""
         try:
-            return self.forward(array_module(*raw), *raw, **params)
+            xp = _module_of_type.get(type(raw[0])) or array_module(*raw)
+            return self.forward(xp, *raw, **params)
         except (ValueError, IndexError, TypeError) as error:
+            message = str(error).removeprefix(f"{self.name}: ")
             shapes = ", ".join(str(getattr(a, "shape", type(a).__name__)) for a in raw)
             hint = f" {self.hint}" if self.hint else ""
-            raise ShapeError(f"{self.name}: {error} (operand shapes: {shapes}).{hint}") from error
+            raise ShapeError(f"{self.name}: {message} (operand shapes: {shapes}).{hint}") from error
 
-    def vjp(self, i: int, g: Any, ans: Any, inputs: tuple, params: dict) -> Any:
-        rules = self.rules
-        if callable(rules):  # one rule for all inputs, told which one (variadic primitives)
-            return rules(i, g, ans, *inputs, **params)
-        return rules[i](g, ans, *inputs, **params)  # type: ignore[index]
 
 
 def constant(x: Any) -> Any:
