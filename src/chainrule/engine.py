@@ -165,8 +165,10 @@ def record(prim: Primitive, args: tuple, params: dict) -> Tensor:
     node = None
     if _mode.enabled and prim.rules is not None:
         parents = tuple([(a._node or a) if type(a) is Tensor and a._rg else None for a in args])
-        if parents.count(None) != len(parents):
-            node = Node(prim, args, parents, params, out)
+        for parent in parents:
+            if parent is not None:
+                node = Node(prim, args, parents, params, out)
+                break
     result = Tensor._from_op(out, node)
     if prim.is_view and getattr(out, "base", None) is not None:
         # The result shares memory with its input: a change through either must be seen by both.
@@ -220,7 +222,7 @@ def backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool) ->
                 if order_counts[parent] == 0:
                     ready.append(parent)
             else:
-                if gi is g or getattr(gi, "base", None) is not None:
+                if not create_graph and (gi is g or getattr(gi, "base", None) is not None):
                     gi = gi.copy()  # a leaf's .grad must not alias an array that also flows elsewhere
                 _accumulate_leaf(parent, gi, create_graph)
         if not retain_graph:

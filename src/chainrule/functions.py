@@ -340,7 +340,7 @@ UFUNCS: dict[str, Callable[..., Tensor]] = {
 # -- methods ----------------------------------------------------------------------------------------------------
 
 _METHODS = (
-    "exp log log1p expm1 sqrt square sin cos tan tanh sinh cosh arcsin arccos arctan sigmoid relu softplus abs "
+    "negative exp log log1p expm1 sqrt square sin cos tan tanh sinh cosh arcsin arccos arctan sigmoid relu softplus abs "
     "maximum minimum power clip sum mean var std max min prod logsumexp reshape transpose swapaxes expand_dims "
     "squeeze broadcast_to flatten matmul dot outer softmax log_softmax"
 ).split()

@@ -10,7 +10,7 @@ gradient in half between tied operands; clip passes the gradient where lo <= x <
 
 from __future__ import annotations
 
-from ..primitive import defvjp, primitive
+from ..primitive import constant, defvjp, primitive
 
 BROADCAST_HINT = (
     "Operand shapes must be equal or 1 in each trailing axis; reshape or expand_dims one operand so they line up."
@@ -68,7 +68,7 @@ defvjp(
     power,
     lambda g, ans, x, y: g * y * x ** (y - 1),
     # d(x^y)/dy = x^y log x; where x == 0 the product x^y log x tends to 0 (for y > 0), so use log 1 there
-    lambda g, ans, x, y: g * ans * log(where(x == 0, 1.0, x)),
+    lambda g, ans, x, y: g * ans * log(where(1.0, x, condition=constant(x == 0))),
 )
 
 

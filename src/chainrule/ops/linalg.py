@@ -56,7 +56,7 @@ def _einsum_vjp(i, g, ans, *operands, subscripts=""):
     others = inputs[:i] + inputs[i + 1 :]
     xp = array_module(constant(x))
     dtype = constant(g).dtype
-    sizes, ellipsis_shape = _letter_sizes(mine, x.shape)
+    sizes = _letter_sizes(mine, x.shape)
     fresh = (c for c in ascii_letters if c not in subscripts)
     present = set(output) | set("".join(others))
     target, extra_subscripts, extra_operands, seen = "", [], [], set()
@@ -75,20 +75,16 @@ def _einsum_vjp(i, g, ans, *operands, subscripts=""):
                 extra_subscripts.append(c)
                 extra_operands.append(xp.ones(sizes[c], dtype=dtype))
                 present.add(c)
-    if "..." in mine and "..." not in output and not any("..." in s for s in others):
-        extra_subscripts.append("...")
-        extra_operands.append(xp.ones(ellipsis_shape, dtype=dtype))
     spec = ",".join([output, *others, *extra_subscripts]) + "->" + target
     return einsum(g, *operands[:i], *operands[i + 1 :], *extra_operands, subscripts=spec)
 
 
 def _letter_sizes(subscript, shape):
-    if "..." not in subscript:
-        return dict(zip(subscript, shape)), ()
-    head, tail = subscript.split("...")
+    # NumPy keeps '...' axes in the output, so only the named letters can be summed away
+    head, _, tail = subscript.partition("...")
     sizes = dict(zip(head, shape))
     sizes.update(zip(tail, shape[len(shape) - len(tail) :]))
-    return sizes, tuple(shape[len(head) : len(shape) - len(tail)])
+    return sizes
 
 
 defvjp_argnum(einsum, _einsum_vjp)
