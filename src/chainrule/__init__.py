@@ -7,7 +7,7 @@
 >>> z = cr.sin(r) + cr.cos(r)
 >>> z.backward()
 >>> round(x.grad.item(), 5), round(y.grad.item(), 5)
-(3.71877, 2.47918)
+(3.71876, 2.47917)
 """
 
 from .creation import ones, ones_like, tensor, zeros, zeros_like

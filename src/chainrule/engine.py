@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .errors import GradientError, InplaceError
 
@@ -183,7 +184,7 @@ def record(prim: Primitive, args: tuple, params: dict) -> Tensor:
 def backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool) -> None:
     """Accumulate d(root)/d(leaf) . seed into every leaf's ``.grad`` (and retained non-leaves')."""
     if root._node is None:
-        _accumulate_leaf(root, seed, create_graph)
+        _accumulate_leaf(root, seed if create_graph else seed.copy(), create_graph)
         return
     order_counts = _consumer_counts(root._node)
     grads: dict[Node, Any] = {root._node: seed}

@@ -8,7 +8,8 @@ inputs are plain numbers or NumPy arrays.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -340,8 +341,8 @@ UFUNCS: dict[str, Callable[..., Tensor]] = {
 # -- methods ----------------------------------------------------------------------------------------------------
 
 _METHODS = (
-    "negative exp log log1p expm1 sqrt square sin cos tan tanh sinh cosh arcsin arccos arctan sigmoid relu softplus abs "
-    "maximum minimum power clip sum mean var std max min prod logsumexp reshape transpose swapaxes expand_dims "
+    "negative exp log log1p expm1 sqrt square sin cos tan tanh sinh cosh arcsin arccos arctan sigmoid relu softplus "
+    "abs maximum minimum power clip sum mean var std max min prod logsumexp reshape transpose swapaxes expand_dims "
     "squeeze broadcast_to flatten matmul dot outer softmax log_softmax"
 ).split()
 

@@ -11,7 +11,8 @@ computes a gradient and can be differentiated again. (A forward-mode rule will s
 from __future__ import annotations
 
 import dis
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import engine
 from .backend import _module_of_type, array_module
@@ -51,7 +52,6 @@ class Primitive:
             shapes = ", ".join(str(getattr(a, "shape", type(a).__name__)) for a in raw)
             hint = f" {self.hint}" if self.hint else ""
             raise ShapeError(f"{self.name}: {message} (operand shapes: {shapes}).{hint}") from error
-
 
 
 def constant(x: Any) -> Any:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -370,7 +371,7 @@ def _raw_index(index: Any) -> Any:
 
 from . import engine  # noqa: E402  (the engine and the operations build on the class above)
 from . import functions as _f  # noqa: E402
-from .ops import elementwise as _ops_elementwise  # noqa: E402,F401
 from . import ops as _ops  # noqa: E402
+from .ops import elementwise as _ops_elementwise  # noqa: E402,F401
 
 _f.attach_methods(Tensor)

@@ -75,7 +75,9 @@ BINARY = {
 
 
 @pytest.mark.parametrize("name", sorted(BINARY))
-@given(shapes=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=4), seed=st.integers(0, 2**16))
+@given(
+    shapes=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=4), seed=st.integers(0, 2**16)
+)
 def test_binary_with_broadcasting(name, shapes, seed):
     reference, sample_x, sample_y = BINARY[name]
     rng = np.random.default_rng(seed)

@@ -38,7 +38,9 @@ def test_matmul_error_names_shapes_and_fix():
         cr.matmul(np.ones(()), np.ones(3))
 
 
-@pytest.mark.parametrize("shapes", [((), (3,)), ((3,), (3,)), ((2, 3), (3, 4)), ((2, 3, 4), (5, 4, 2)), ((4,), (2, 4, 3))], ids=str)
+@pytest.mark.parametrize(
+    "shapes", [((), (3,)), ((3,), (3,)), ((2, 3), (3, 4)), ((2, 3, 4), (5, 4, 2)), ((4,), (2, 4, 3))], ids=str
+)
 def test_dot(shapes):
     rng = np.random.default_rng(1)
     a, b = rng.standard_normal(shapes[0]), rng.standard_normal(shapes[1])

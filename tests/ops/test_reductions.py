@@ -23,7 +23,9 @@ def shape_and_axis(draw):
     elif kind == "negative":
         axis = draw(st.integers(-ndim, -1))
     else:
-        axis = tuple(draw(st.lists(st.integers(-ndim, ndim - 1), min_size=1, max_size=ndim, unique_by=lambda a: a % ndim)))
+        axis = tuple(
+            draw(st.lists(st.integers(-ndim, ndim - 1), min_size=1, max_size=ndim, unique_by=lambda a: a % ndim))
+        )
     return shape, axis, draw(st.booleans()), draw(st.integers(0, 2**16))
 
 

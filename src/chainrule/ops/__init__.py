@@ -1,5 +1,6 @@
 """The primitives, grouped by kind; each module holds forwards and derivative rules side by side."""
 
+from ..primitive import constant
 from .elementwise import (
     absolute,
     add,
@@ -39,7 +40,6 @@ from .elementwise import (
     tanh,
     where,
 )
-from ..primitive import constant
 from .linalg import einsum, matmul
 from .reductions import logsumexp, max, min, prod, sum, unreduce
 from .shape import (

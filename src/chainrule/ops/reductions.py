@@ -90,6 +90,7 @@ def logsumexp(xp, x, axis=None, keepdims=False):
 
 defvjp(
     logsumexp,
-    lambda g, ans, x, axis=None, keepdims=False: unreduce(g, x.shape, axis, keepdims)
-    * exp(x - _kept(ans, x.shape, axis, keepdims)),
+    lambda g, ans, x, axis=None, keepdims=False: (
+        unreduce(g, x.shape, axis, keepdims) * exp(x - _kept(ans, x.shape, axis, keepdims))
+    ),
 )

@@ -84,7 +84,7 @@ defvjp(getitem, lambda g, ans, x, index=None: scatter_add(g, index=index, shape=
 def scatter_add(xp, g, index=None, shape=()):
     """Zeros of ``shape`` with ``g`` added at ``index``; an element selected twice receives both values."""
     out = xp.zeros(shape, dtype=g.dtype)
-    if _is_basic(index) or getattr(index, "dtype", None) == bool:
+    if _is_basic(index) or getattr(getattr(index, "dtype", None), "kind", "") == "b":
         out[index] = g
     else:
         xp.add.at(out, index, g)

@@ -1,0 +1,331 @@
+"""The engine: the seed example, accumulation, graph lifetime, grad mode, depth, higher order, in-place safety."""
+
+import gc
+import threading
+import weakref
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import engine
+from chainrule.primitive import defvjp, primitive
+
+
+def test_seed_example_values_and_gradients():
+    # z = sin(x*y) + cos(x*y) at x = 2, y = 3: the worked example chainrule starts from
+    x = cr.tensor(2.0, requires_grad=True, name="x")
+    y = cr.tensor(3.0, requires_grad=True, name="y")
+    r = (x * y).retain_grad()
+    u = cr.cos(r).retain_grad()
+    v = cr.sin(r).retain_grad()
+    z = u + v
+    assert r.item() == 6.0
+    assert u.item() == pytest.approx(0.96017, abs=1e-5)
+    assert v.item() == pytest.approx(-0.27942, abs=1e-5)
+    assert z.item() == pytest.approx(0.68075, abs=1e-5)
+    z.backward()
+    assert u.grad.item() == 1.0 and v.grad.item() == 1.0
+    # r feeds two operations and collects both contributions: -sin(r) + cos(r)
+    assert r.grad.item() == pytest.approx(0.27942 + 0.96017, abs=1e-5)
+    # (the worked example rounds its intermediates to 5 digits, hence its 3.71877 and 2.47918)
+    assert x.grad.item() == pytest.approx(3.71877, abs=5e-5)
+    assert y.grad.item() == pytest.approx(2.47918, abs=5e-5)
+    assert x.grad.item() == pytest.approx(3 * (np.cos(6) - np.sin(6)), rel=1e-14)
+    assert y.grad.item() == pytest.approx(2 * (np.cos(6) - np.sin(6)), rel=1e-14)
+
+
+def test_gradients_accumulate_over_backward_calls_and_can_be_reset():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    assert x.grad.tolist() == [4.0, 8.0]
+    x.grad = None
+    (x * 3).sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0]
+
+
+def test_value_used_twice_receives_the_sum():
+    x = cr.tensor(3.0, requires_grad=True)
+    (x * x + x).backward()
+    assert x.grad.item() == 7.0
+
+
+def test_non_leaves_get_grad_only_when_retained():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 2
+    kept = (x * 3).retain_grad()
+    (h * kept).sum().backward()
+    assert h.grad is None and not h.is_leaf
+    assert kept.grad.tolist() == [2.0, 4.0]
+
+
+def test_second_backward_through_freed_graph_says_retain_graph():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = (cr.exp(x) * x).sum()
+    y.backward()
+    with pytest.raises(cr.GradientError, match="retain_graph=True"):
+        y.backward()
+
+
+def test_saved_values_are_freed_after_backward():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    a = x * 2
+    b = a * a  # saves a
+    ref = weakref.ref(a)
+    del a
+    assert ref() is not None
+    b.sum().backward()
+    assert ref() is None  # the node released it as soon as it was used
+    assert b.grad_fn.inputs is None
+
+
+def test_retain_graph_keeps_saved_values():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    assert y.grad_fn.inputs is not None
+    y.backward()
+
+
+def test_backward_of_non_scalar_needs_a_gradient():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    with pytest.raises(cr.GradientError, match=r"shape \(2,\).*gradient="):
+        y.backward()
+    with pytest.raises(cr.ShapeError, match="must match"):
+        y.backward(gradient=np.ones(3))
+    y.backward(gradient=np.array([1.0, 10.0]))
+    assert x.grad.tolist() == [2.0, 20.0]
+
+
+def test_backward_needs_a_tensor_that_requires_grad():
+    with pytest.raises(cr.GradientError, match="requires_grad=True"):
+        cr.tensor(1.0).backward()
+
+
+def test_leaf_backward_and_gradient_is_not_aliased():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    seed = np.array([1.0, 1.0])
+    x.backward(gradient=seed)
+    seed[0] = 100.0
+    assert x.grad.tolist() == [1.0, 1.0]
+    a, b = cr.tensor([1.0], requires_grad=True), cr.tensor([2.0], requires_grad=True)
+    (a + b).sum().backward()
+    a.grad.data[0] = 5.0
+    assert b.grad.tolist() == [1.0]
+
+
+def test_integer_tensors_cannot_require_grad():
+    with pytest.raises(cr.DtypeError, match="int64"):
+        cr.tensor([1, 2], requires_grad=True)
+    with pytest.raises(cr.DtypeError):
+        cr.tensor([True]).requires_grad_()
+
+
+def test_no_grad_records_nothing_and_restores():
+    x = cr.tensor(1.0, requires_grad=True)
+    assert cr.is_grad_enabled()
+    with cr.no_grad():
+        assert not cr.is_grad_enabled()
+        y = x * 2
+        with cr.enable_grad():
+            z = x * 2
+    assert cr.is_grad_enabled()
+    assert not y.requires_grad and y.grad_fn is None
+    assert z.requires_grad
+
+    @cr.no_grad()
+    def f(t):
+        return t * 3
+
+    assert not f(x).requires_grad and cr.is_grad_enabled()
+
+
+def test_no_grad_is_thread_local():
+    inside, done = threading.Event(), threading.Event()
+    seen = {}
+
+    def other_thread():
+        with cr.no_grad():
+            inside.set()
+            done.wait(5)
+            seen["other"] = (cr.tensor(1.0, requires_grad=True) * 2).requires_grad
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    inside.wait(5)
+    # the other thread is inside no_grad right now; this thread still records
+    seen["main"] = (cr.tensor(1.0, requires_grad=True) * 2).requires_grad
+    done.set()
+    thread.join()
+    assert seen == {"main": True, "other": False}
+
+
+def test_a_million_operations_deep_backpropagates_without_recursion():
+    x = cr.tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(1_000_000):
+        y = y * 1.0000001
+    y.backward()
+    assert x.grad.item() == pytest.approx(1.0000001**1_000_000, rel=1e-9)
+
+
+def nth_derivative(f, x0, n):
+    x = cr.tensor(x0, requires_grad=True)
+    out = f(x)
+    for _ in range(n):
+        x.grad = None
+        out.backward(create_graph=True)
+        out = x.grad
+    return out.item()
+
+
+@pytest.mark.parametrize(
+    "f,derivatives",
+    [
+        (lambda x: x**3, [lambda x: 3 * x**2, lambda x: 6 * x, lambda x: 6.0]),
+        (cr.sin, [np.cos, lambda x: -np.sin(x), lambda x: -np.cos(x)]),
+        (
+            lambda x: cr.exp(2 * x),
+            [lambda x: 2 * np.exp(2 * x), lambda x: 4 * np.exp(2 * x), lambda x: 8 * np.exp(2 * x)],
+        ),
+        (
+            cr.tanh,
+            [
+                lambda x: 1 - np.tanh(x) ** 2,
+                lambda x: -2 * np.tanh(x) * (1 - np.tanh(x) ** 2),
+                lambda x: -2 * (1 - np.tanh(x) ** 2) ** 2 + 4 * np.tanh(x) ** 2 * (1 - np.tanh(x) ** 2),
+            ],
+        ),
+        (
+            lambda x: cr.log(x) / x,
+            [
+                lambda x: (1 - np.log(x)) / x**2,
+                lambda x: (2 * np.log(x) - 3) / x**3,
+                lambda x: (11 - 6 * np.log(x)) / x**4,
+            ],
+        ),
+        (
+            cr.sigmoid,
+            [
+                lambda x: s(x) * (1 - s(x)),
+                lambda x: s(x) * (1 - s(x)) * (1 - 2 * s(x)),
+                lambda x: s(x) * (1 - s(x)) * (1 - 6 * s(x) + 6 * s(x) ** 2),
+            ],
+        ),
+    ],
+)
+@pytest.mark.parametrize("x0", [0.3, 1.7])
+def test_higher_derivatives_match_analytic(f, derivatives, x0):
+    for order, derivative in enumerate(derivatives, start=1):
+        assert nth_derivative(f, x0, order) == pytest.approx(derivative(x0), rel=1e-10, abs=1e-12)
+
+
+def s(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def test_mixed_second_derivative_of_seed_example():
+    x = cr.tensor(2.0, requires_grad=True)
+    y = cr.tensor(3.0, requires_grad=True)
+    r = x * y
+    (cr.sin(r) + cr.cos(r)).backward(create_graph=True)
+    gx = x.grad
+    x.grad = y.grad = None
+    gx.backward()
+    # d/dy [y (cos xy - sin xy)] = cos r - sin r - x y (sin r + cos r)
+    assert y.grad.item() == pytest.approx(np.cos(6) - np.sin(6) - 6 * (np.sin(6) + np.cos(6)), rel=1e-12)
+
+
+def test_no_work_for_inputs_that_need_no_gradient():
+    calls = []
+
+    @primitive("spy")
+    def spy(xp, a, b):
+        return a * b
+
+    defvjp(spy, lambda g, ans, a, b: calls.append("a") or g * b, lambda g, ans, a, b: calls.append("b") or g * a)
+    a = cr.tensor([1.0, 2.0], requires_grad=True)
+    spy(a, cr.tensor([3.0, 4.0])).sum().backward()
+    assert calls == ["a"] and a.grad.tolist() == [3.0, 4.0]
+
+
+def test_graph_has_no_reference_cycles():
+    gc.collect()
+    gc.disable()
+    try:
+        x = cr.tensor(np.ones(3), requires_grad=True)
+        h = cr.tanh(x * 2 + 1)
+        node_ref = weakref.ref(h.grad_fn)
+        out = (h * h).sum()
+        out.backward()
+        del h, out
+        assert node_ref() is None  # freed by reference counting alone
+    finally:
+        gc.enable()
+
+
+def test_in_place_change_of_a_saved_input_is_caught_at_backward():
+    w = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = w * 2
+    z = y * y  # multiply saves y
+    y[0] = 0.0
+    with pytest.raises(cr.InplaceError, match="input 0 of 'multiply'"):
+        z.sum().backward()
+
+
+def test_in_place_change_through_a_view_is_caught():
+    w = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = cr.exp(w)
+    view = y[0:2]
+    view[0] = 7.0  # changes y's memory, which exp saved as its output
+    with pytest.raises(cr.InplaceError, match="output of 'exp'"):
+        y.sum().backward()
+    base = cr.tensor([1.0, 2.0, 3.0])
+    s = w * base  # saves base for w's gradient
+    base.reshape(3, 1)[0, 0] = 10.0
+    with pytest.raises(cr.InplaceError, match="multiply"):
+        s.sum().backward()
+
+
+def test_in_place_on_a_leaf_that_requires_grad_is_refused_while_recording():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(cr.InplaceError, match="no_grad"):
+        w[0] = 5.0
+    with pytest.raises(cr.InplaceError, match="no_grad"):
+        w += 1
+    with cr.no_grad():
+        w -= 0.5  # the parameter update pattern
+        w[1] = 0.0
+    assert w.tolist() == [0.5, 0.0] and w.is_leaf and w.requires_grad
+
+
+def test_recorded_in_place_changes_give_correct_gradients():
+    w = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = cr.exp(w)
+    y[0] = 5.0  # replaces one value: the gradient there is 0, exp's saved output is kept intact
+    y.sum().backward()
+    np.testing.assert_allclose(w.grad.data, [0.0, np.exp(2), np.exp(3)])
+    w.grad = None
+    y = w * 1
+    y += 1
+    y *= w  # y = (w + 1) * w
+    y.sum().backward()
+    assert w.grad.tolist() == [3.0, 5.0, 7.0]
+    v = cr.tensor([10.0], requires_grad=True)
+    c = cr.zeros(3)
+    c[1:2] = v * 2  # a constant becomes part of the graph
+    (c * w).sum().backward()
+    assert v.grad.tolist() == [4.0] and not c.is_leaf
+
+
+def test_engine_never_recurses():
+    import inspect
+
+    source = inspect.getsource(engine)
+    for name in ("backward", "_consumer_counts"):
+        body = inspect.getsource(getattr(engine, name))
+        assert body.count(f"{name}(") == 1, f"{name} calls itself"
+    assert "sys.setrecursionlimit" not in source
