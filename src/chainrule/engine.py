@@ -14,6 +14,7 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .backend import _module_of_type, array_module
 from .errors import GradientError, InplaceError
 
 if TYPE_CHECKING:
@@ -164,7 +165,7 @@ def record(prim: Primitive, args: tuple, params: dict) -> Tensor:
     """Apply ``prim`` to arguments of which at least one is a Tensor; record a node if a gradient may flow."""
     out = prim.run([a.data if type(a) is Tensor else a for a in args], params)
     node = None
-    if _mode.enabled and prim.rules is not None:
+    if prim.rules is not None and _mode.enabled:
         parents = tuple([(a._node or a) if type(a) is Tensor and a._rg else None for a in args])
         for parent in parents:
             if parent is not None:
@@ -175,6 +176,44 @@ def record(prim: Primitive, args: tuple, params: dict) -> Tensor:
         # The result shares memory with its input: a change through either must be seen by both.
         result._version = version_box(args[0])
     return result
+
+
+# The two shapes of call that dominate real programs, unary f(t) and binary t (op) u, without the generic
+# loops above: per-operation overhead is what small-tensor and scalar workloads pay for.
+
+_NO_PARAMS: dict = {}
+
+
+def record_unary(prim: Primitive, x: Tensor) -> Tensor:
+    data = x.data
+    try:
+        out = prim.forward(_module_of_type.get(type(data)) or array_module(data), data)
+    except (ValueError, IndexError, TypeError) as error:
+        raise prim.error(error, (data,)) from error
+    if x._rg and _mode.enabled and prim.rules is not None:
+        return Tensor._from_op(out, Node(prim, (x,), (x._node or x,), _NO_PARAMS, out))
+    return Tensor._from_op(out, None)
+
+
+def record_binary(prim: Primitive, x: Any, y: Any) -> Tensor:
+    if type(x) is Tensor:
+        xd = x.data
+        px = (x._node or x) if x._rg else None
+    else:
+        xd, px = x, None
+    if type(y) is Tensor:
+        yd = y.data
+        py = (y._node or y) if y._rg else None
+    else:
+        yd, py = y, None
+    try:
+        xp = _module_of_type.get(type(xd)) or _module_of_type.get(type(yd)) or array_module(xd, yd)
+        out = prim.forward(xp, xd, yd)
+    except (ValueError, IndexError, TypeError) as error:
+        raise prim.error(error, (xd, yd)) from error
+    if (px is not None or py is not None) and _mode.enabled:
+        return Tensor._from_op(out, Node(prim, (x, y), (px, py), _NO_PARAMS, out))
+    return Tensor._from_op(out, None)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -192,7 +231,8 @@ def backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool) ->
     while ready:
         node = ready.pop()
         g = grads.pop(node)
-        node.check_saved_values()
+        if node.inputs is None or node.tick != _clock[0]:
+            node.check_saved_values()
         if node.retained is not None:
             for ref in node.retained:
                 t = ref()
@@ -209,10 +249,12 @@ def backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool) ->
         for i, parent in enumerate(node.parents):
             if parent is None:
                 continue
-            if type(rules) is tuple:
-                gi = rules[i](g, out, *inputs, **params)
-            else:  # one rule for every input of a variadic primitive
+            if type(rules) is not tuple:  # one rule for every input of a variadic primitive
                 gi = rules(i, g, out, *inputs, **params)
+            elif params:
+                gi = rules[i](g, out, *inputs, **params)
+            else:
+                gi = rules[i](g, out, *inputs)
             value = inputs[i]
             if gi.shape != value.shape or gi.dtype != value.dtype:
                 gi = fit_gradient(gi, value, node.prim.name, i)

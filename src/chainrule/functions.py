@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import ops
+from .engine import record_binary, record_unary
 from .errors import ShapeError
 from .tensor import Tensor
 
@@ -60,20 +61,22 @@ def _count(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> int:
 
 def _unary(prim: Any) -> Callable[[Any], Tensor]:
     def fn(x: Any) -> Tensor:
-        return prim(_operand(x))
+        if type(x) is Tensor:
+            return record_unary(prim, x)
+        return Tensor._from_op(prim(_operand(x)), None)
 
     fn.__name__ = prim.name
     fn.__doc__ = f"Elementwise {prim.name}, differentiable."
-    return _public(fn)
+    return fn
 
 
 def _binary(prim: Any) -> Callable[[Any, Any], Tensor]:
     def fn(x: Any, y: Any) -> Tensor:
-        return prim(_operand(x), _operand(y))
+        return record_binary(prim, _operand(x), _operand(y))
 
     fn.__name__ = prim.name
     fn.__doc__ = f"Elementwise {prim.name} with NumPy broadcasting, differentiable."
-    return _public(fn)
+    return fn
 
 
 exp = _unary(ops.exp)

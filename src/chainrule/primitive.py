@@ -46,12 +46,15 @@ class Primitive:
         """The forward computation on backend arrays, with user mistakes turned into errors naming the op."""
         try:
             xp = _module_of_type.get(type(raw[0])) or array_module(*raw)
-            return self.forward(xp, *raw, **params)
+            return self.forward(xp, *raw, **params) if params else self.forward(xp, *raw)
         except (ValueError, IndexError, TypeError) as error:
-            message = str(error).removeprefix(f"{self.name}: ")
-            shapes = ", ".join(str(getattr(a, "shape", type(a).__name__)) for a in raw)
-            hint = f" {self.hint}" if self.hint else ""
-            raise ShapeError(f"{self.name}: {message} (operand shapes: {shapes}).{hint}") from error
+            raise self.error(error, raw) from error
+
+    def error(self, error: Exception, raw: Any) -> ShapeError:
+        message = str(error).removeprefix(f"{self.name}: ")
+        shapes = ", ".join(str(getattr(a, "shape", type(a).__name__)) for a in raw)
+        hint = f" {self.hint}" if self.hint else ""
+        return ShapeError(f"{self.name}: {message} (operand shapes: {shapes}).{hint}")
 
 
 def constant(x: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator
 from typing import Any
 
@@ -206,34 +207,34 @@ class Tensor:
 
     # -- operators ---------------------------------------------------------------------------------------------
     def __add__(self, other: Any) -> Tensor:
-        return _ops.add(self, other)
+        return record_binary(_ops.add, self, other)
 
     def __radd__(self, other: Any) -> Tensor:
-        return _ops.add(other, self)
+        return record_binary(_ops.add, other, self)
 
     def __sub__(self, other: Any) -> Tensor:
-        return _ops.subtract(self, other)
+        return record_binary(_ops.subtract, self, other)
 
     def __rsub__(self, other: Any) -> Tensor:
-        return _ops.subtract(other, self)
+        return record_binary(_ops.subtract, other, self)
 
     def __mul__(self, other: Any) -> Tensor:
-        return _ops.multiply(self, other)
+        return record_binary(_ops.multiply, self, other)
 
     def __rmul__(self, other: Any) -> Tensor:
-        return _ops.multiply(other, self)
+        return record_binary(_ops.multiply, other, self)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return _ops.divide(self, other)
+        return record_binary(_ops.divide, self, other)
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return _ops.divide(other, self)
+        return record_binary(_ops.divide, other, self)
 
     def __pow__(self, other: Any) -> Tensor:
-        return _ops.power(self, other)
+        return record_binary(_ops.power, self, other)
 
     def __rpow__(self, other: Any) -> Tensor:
-        return _ops.power(other, self)
+        return record_binary(_ops.power, other, self)
 
     def __matmul__(self, other: Any) -> Tensor:
         return _f.matmul(self, other)
@@ -242,7 +243,7 @@ class Tensor:
         return _f.matmul(other, self)
 
     def __neg__(self) -> Tensor:
-        return _ops.negative(self)
+        return record_unary(_ops.negative, self)
 
     def __pos__(self) -> Tensor:
         return self
@@ -292,19 +293,19 @@ class Tensor:
         engine.mark_changed(self)
 
     def __iadd__(self, other: Any) -> Tensor:
-        return self._assign_result(_ops.add, other)
+        return self._assign_result(_ops.add, other, operator.iadd)
 
     def __isub__(self, other: Any) -> Tensor:
-        return self._assign_result(_ops.subtract, other)
+        return self._assign_result(_ops.subtract, other, operator.isub)
 
     def __imul__(self, other: Any) -> Tensor:
-        return self._assign_result(_ops.multiply, other)
+        return self._assign_result(_ops.multiply, other, operator.imul)
 
     def __itruediv__(self, other: Any) -> Tensor:
-        return self._assign_result(_ops.divide, other)
+        return self._assign_result(_ops.divide, other, operator.itruediv)
 
     def __ipow__(self, other: Any) -> Tensor:
-        return self._assign_result(_ops.power, other)
+        return self._assign_result(_ops.power, other, operator.ipow)
 
     def _writable_data(self) -> Any:
         data = self.data
@@ -312,11 +313,20 @@ class Tensor:
             data = self.data = array_module(data).array(data)
         return data
 
-    def _assign_result(self, prim: Any, other: Any, **params: Any) -> Tensor:
+    def _assign_result(self, prim: Any, other: Any, in_place: Any = None, **params: Any) -> Tensor:
         """``self = prim(self, other)`` written into this tensor's own memory, recorded when gradients flow."""
         if not _recording(self, other):
             other_data = other.data if type(other) is Tensor else other
-            self._overwrite(prim.run([self.data, other_data], params), prim.name)
+            data = self.data
+            if in_place is not None and hasattr(data, "__setitem__") and data.flags.writeable:
+                try:  # straight into the existing memory, no temporary (the optimizer's update path)
+                    in_place(data, other_data)
+                except (ValueError, TypeError):
+                    self._overwrite(prim.run([data, other_data], params), prim.name)  # explains the error
+                    raise
+                engine.mark_changed(self)
+            else:
+                self._overwrite(prim.run([data, other_data], params), prim.name)
             return self
         if self._node is None and self._rg:
             raise InplaceError(
@@ -372,6 +382,6 @@ def _raw_index(index: Any) -> Any:
 from . import engine  # noqa: E402  (the engine and the operations build on the class above)
 from . import functions as _f  # noqa: E402
 from . import ops as _ops  # noqa: E402
-from .ops import elementwise as _ops_elementwise  # noqa: E402,F401
+from .engine import record_binary, record_unary  # noqa: E402
 
 _f.attach_methods(Tensor)

@@ -1,0 +1,585 @@
+"""Benchmarks: chainrule side by side with every installed peer, in one run, float64.
+
+    python benchmarks/run.py               # W1, W2, W3, W6 and (slow) W5; prints a table of medians and ratios
+    python benchmarks/run.py --only W2 W3  # some workloads
+    python benchmarks/run.py --write       # also rewrite benchmarks/RESULTS.md
+
+Peers (install with `pip install micrograd autograd mygrad torch==2.13.0`; none is a dependency of chainrule):
+micrograd, PyTorch (CPU), HIPS autograd, MyGrad, and handwritten NumPy where a workload has a hand-derived
+gradient. A peer that is not installed is skipped. The machine is shared and noisy: every figure is the median
+of several repeats, and ratios are taken within the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib.util
+import json
+import math
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+import chainrule as cr
+
+HERE = Path(__file__).resolve().parent
+
+
+def installed(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+def median_time(fn, repeats: int, gc_on: bool = False) -> float:
+    """Median wall time of ``fn()`` in seconds (the garbage collector off unless asked, as timeit does)."""
+    fn()  # warm up
+    times = []
+    for _ in range(repeats):
+        gc.collect()
+        if not gc_on:
+            gc.disable()
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+        gc.enable()
+    return statistics.median(times)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# W1: micrograd's demo, a 2-16-16-1 tanh MLP on scalars, MSE over 100 points, one forward + backward
+
+
+def w1_problem():
+    rng = random.Random(0)
+    sizes = [2, 16, 16, 1]
+    layers = [
+        [([rng.uniform(-1, 1) for _ in range(n_in)], rng.uniform(-1, 1)) for _ in range(n_out)]
+        for n_in, n_out in zip(sizes, sizes[1:])
+    ]
+    xs = [[rng.uniform(-2, 2), rng.uniform(-2, 2)] for _ in range(100)]
+    ys = [rng.choice([-1.0, 1.0]) for _ in range(100)]
+    return layers, xs, ys
+
+
+def w1_chainrule():
+    layers, xs, ys = w1_problem()
+    params = [
+        [([cr.tensor(w, requires_grad=True) for w in ws], cr.tensor(b, requires_grad=True)) for ws, b in layer]
+        for layer in layers
+    ]
+
+    def step():
+        loss = 0.0
+        for x, y in zip(xs, ys):
+            h = x
+            for layer in params:
+                h = [cr.tanh(sum((w * v for w, v in zip(ws, h)), b)) for ws, b in layer]
+            d = h[0] - y
+            loss = d * d + loss
+        (loss * (1 / len(xs))).backward()
+
+    return step
+
+
+def w1_micrograd():
+    from micrograd.engine import Value
+
+    def tanh(self):  # micrograd 0.1.0 has no tanh: one more node type in its own closure style
+        t = math.tanh(self.data)
+        out = Value(t, (self,), "tanh")
+
+        def _backward():
+            self.grad += (1 - t * t) * out.grad
+
+        out._backward = _backward
+        return out
+
+    Value.tanh = tanh
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 100_000))  # its recursive topological sort needs it
+    layers, xs, ys = w1_problem()
+    params = [[([Value(w) for w in ws], Value(b)) for ws, b in layer] for layer in layers]
+
+    def step():
+        loss = Value(0.0)
+        for x, y in zip(xs, ys):
+            h = [Value(v) for v in x]
+            for layer in params:
+                h = [sum((w * v for w, v in zip(ws, h)), b).tanh() for ws, b in layer]
+            d = h[0] - y
+            loss = loss + d * d
+        (loss * (1 / len(xs))).backward()
+
+    return step
+
+
+def w1_torch():
+    import torch
+
+    layers, xs, ys = w1_problem()
+    params = [
+        [
+            (
+                [torch.tensor(w, dtype=torch.float64, requires_grad=True) for w in ws],
+                torch.tensor(b, dtype=torch.float64, requires_grad=True),
+            )
+            for ws, b in layer
+        ]
+        for layer in layers
+    ]
+
+    def step():
+        loss = torch.tensor(0.0, dtype=torch.float64)
+        for x, y in zip(xs, ys):
+            h = [torch.tensor(v, dtype=torch.float64) for v in x]
+            for layer in params:
+                h = [torch.tanh(sum((w * v for w, v in zip(ws, h)), b)) for ws, b in layer]
+            d = h[0] - y
+            loss = loss + d * d
+        (loss * (1 / len(xs))).backward()
+
+    return step
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# W2: a chain of 200 elementwise operations on float64[16], then sum; forward + backward. Time per operation.
+
+W2_STEPS = 200
+
+
+def w2_chain(x, tanh, exp, sin):
+    for i in range(W2_STEPS):
+        k = i % 5
+        if k == 0:
+            x = x * 1.01
+        elif k == 1:
+            x = x + 0.1
+        elif k == 2:
+            x = tanh(x)
+        elif k == 3:
+            x = exp(-x)
+        else:
+            x = sin(x)
+    return x
+
+
+def w2_data():
+    return np.random.default_rng(0).standard_normal(16)
+
+
+def w2_chainrule():
+    x = cr.tensor(w2_data(), requires_grad=True)
+
+    def step():
+        w2_chain(x, cr.tanh, cr.exp, cr.sin).sum().backward()
+        x.grad = None
+
+    return step
+
+
+def w2_torch():
+    import torch
+
+    x = torch.tensor(w2_data(), requires_grad=True)
+
+    def step():
+        w2_chain(x, torch.tanh, torch.exp, torch.sin).sum().backward()
+        x.grad = None
+
+    return step
+
+
+def w2_autograd():
+    import autograd
+    import autograd.numpy as anp
+
+    g = autograd.grad(lambda x: anp.sum(w2_chain(x, anp.tanh, anp.exp, anp.sin)))
+    x = w2_data()
+    return lambda: g(x)
+
+
+def w2_mygrad():
+    import mygrad as mg
+
+    x = mg.tensor(w2_data())
+
+    def step():
+        mg.sum(w2_chain(x, mg.tanh, mg.exp, mg.sin)).backward()
+
+    return step
+
+
+def w2_numpy_forward():
+    x = w2_data()
+    return lambda: np.sum(w2_chain(x, np.tanh, np.exp, np.sin))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# W3: a 784-256-256-10 ReLU MLP, batch 128, softmax cross-entropy, forward + backward + SGD update, float64
+
+
+def w3_problem(dtype=np.float64):
+    rng = np.random.default_rng(0)
+    sizes = [784, 256, 256, 10]
+    weights = [(rng.standard_normal((a, b)) * np.sqrt(2 / a)).astype(dtype) for a, b in zip(sizes, sizes[1:])]
+    biases = [np.zeros(b, dtype=dtype) for b in sizes[1:]]
+    x = rng.standard_normal((128, 784)).astype(dtype)
+    labels = rng.integers(0, 10, 128)
+    return weights, biases, x, labels
+
+
+LR = 0.01
+
+
+def w3_numpy():
+    weights, biases, x, labels = w3_problem()
+    (w1, w2, w3), (b1, b2, b3) = weights, biases
+    n = len(labels)
+    rows = np.arange(n)
+
+    def step():
+        z1 = x @ w1 + b1
+        h1 = np.maximum(z1, 0)
+        z2 = h1 @ w2 + b2
+        h2 = np.maximum(z2, 0)
+        logits = h2 @ w3 + b3
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        _loss = -log_p[rows, labels].mean()
+        d_logits = np.exp(log_p)
+        d_logits[rows, labels] -= 1
+        d_logits /= n
+        d_w3, d_b3 = h2.T @ d_logits, d_logits.sum(axis=0)
+        d_z2 = (d_logits @ w3.T) * (z2 > 0)
+        d_w2, d_b2 = h1.T @ d_z2, d_z2.sum(axis=0)
+        d_z1 = (d_z2 @ w2.T) * (z1 > 0)
+        d_w1, d_b1 = x.T @ d_z1, d_z1.sum(axis=0)
+        for p, d in ((w1, d_w1), (w2, d_w2), (w3, d_w3), (b1, d_b1), (b2, d_b2), (b3, d_b3)):
+            p -= LR * d
+
+    return step
+
+
+def w3_chainrule(dtype=np.float64):
+    weights, biases, x, labels = w3_problem(dtype)
+    params = [cr.tensor(p, requires_grad=True) for p in weights + biases]
+    w1, w2, w3, b1, b2, b3 = params
+    rows = np.arange(len(labels))
+
+    def step():
+        h1 = cr.relu(x @ w1 + b1)
+        h2 = cr.relu(h1 @ w2 + b2)
+        log_p = cr.log_softmax(h2 @ w3 + b3, axis=1)
+        loss = -log_p[rows, labels].mean()
+        loss.backward()
+        with cr.no_grad():
+            for p in params:
+                p -= LR * p.grad
+                p.grad = None
+
+    return step
+
+
+def w3_torch():
+    import torch
+
+    weights, biases, x, labels = w3_problem()
+    params = [torch.tensor(p, requires_grad=True) for p in weights + biases]
+    w1, w2, w3, b1, b2, b3 = params
+    x, labels = torch.tensor(x), torch.tensor(labels)
+
+    def step():
+        h1 = torch.relu(x @ w1 + b1)
+        h2 = torch.relu(h1 @ w2 + b2)
+        loss = torch.nn.functional.cross_entropy(h2 @ w3 + b3, labels)
+        loss.backward()
+        with torch.no_grad():
+            for p in params:
+                p -= LR * p.grad
+                p.grad = None
+
+    return step
+
+
+def w3_autograd():
+    import autograd
+    import autograd.numpy as anp
+    from autograd.scipy.special import logsumexp
+
+    weights, biases, x, labels = w3_problem()
+    params = weights + biases
+    rows = np.arange(len(labels))
+
+    def loss(ps):
+        w1, w2, w3, b1, b2, b3 = ps
+        h1 = anp.maximum(x @ w1 + b1, 0)
+        h2 = anp.maximum(h1 @ w2 + b2, 0)
+        logits = h2 @ w3 + b3
+        log_p = logits - logsumexp(logits, axis=1, keepdims=True)
+        return -anp.mean(log_p[rows, labels])
+
+    g = autograd.grad(loss)
+
+    def step():
+        for p, d in zip(params, g(params)):
+            p -= LR * d
+
+    return step
+
+
+def w3_mygrad():
+    import mygrad as mg
+    from mygrad.nnet.losses import softmax_crossentropy
+
+    weights, biases, x, labels = w3_problem()
+    params = [mg.tensor(p) for p in weights + biases]
+    w1, w2, w3, b1, b2, b3 = params
+
+    def step():
+        h1 = mg.nnet.relu(mg.matmul(x, w1) + b1)
+        h2 = mg.nnet.relu(mg.matmul(h1, w2) + b2)
+        loss = softmax_crossentropy(mg.matmul(h2, w3) + b3, labels)
+        loss.backward()
+        for p in params:
+            p.data -= LR * p.grad
+            p.null_grad()
+
+    return step
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# W5: x -> x*1.0001 + 0.0001 a million times on a 0-d tensor, then backward; time and peak memory, each library
+# in a process of its own so their peaks do not mix.
+
+W5_DEPTH = 1_000_000
+
+
+def w5_child(library: str) -> dict:
+    import resource
+
+    def rss_mb():
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS"):
+                    return int(line.split()[1]) / 1024
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    if library == "torch":
+        import torch
+
+        x = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
+    else:
+        x = cr.tensor(1.0, requires_grad=True)
+    baseline = rss_mb()
+    gc.disable()
+    start = time.perf_counter()
+    y = x
+    for _ in range(W5_DEPTH):
+        y = y * 1.0001 + 0.0001
+    y.backward()
+    elapsed = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"seconds": elapsed, "peak_mb": peak - baseline, "grad": float(x.grad)}
+
+
+def w5_run(library: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--w5-child", library], capture_output=True, text=True, check=True, timeout=3600
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# W6: memory over 50 W3 steps (tracemalloc sees NumPy's buffers): the peak above the starting point, and the
+# growth from step 1 to step 50, which must be zero.
+
+
+def w6_measure(make_step) -> dict:
+    step = make_step()
+    step()
+    gc.collect()
+    tracemalloc.start()
+    start, _ = tracemalloc.get_traced_memory()
+    after = []
+    for _ in range(50):
+        step()
+        after.append(tracemalloc.get_traced_memory()[0])
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {"peak_growth_mb": (peak - start) / 2**20, "drift_mb": (after[-1] - after[0]) / 2**20}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Running and reporting
+
+
+def run(only: set[str], repeats: int) -> list[tuple[str, str, str, str, str]]:
+    rows = []
+
+    def add(workload, library, value, unit, ratio, note=""):
+        rows.append((workload, library, f"{value:.3g} {unit}", ratio, note))
+        print(f"{workload:3} {library:26} {value:10.4g} {unit:6} {ratio:>8} {note}", flush=True)
+
+    if "W1" in only:
+        base = median_time(w1_micrograd(), repeats) if installed("micrograd") else None
+        mine = median_time(w1_chainrule(), repeats)
+        mine_gc = median_time(w1_chainrule(), repeats, gc_on=True)
+        if base:
+            add("W1", "micrograd", base * 1e3, "ms", "1.00x", "reference")
+            add("W1", "micrograd (gc on)", median_time(w1_micrograd(), repeats, gc_on=True) * 1e3, "ms", "")
+        add("W1", "chainrule", mine * 1e3, "ms", f"{mine / base:.2f}x" if base else "", "target <= 1.0x micrograd")
+        add("W1", "chainrule (gc on)", mine_gc * 1e3, "ms", f"{mine_gc / mine:.2f}x own", "target <= 1.2x own")
+        if installed("torch"):
+            t = median_time(w1_torch(), max(3, repeats // 2))
+            add("W1", "PyTorch", t * 1e3, "ms", f"{t / base:.2f}x" if base else "")
+    if "W2" in only:
+        per_op = {}
+        for name, make, module in [
+            ("PyTorch", w2_torch, "torch"),
+            ("chainrule", w2_chainrule, None),
+            ("HIPS autograd", w2_autograd, "autograd"),
+            ("MyGrad", w2_mygrad, "mygrad"),
+            ("NumPy forward alone", w2_numpy_forward, None),
+        ]:
+            if module is None or installed(module):
+                per_op[name] = median_time(make(), repeats * 4) / W2_STEPS * 1e6
+        base = per_op.get("PyTorch")
+        for name, value in per_op.items():
+            note = "target <= 0.6x PyTorch" if name == "chainrule" else ("reference" if name == "PyTorch" else "")
+            add("W2", name, value, "us/op", f"{value / base:.2f}x" if base else "", note)
+    if "W3" in only:
+        base = median_time(w3_numpy(), repeats * 2)
+        add("W3", "handwritten NumPy", base * 1e3, "ms", "1.00x", "reference")
+        mine = median_time(w3_chainrule(), repeats * 2)
+        add("W3", "chainrule", mine * 1e3, "ms", f"{mine / base:.2f}x", "target <= 1.10x NumPy")
+        for name, make, module in [
+            ("PyTorch", w3_torch, "torch"),
+            ("MyGrad", w3_mygrad, "mygrad"),
+            ("HIPS autograd", w3_autograd, "autograd"),
+        ]:
+            if installed(module):
+                t = median_time(make(), repeats * 2)
+                add("W3", name, t * 1e3, "ms", f"{t / base:.2f}x")
+    if "W6" in only:
+        base = w6_measure(w3_numpy)
+        add("W6", "handwritten NumPy", base["peak_growth_mb"], "MB", "1.00x", f"drift {base['drift_mb']:+.2f} MB")
+        mine = w6_measure(w3_chainrule)
+        add(
+            "W6",
+            "chainrule",
+            mine["peak_growth_mb"],
+            "MB",
+            f"{mine['peak_growth_mb'] / base['peak_growth_mb']:.2f}x",
+            f"drift {mine['drift_mb']:+.2f} MB; target <= 1.3x, no drift",
+        )
+        for name, make, module in [("MyGrad", w3_mygrad, "mygrad"), ("HIPS autograd", w3_autograd, "autograd")]:
+            if installed(module):
+                m = w6_measure(make)
+                add(
+                    "W6",
+                    name,
+                    m["peak_growth_mb"],
+                    "MB",
+                    f"{m['peak_growth_mb'] / base['peak_growth_mb']:.2f}x",
+                    f"drift {m['drift_mb']:+.2f} MB",
+                )
+    if "W5" in only:
+        mine = w5_run("chainrule")
+        base = w5_run("torch") if installed("torch") else None
+        if base:
+            add("W5", "PyTorch", base["seconds"], "s", "1.00x", f"peak {base['peak_mb']:.0f} MB")
+        add(
+            "W5",
+            "chainrule",
+            mine["seconds"],
+            "s",
+            f"{mine['seconds'] / base['seconds']:.2f}x" if base else "",
+            f"peak {mine['peak_mb']:.0f} MB; target <= PyTorch, < 1 GB",
+        )
+        if installed("micrograd"):
+            add("W5", "micrograd (depth 1,000)", 0, "s", "", w5_micrograd_depth_1000())
+    return rows
+
+
+def w5_micrograd_depth_1000() -> str:
+    from micrograd.engine import Value
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    try:
+        y = x = Value(1.0)
+        for _ in range(1000):
+            y = y * 1.0001 + 0.0001
+        y.backward()
+        return f"completes (grad {x.grad:.4f})"
+    except RecursionError:
+        return "fails: RecursionError"
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def versions() -> str:
+    parts = [f"Python {platform.python_version()}", f"NumPy {np.__version__}", f"chainrule {cr.__version__}"]
+    for module in ("torch", "autograd", "mygrad", "micrograd"):
+        if installed(module):
+            try:
+                from importlib.metadata import version
+
+                parts.append(f"{module} {version(module)}")
+            except Exception:
+                parts.append(module)
+    return ", ".join(parts)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+def write_results(rows, repeats):
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `python benchmarks/run.py --write`. Medians of repeated runs; ratios are within this one run.",
+        "",
+        f"- Machine: {machine()}",
+        f"- Versions: {versions()}",
+        f"- Date: {time.strftime('%Y-%m-%d')}; repeats per figure: {repeats} (W2 x4, W3 x2)",
+        "",
+        "| workload | library | median | ratio | note |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [f"| {' | '.join(row)} |" for row in rows]
+    (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="*", default=["W1", "W2", "W3", "W5", "W6"])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--write", action="store_true", help="rewrite benchmarks/RESULTS.md")
+    parser.add_argument("--w5-child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.w5_child:
+        print(json.dumps(w5_child(args.w5_child)))
+        return
+    print(f"{machine()}\n{versions()}\n")
+    rows = run(set(args.only), args.repeats)
+    if args.write:
+        write_results(rows, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
