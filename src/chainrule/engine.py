@@ -118,11 +118,23 @@ class Node:
     backwards (to their inputs), never to the tensor they produced, so the graph holds no reference cycles.
     """
 
-    __slots__ = ("prim", "inputs", "parents", "params", "out", "tick", "out_version", "retained", "__weakref__")
+    __slots__ = (
+        "prim",
+        "inputs",
+        "arrays",
+        "parents",
+        "params",
+        "out",
+        "tick",
+        "out_version",
+        "retained",
+        "__weakref__",
+    )
 
-    def __init__(self, prim: Primitive, inputs: tuple, parents: tuple, params: dict, out: Any) -> None:
+    def __init__(self, prim: Primitive, inputs: tuple, arrays: Any, parents: tuple, params: dict, out: Any) -> None:
         self.prim = prim
-        self.inputs: tuple | None = inputs
+        self.inputs: tuple | None = inputs  # as given (Tensors), for create_graph and the in-place checks
+        self.arrays = arrays  # the same inputs as backend arrays, for a plain backward
         self.parents = parents
         self.params = params
         self.out = out
@@ -163,13 +175,14 @@ class Node:
 
 def record(prim: Primitive, args: tuple, params: dict) -> Tensor:
     """Apply ``prim`` to arguments of which at least one is a Tensor; record a node if a gradient may flow."""
-    out = prim.run([a.data if type(a) is Tensor else a for a in args], params)
+    arrays = [a.data if type(a) is Tensor else a for a in args]
+    out = prim.run(arrays, params)
     node = None
     if prim.rules is not None and _mode.enabled:
         parents = tuple([(a._node or a) if type(a) is Tensor and a._rg else None for a in args])
         for parent in parents:
             if parent is not None:
-                node = Node(prim, args, parents, params, out)
+                node = Node(prim, args, arrays, parents, params, out)
                 break
     result = Tensor._from_op(out, node)
     if prim.is_view and getattr(out, "base", None) is not None:
@@ -191,7 +204,7 @@ def record_unary(prim: Primitive, x: Tensor) -> Tensor:
     except (ValueError, IndexError, TypeError) as error:
         raise prim.error(error, (data,)) from error
     if x._rg and _mode.enabled and prim.rules is not None:
-        return Tensor._from_op(out, Node(prim, (x,), (x._node or x,), _NO_PARAMS, out))
+        return Tensor._from_op(out, Node(prim, (x,), (data,), (x._node or x,), _NO_PARAMS, out))
     return Tensor._from_op(out, None)
 
 
@@ -212,7 +225,7 @@ def record_binary(prim: Primitive, x: Any, y: Any) -> Tensor:
     except (ValueError, IndexError, TypeError) as error:
         raise prim.error(error, (xd, yd)) from error
     if (px is not None or py is not None) and _mode.enabled:
-        return Tensor._from_op(out, Node(prim, (x, y), (px, py), _NO_PARAMS, out))
+        return Tensor._from_op(out, Node(prim, (x, y), (xd, yd), (px, py), _NO_PARAMS, out))
     return Tensor._from_op(out, None)
 
 
@@ -242,7 +255,7 @@ def backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool) ->
             inputs = node.inputs
             out = Tensor._from_op(node.out, node)
         else:
-            inputs = [a.data if type(a) is Tensor else a for a in node.inputs]
+            inputs = node.arrays
             out = node.out
         rules = node.prim.rules
         params = node.params
@@ -256,7 +269,7 @@ def backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool) ->
             else:
                 gi = rules[i](g, out, *inputs)
             value = inputs[i]
-            if gi.shape != value.shape or gi.dtype != value.dtype:
+            if gi.shape != value.shape or gi.dtype is not value.dtype:
                 gi = fit_gradient(gi, value, node.prim.name, i)
             if type(parent) is Node:
                 previous = grads.get(parent)
@@ -269,8 +282,7 @@ def backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool) ->
                     gi = gi.copy()  # a leaf's .grad must not alias an array that also flows elsewhere
                 _accumulate_leaf(parent, gi, create_graph)
         if not retain_graph:
-            node.inputs = None
-            node.out = None
+            node.inputs = node.arrays = node.out = None
 
 
 def _consumer_counts(root: Node) -> dict[Node, int]:
