@@ -28,8 +28,17 @@ class Tensor:
     the operation that made them.
     """
 
-    __slots__ = ("data", "_rg", "grad", "name", "_node", "_version", "__weakref__")
+    # The graph lives in the tensors: a computed tensor records the primitive that made it (``_op``), its inputs
+    # as given (``_inputs``) and as arrays (``_arrays``), its parameters and the in-place clock's tick when it
+    # was recorded. Rarely set attributes (grad, name, version counter, retain flag, parameters) default at
+    # class level and cost nothing per operation.
+    __slots__ = ("data", "_rg", "_op", "_inputs", "_arrays", "_tick", "__dict__", "__weakref__")
     __array_priority__ = 1000
+    grad: Tensor | None = None
+    name: str | None = None
+    _version: list[int] | None = None
+    _retained = False
+    _params: dict = {}  # noqa: RUF012  (shared and never mutated)
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None) -> None:
         if type(data) is Tensor:
@@ -38,23 +47,19 @@ class Tensor:
             data = np.asarray(data)
         self.data = data
         self._rg = False
-        self.grad: Tensor | None = None
-        self.name = name
-        self._node = None
-        self._version: list[int] | None = None
+        self._op = None
+        if name is not None:
+            self.name = name
         if requires_grad:
             self.requires_grad_()
 
     @classmethod
-    def _from_op(cls, data: Any, node: Any) -> Tensor:
+    def _from_op(cls, data: Any, op: Any) -> Tensor:
         # The engine's constructor: no checks, no conversions (it runs once per recorded operation).
         t = object.__new__(cls)
         t.data = data
-        t._rg = node is not None
-        t.grad = None
-        t.name = None
-        t._node = node
-        t._version = None
+        t._rg = op is not None
+        t._op = op
         return t
 
     # -- what the array is -------------------------------------------------------------------------------------
@@ -122,8 +127,8 @@ class Tensor:
         extras = []
         if self.data.dtype != np.float64 and self.data.size:
             extras.append(f"dtype={self.data.dtype}")
-        if self._node is not None:
-            extras.append(f"grad_fn={self._node.prim.name}")
+        if self._op is not None:
+            extras.append(f"grad_fn={self._op.name}")
         elif self._rg:
             extras.append("requires_grad=True")
         if self.name:
@@ -141,7 +146,7 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Make this leaf tensor track operations (or stop tracking); returns the tensor itself."""
-        if self._node is not None:
+        if self._op is not None:
             if not requires_grad:
                 raise GradientError(
                     "requires_grad_(False) on a computed tensor: it is part of a graph. Use t.detach() instead."
@@ -154,12 +159,12 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
-        return self._node is None
+        return self._op is None
 
     @property
     def grad_fn(self) -> Any:
-        """The node of the operation that computed this tensor (None for leaves)."""
-        return self._node
+        """The primitive that computed this tensor (None for leaves)."""
+        return self._op
 
     def detach(self) -> Tensor:
         """The same values (shared memory) cut off from the graph."""
@@ -171,7 +176,8 @@ class Tensor:
         """Make backward() fill ``.grad`` of this computed tensor too."""
         if not self._rg:
             raise GradientError("retain_grad() on a tensor that does not require grad")
-        engine.retain(self)
+        if self._op is not None:
+            self._retained = True
         return self
 
     def backward(self, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
@@ -328,18 +334,22 @@ class Tensor:
             else:
                 self._overwrite(prim.run([data, other_data], params), prim.name)
             return self
-        if self._node is None and self._rg:
+        if self._op is None and self._rg:
             raise InplaceError(
                 f"in-place '{prim.name}' on a leaf tensor that requires grad: its gradient would be lost. Update "
                 "parameters inside `with cr.no_grad():`, or work on a copy (t = t * 1)."
             )
-        snapshot = Tensor._from_op(self.data.copy(), self._node)
-        node = self._node
-        if node is not None and node.out is self.data:
-            node.out = snapshot.data  # the node's saved output keeps the values it had
+        # The old value keeps this tensor's place in the graph, with values of its own; the tensor itself
+        # becomes the result of the operation, written into its own memory so that views see the change.
+        snapshot = Tensor._from_op(self.data.copy(), self._op)
+        if self._op is not None:
+            snapshot._inputs, snapshot._arrays, snapshot._tick = self._inputs, self._arrays, self._tick
+            snapshot._params = self._params
         result = prim(snapshot, other, **params)
         self._overwrite(result.data, prim.name)
-        self._node = result._node
+        self._op, self._inputs, self._arrays = result._op, result._inputs, result._arrays
+        self._params = result._params
+        self._tick = engine._clock[0]
         self._rg = True
         return self
 
