@@ -38,19 +38,34 @@ def installed(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
-def median_time(fn, repeats: int, gc_on: bool = False) -> float:
-    """Median wall time of ``fn()`` in seconds (the garbage collector off unless asked, as timeit does)."""
-    fn()  # warm up
-    times = []
+def timed(fn, gc_on: bool = False) -> float:
+    gc.collect()
+    if not gc_on:
+        gc.disable()
+    start = time.perf_counter()
+    fn()
+    elapsed = time.perf_counter() - start
+    gc.enable()
+    return elapsed
+
+
+def measure(cases: dict, repeats: int) -> dict[str, tuple[float, list[float]]]:
+    """Run the cases in turn, round after round (the garbage collector off unless a case's name says "gc on"),
+    so a slow spell of this shared machine hits all of them alike. Returns each case's median time and its
+    per-round times; ratios are taken round by round (see ``ratio``)."""
+    fns = {name: make() for name, make in cases.items()}
+    for fn in fns.values():
+        fn()  # warm up
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        gc.collect()
-        if not gc_on:
-            gc.disable()
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-        gc.enable()
-    return statistics.median(times)
+        for name, fn in fns.items():
+            times[name].append(timed(fn, gc_on="gc on" in name))
+    return {name: (statistics.median(ts), ts) for name, ts in times.items()}
+
+
+def ratio(results: dict, name: str, reference: str) -> float:
+    """The median over rounds of (time of ``name``) / (time of ``reference``) in the same round."""
+    return statistics.median(a / b for a, b in zip(results[name][1], results[reference][1]))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -428,45 +443,50 @@ def run(only: set[str], repeats: int) -> list[tuple[str, str, str, str, str]]:
         print(f"{workload:3} {library:26} {value:10.4g} {unit:6} {ratio:>8} {note}", flush=True)
 
     if "W1" in only:
-        base = median_time(w1_micrograd(), repeats) if installed("micrograd") else None
-        mine = median_time(w1_chainrule(), repeats)
-        mine_gc = median_time(w1_chainrule(), repeats, gc_on=True)
-        if base:
-            add("W1", "micrograd", base * 1e3, "ms", "1.00x", "reference")
-            add("W1", "micrograd (gc on)", median_time(w1_micrograd(), repeats, gc_on=True) * 1e3, "ms", "")
-        add("W1", "chainrule", mine * 1e3, "ms", f"{mine / base:.2f}x" if base else "", "target <= 1.0x micrograd")
-        add("W1", "chainrule (gc on)", mine_gc * 1e3, "ms", f"{mine_gc / mine:.2f}x own", "target <= 1.2x own")
+        cases = {"chainrule": w1_chainrule, "chainrule (gc on)": w1_chainrule}
+        if installed("micrograd"):
+            cases = {"micrograd": w1_micrograd, "micrograd (gc on)": w1_micrograd, **cases}
         if installed("torch"):
-            t = median_time(w1_torch(), max(3, repeats // 2))
-            add("W1", "PyTorch", t * 1e3, "ms", f"{t / base:.2f}x" if base else "")
+            cases["PyTorch"] = w1_torch
+        res = measure(cases, repeats)
+        base = "micrograd" if "micrograd" in res else None
+        for name, (median, _) in res.items():
+            if name == "chainrule (gc on)":
+                add("W1", name, median * 1e3, "ms", f"{ratio(res, name, 'chainrule'):.2f}x own", "target <= 1.2x own")
+            elif name == "micrograd (gc on)":
+                add("W1", name, median * 1e3, "ms", f"{ratio(res, name, 'micrograd'):.2f}x own")
+            else:
+                note = {"micrograd": "reference", "chainrule": "target <= 1.0x micrograd"}.get(name, "")
+                add("W1", name, median * 1e3, "ms", f"{ratio(res, name, base):.2f}x" if base else "", note)
     if "W2" in only:
-        per_op = {}
-        for name, make, module in [
-            ("PyTorch", w2_torch, "torch"),
-            ("chainrule", w2_chainrule, None),
-            ("HIPS autograd", w2_autograd, "autograd"),
-            ("MyGrad", w2_mygrad, "mygrad"),
-            ("NumPy forward alone", w2_numpy_forward, None),
-        ]:
-            if module is None or installed(module):
-                per_op[name] = median_time(make(), repeats * 4) / W2_STEPS * 1e6
-        base = per_op.get("PyTorch")
-        for name, value in per_op.items():
-            note = "target <= 0.6x PyTorch" if name == "chainrule" else ("reference" if name == "PyTorch" else "")
-            add("W2", name, value, "us/op", f"{value / base:.2f}x" if base else "", note)
+        cases = {
+            "PyTorch": (w2_torch, "torch"),
+            "chainrule": (w2_chainrule, None),
+            "HIPS autograd": (w2_autograd, "autograd"),
+            "MyGrad": (w2_mygrad, "mygrad"),
+            "NumPy forward alone": (w2_numpy_forward, None),
+        }
+        res = measure(
+            {k: make for k, (make, module) in cases.items() if module is None or installed(module)}, repeats * 6
+        )
+        base = "PyTorch" if "PyTorch" in res else None
+        for name, (median, _) in res.items():
+            note = {"chainrule": "target <= 0.6x PyTorch", "PyTorch": "reference"}.get(name, "")
+            add("W2", name, median / W2_STEPS * 1e6, "us/op", f"{ratio(res, name, base):.2f}x" if base else "", note)
     if "W3" in only:
-        base = median_time(w3_numpy(), repeats * 2)
-        add("W3", "handwritten NumPy", base * 1e3, "ms", "1.00x", "reference")
-        mine = median_time(w3_chainrule(), repeats * 2)
-        add("W3", "chainrule", mine * 1e3, "ms", f"{mine / base:.2f}x", "target <= 1.10x NumPy")
-        for name, make, module in [
-            ("PyTorch", w3_torch, "torch"),
-            ("MyGrad", w3_mygrad, "mygrad"),
-            ("HIPS autograd", w3_autograd, "autograd"),
-        ]:
-            if installed(module):
-                t = median_time(make(), repeats * 2)
-                add("W3", name, t * 1e3, "ms", f"{t / base:.2f}x")
+        cases = {
+            "handwritten NumPy": (w3_numpy, None),
+            "chainrule": (w3_chainrule, None),
+            "PyTorch": (w3_torch, "torch"),
+            "MyGrad": (w3_mygrad, "mygrad"),
+            "HIPS autograd": (w3_autograd, "autograd"),
+        }
+        res = measure(
+            {k: make for k, (make, module) in cases.items() if module is None or installed(module)}, repeats * 3
+        )
+        for name, (median, _) in res.items():
+            note = {"chainrule": "target <= 1.10x NumPy", "handwritten NumPy": "reference"}.get(name, "")
+            add("W3", name, median * 1e3, "ms", f"{ratio(res, name, 'handwritten NumPy'):.2f}x", note)
     if "W6" in only:
         base = w6_measure(w3_numpy)
         add("W6", "handwritten NumPy", base["peak_growth_mb"], "MB", "1.00x", f"drift {base['drift_mb']:+.2f} MB")

@@ -11,6 +11,8 @@ cycles and is freed by reference counting alone.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -80,12 +82,14 @@ class enable_grad(_SetGradMode):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# In-place changes. A global counter ticks at every mutation; a tensor that was changed (or shares memory with
-# one that was) carries a one-element list holding the tick of its last change, shared by all views of the same
-# memory. A node remembers the tick at which it was recorded, so "was this input changed after I saved it?" is
-# one comparison, and nodes recorded after the last mutation skip the check altogether.
+# Ticks. One counter numbers every recorded operation and every in-place change. A node's tick is larger than
+# the ticks of all its inputs (an operation is recorded after its inputs exist), which is what orders the
+# backward pass. A tensor that was changed in place (or shares memory with one that was) carries a one-element
+# list holding the tick of its last change, shared by all views of the same memory; so "was this input changed
+# after the node saved it?" is one comparison, skipped altogether for nodes recorded after the last change.
 
-_clock = [0]
+_ticks = itertools.count(1)
+_last_change = [0]
 
 
 def version_box(t: Tensor) -> list[int]:
@@ -99,8 +103,7 @@ def version_box(t: Tensor) -> list[int]:
 def mark_changed(t: Tensor) -> None:
     """Record that the memory of ``t`` was changed in place."""
     box = version_box(t)
-    _clock[0] += 1
-    box[0] = _clock[0]
+    box[0] = _last_change[0] = next(_ticks)
 
 
 def _changed_since_recorded(t: Tensor) -> None:
@@ -131,7 +134,7 @@ def _node(out: Any, prim: Primitive, inputs: tuple, arrays: Any, params: dict) -
     t._arrays = arrays  # the same inputs as backend arrays, for a plain backward
     if params:
         t._params = params
-    t._tick = _clock[0]
+    t._tick = next(_ticks)
     return t
 
 
@@ -163,7 +166,7 @@ def record_unary(prim: Primitive, x: Tensor) -> Tensor:
         t = Tensor._from_op(out, prim)
         t._inputs = (x,)
         t._arrays = (data,)
-        t._tick = _clock[0]
+        t._tick = next(_ticks)
         return t
     return Tensor._from_op(out, None)
 
@@ -188,7 +191,7 @@ def record_binary(prim: Primitive, x: Any, y: Any) -> Tensor:
         t = Tensor._from_op(out, prim)
         t._inputs = (x, y)
         t._arrays = (xd, yd)
-        t._tick = _clock[0]
+        t._tick = next(_ticks)
         return t
     return Tensor._from_op(out, None)
 
@@ -198,72 +201,70 @@ def record_binary(prim: Primitive, x: Any, y: Any) -> Tensor:
 
 
 def backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool) -> None:
-    """Accumulate d(root)/d(leaf) . seed into every leaf's ``.grad`` (and retained non-leaves')."""
+    """Accumulate d(root)/d(leaf) . seed into every leaf's ``.grad`` (and retained non-leaves').
+
+    The pending nodes wait in a heap ordered by tick, and the highest tick is taken first: every consumer of a
+    node has a higher tick than the node, so by the time a node is taken all its contributions have arrived.
+    """
+    leaf_grads: dict[Tensor, Any] = {}
     if root._op is None:
-        _accumulate(root, seed if create_graph else seed.copy(), create_graph)
-        return
-    pending = _consumer_counts(root)
-    grads: dict[Tensor, Any] = {root: seed}
-    ready = [root]
-    while ready:
-        node = ready.pop()
-        g = grads.pop(node)
-        if node._tick != _clock[0]:
-            _changed_since_recorded(node)
-        if node._retained:
-            _accumulate(node, g, create_graph)
-        if create_graph:
-            values, ans = node._inputs, node
-        else:
-            values, ans = node._arrays, node.data
-        rules = node._op.rules
-        params = node._params
-        for i, parent in enumerate(node._inputs):
-            if type(parent) is not Tensor or not parent._rg:
-                continue  # no work for an input that needs no gradient
-            if type(rules) is not tuple:  # one rule for every input of a variadic primitive
-                gi = rules(i, g, ans, *values, **params)
-            elif params:
-                gi = rules[i](g, ans, *values, **params)
+        leaf_grads[root] = seed if create_graph else seed.copy()
+    else:
+        waiting = {root._tick: root}
+        grads = {root._tick: seed}
+        heap = [-root._tick]
+        while heap:
+            tick = -heapq.heappop(heap)
+            node = waiting.pop(tick)
+            g = grads.pop(tick)
+            if node._inputs is None:
+                raise GradientError(
+                    f"backward through '{node._op.name}' a second time: its saved values were freed by the first "
+                    "backward(). Pass retain_graph=True to the first backward() if you need to go back twice."
+                )
+            if _last_change[0] > tick:
+                _changed_since_recorded(node)
+            if node._retained:
+                _accumulate(node, g, create_graph)
+            if create_graph:
+                values, ans = node._inputs, node
             else:
-                gi = rules[i](g, ans, *values)
-            value = values[i]
-            if gi.shape != value.shape or gi.dtype is not value.dtype:
-                gi = fit_gradient(gi, value, node._op.name, i)
-            if parent._op is not None:
-                previous = grads.get(parent)
-                grads[parent] = gi if previous is None else previous + gi
-                pending[parent] -= 1
-                if pending[parent] == 0:
-                    ready.append(parent)
-            else:
-                if not create_graph and (gi is g or getattr(gi, "base", None) is not None):
-                    gi = gi.copy()  # a leaf's .grad must not alias an array that also flows elsewhere
-                _accumulate(parent, gi, create_graph)
-        if not retain_graph:
-            node._inputs = node._arrays = None
-
-
-def _consumer_counts(root: Tensor) -> dict[Tensor, int]:
-    """How many nodes of the graph below ``root`` consume each node (iterative depth-first walk)."""
-    counts = {root: 0}
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        inputs = node._inputs
-        if inputs is None:
-            raise GradientError(
-                f"backward through '{node._op.name}' a second time: its saved values were freed by the first "
-                "backward(). Pass retain_graph=True to the first backward() if you need to go back twice."
-            )
-        for parent in inputs:
-            if type(parent) is Tensor and parent._op is not None and parent._rg:
-                if parent in counts:
-                    counts[parent] += 1
+                values, ans = node._arrays, node.data
+            rules = node._op.rules
+            params = node._params
+            for i, parent in enumerate(node._inputs):
+                if type(parent) is not Tensor or not parent._rg:
+                    continue  # no work for an input that needs no gradient
+                if type(rules) is not tuple:  # one rule for every input of a variadic primitive
+                    gi = rules(i, g, ans, *values, **params)
+                elif params:
+                    gi = rules[i](g, ans, *values, **params)
                 else:
-                    counts[parent] = 1
-                    stack.append(parent)
-    return counts
+                    gi = rules[i](g, ans, *values)
+                value = values[i]
+                if gi.shape != value.shape or gi.dtype is not value.dtype:
+                    gi = fit_gradient(gi, value, node._op.name, i)
+                if parent._op is not None:
+                    t = parent._tick
+                    previous = grads.get(t)
+                    if previous is None:
+                        grads[t] = gi
+                        waiting[t] = parent
+                        heapq.heappush(heap, -t)
+                    else:
+                        grads[t] = previous + gi
+                else:
+                    previous = leaf_grads.get(parent)
+                    if previous is not None:
+                        leaf_grads[parent] = previous + gi
+                    elif not create_graph and (gi is g or getattr(gi, "base", None) is not None):
+                        leaf_grads[parent] = gi.copy()  # a leaf's .grad must not alias another array
+                    else:
+                        leaf_grads[parent] = gi
+            if not retain_graph:
+                node._inputs = node._arrays = None
+    for leaf, g in leaf_grads.items():
+        _accumulate(leaf, g, create_graph)
 
 
 def fit_gradient(g: Any, value: Any, op: str, position: int) -> Any:

@@ -349,7 +349,7 @@ class Tensor:
         self._overwrite(result.data, prim.name)
         self._op, self._inputs, self._arrays = result._op, result._inputs, result._arrays
         self._params = result._params
-        self._tick = engine._clock[0]
+        self._tick = next(engine._ticks)
         self._rg = True
         return self
 
