@@ -170,16 +170,14 @@ def std(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Ten
 def softmax(x: Any, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along ``axis``, computed without overflow."""
     x = _operand(x)
-    axes = _axis("softmax", axis, np.ndim(ops.constant(x)))
-    return ops.exp(x - ops.logsumexp(x, axis=axes, keepdims=True))
+    return ops.softmax(x, axis=_axis("softmax", axis, np.ndim(ops.constant(x))))
 
 
 @_public
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """x - logsumexp(x) along ``axis``: the log of softmax, stable for any input."""
     x = _operand(x)
-    axes = _axis("log_softmax", axis, np.ndim(ops.constant(x)))
-    return x - ops.logsumexp(x, axis=axes, keepdims=True)
+    return ops.log_softmax(x, axis=_axis("log_softmax", axis, np.ndim(ops.constant(x))))
 
 
 # -- shape ------------------------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from .elementwise import (
     where,
 )
 from .linalg import einsum, matmul
-from .reductions import logsumexp, max, min, prod, sum, unreduce
+from .reductions import log_softmax, logsumexp, max, min, prod, softmax, sum, unreduce
 from .shape import (
     broadcast_to,
     concatenate,

@@ -94,3 +94,23 @@ defvjp(
         unreduce(g, x.shape, axis, keepdims) * exp(x - _kept(ans, x.shape, axis, keepdims))
     ),
 )
+
+
+# softmax and log_softmax have rules of their own: one node instead of several, and a gradient that never
+# exponentiates anything large.
+
+
+@primitive("log_softmax")
+def log_softmax(xp, x, axis=None):
+    return x - logsumexp.forward(xp, x, axis=axis, keepdims=True)
+
+
+defvjp(log_softmax, lambda g, ans, x, axis=None: g - exp(ans) * sum(g, axis=axis, keepdims=True))
+
+
+@primitive("softmax")
+def softmax(xp, x, axis=None):
+    return xp.exp(x - logsumexp.forward(xp, x, axis=axis, keepdims=True))
+
+
+defvjp(softmax, lambda g, ans, x, axis=None: ans * (g - sum(g * ans, axis=axis, keepdims=True)))
