@@ -128,10 +128,9 @@ def _changed_since_recorded(t: Tensor) -> None:
 # Recording
 
 
-def _node(out: Any, prim: Primitive, inputs: tuple, arrays: Any, params: dict) -> Tensor:
+def _node(out: Any, prim: Primitive, inputs: tuple, params: dict) -> Tensor:
     t = Tensor._from_op(out, prim)
-    t._inputs = inputs  # as given (Tensors), for create_graph and the in-place checks
-    t._arrays = arrays  # the same inputs as backend arrays, for a plain backward
+    t._inputs = inputs
     if params:
         t._params = params
     t._tick = next(_ticks)
@@ -143,7 +142,7 @@ def record(prim: Primitive, args: tuple, params: dict) -> Tensor:
     arrays = [a.data if type(a) is Tensor else a for a in args]
     out = prim.run(arrays, params)
     if prim.rules is not None and _mode.enabled and any([type(a) is Tensor and a._rg for a in args]):
-        result = _node(out, prim, args, arrays, params)
+        result = _node(out, prim, args, params)
     else:
         result = Tensor._from_op(out, None)
     if prim.is_view and getattr(out, "base", None) is not None:
@@ -165,7 +164,6 @@ def record_unary(prim: Primitive, x: Tensor) -> Tensor:
     if x._rg and _mode.enabled and prim.rules is not None:
         t = Tensor._from_op(out, prim)
         t._inputs = (x,)
-        t._arrays = (data,)
         t._tick = next(_ticks)
         return t
     return Tensor._from_op(out, None)
@@ -190,7 +188,6 @@ def record_binary(prim: Primitive, x: Any, y: Any) -> Tensor:
     if needs_grad and _mode.enabled:
         t = Tensor._from_op(out, prim)
         t._inputs = (x, y)
-        t._arrays = (xd, yd)
         t._tick = next(_ticks)
         return t
     return Tensor._from_op(out, None)
@@ -229,7 +226,7 @@ def backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool) ->
             if create_graph:
                 values, ans = node._inputs, node
             else:
-                values, ans = node._arrays, node.data
+                values, ans = [a.data if type(a) is Tensor else a for a in node._inputs], node.data
             rules = node._op.rules
             params = node._params
             for i, parent in enumerate(node._inputs):
@@ -262,7 +259,7 @@ def backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool) ->
                     else:
                         leaf_grads[parent] = gi
             if not retain_graph:
-                node._inputs = node._arrays = None
+                node._inputs = None
     for leaf, g in leaf_grads.items():
         _accumulate(leaf, g, create_graph)
 

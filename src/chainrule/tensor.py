@@ -32,7 +32,7 @@ class Tensor:
     # as given (``_inputs``) and as arrays (``_arrays``), its parameters and the in-place clock's tick when it
     # was recorded. Rarely set attributes (grad, name, version counter, retain flag, parameters) default at
     # class level and cost nothing per operation.
-    __slots__ = ("data", "_rg", "_op", "_inputs", "_arrays", "_tick", "__dict__", "__weakref__")
+    __slots__ = ("data", "_rg", "_op", "_inputs", "_tick", "__dict__", "__weakref__")
     __array_priority__ = 1000
     grad: Tensor | None = None
     name: str | None = None
@@ -343,11 +343,11 @@ class Tensor:
         # becomes the result of the operation, written into its own memory so that views see the change.
         snapshot = Tensor._from_op(self.data.copy(), self._op)
         if self._op is not None:
-            snapshot._inputs, snapshot._arrays, snapshot._tick = self._inputs, self._arrays, self._tick
+            snapshot._inputs, snapshot._tick = self._inputs, self._tick
             snapshot._params = self._params
         result = prim(snapshot, other, **params)
         self._overwrite(result.data, prim.name)
-        self._op, self._inputs, self._arrays = result._op, result._inputs, result._arrays
+        self._op, self._inputs = result._op, result._inputs
         self._params = result._params
         self._tick = next(engine._ticks)
         self._rg = True
