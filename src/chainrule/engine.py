@@ -185,7 +185,7 @@ def record_binary(prim: Primitive, x: Any, y: Any) -> Tensor:
         out = prim.forward(xp, xd, yd)
     except (ValueError, IndexError, TypeError) as error:
         raise prim.error(error, (xd, yd)) from error
-    if needs_grad and _mode.enabled:
+    if needs_grad and _mode.enabled and prim.rules is not None:
         t = Tensor._from_op(out, prim)
         t._inputs = (x, y)
         t._tick = next(_ticks)

@@ -182,6 +182,7 @@ def test_comparisons_give_bool_tensors_without_grad():
     for result in (x < 2, x <= 2, x > 2, x >= 2, x == 2, x != 2, 2 > x):
         assert isinstance(result, cr.Tensor) and result.dtype == bool and not result.requires_grad
     assert (x > 1.5).tolist() == [False, True, True]
+    assert not np.less(x, 2).requires_grad and not np.equal(np.ones(3), x).requires_grad
 
 
 def test_numpy_ufuncs_on_tensors_return_tensors():
