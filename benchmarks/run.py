@@ -38,18 +38,20 @@ def installed(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
-def timed(fn, gc_on: bool = False) -> float:
+def timed(fn, gc_on: bool = False, inner: int = 1) -> float:
+    """Seconds per call of ``fn``, over ``inner`` calls in a row."""
     gc.collect()
     if not gc_on:
         gc.disable()
     start = time.perf_counter()
-    fn()
+    for _ in range(inner):
+        fn()
     elapsed = time.perf_counter() - start
     gc.enable()
-    return elapsed
+    return elapsed / inner
 
 
-def measure(cases: dict, repeats: int) -> dict[str, tuple[float, list[float]]]:
+def measure(cases: dict, repeats: int, inner: int = 1) -> dict[str, tuple[float, list[float]]]:
     """Run the cases in turn, round after round (the garbage collector off unless a case's name says "gc on"),
     so a slow spell of this shared machine hits all of them alike. Returns each case's median time and its
     per-round times; ratios are taken round by round (see ``ratio``)."""
@@ -59,7 +61,7 @@ def measure(cases: dict, repeats: int) -> dict[str, tuple[float, list[float]]]:
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            times[name].append(timed(fn, gc_on="gc on" in name))
+            times[name].append(timed(fn, gc_on="gc on" in name, inner=inner))
     return {name: (statistics.median(ts), ts) for name, ts in times.items()}
 
 
@@ -467,7 +469,9 @@ def run(only: set[str], repeats: int) -> list[tuple[str, str, str, str, str]]:
             "NumPy forward alone": (w2_numpy_forward, None),
         }
         res = measure(
-            {k: make for k, (make, module) in cases.items() if module is None or installed(module)}, repeats * 6
+            {k: make for k, (make, module) in cases.items() if module is None or installed(module)},
+            repeats * 2,
+            inner=10,
         )
         base = "PyTorch" if "PyTorch" in res else None
         for name, (median, _) in res.items():
@@ -482,7 +486,9 @@ def run(only: set[str], repeats: int) -> list[tuple[str, str, str, str, str]]:
             "HIPS autograd": (w3_autograd, "autograd"),
         }
         res = measure(
-            {k: make for k, (make, module) in cases.items() if module is None or installed(module)}, repeats * 3
+            {k: make for k, (make, module) in cases.items() if module is None or installed(module)},
+            repeats * 2,
+            inner=10,
         )
         for name, (median, _) in res.items():
             note = {"chainrule": "target <= 1.10x NumPy", "handwritten NumPy": "reference"}.get(name, "")
@@ -576,7 +582,7 @@ def write_results(rows, repeats):
         "",
         f"- Machine: {machine()}",
         f"- Versions: {versions()}",
-        f"- Date: {time.strftime('%Y-%m-%d')}; repeats per figure: {repeats} (W2 x4, W3 x2)",
+        f"- Date: {time.strftime('%Y-%m-%d')}; rounds per figure: W1 {repeats}, W2 and W3 {2 * repeats} of 10 calls",
         "",
         "| workload | library | median | ratio | note |",
         "|---|---|---|---|---|",
