@@ -45,6 +45,8 @@ class Tensor:
             data = data.data
         if not hasattr(data, "dtype"):
             data = np.asarray(data)
+        if type(data) is np.ndarray and data.ndim == 0:
+            data = data[()]  # 0-d values live as NumPy scalars, as arithmetic returns them (and far faster)
         self.data = data
         self._rg = False
         self._op = None
