@@ -8,6 +8,7 @@ inputs are plain numbers or NumPy arrays.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -51,9 +52,7 @@ def _axis(op: str, axis: Axis, ndim: int) -> tuple[int, ...] | None:
 
 
 def _count(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> int:
-    if axis is None:
-        return int(np.prod(shape, dtype=np.int64))
-    return int(np.prod([shape[a] for a in axis], dtype=np.int64))
+    return math.prod(shape) if axis is None else math.prod(shape[a] for a in axis)
 
 
 # -- elementwise ------------------------------------------------------------------------------------------------
