@@ -14,6 +14,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -84,20 +85,36 @@ class enable_grad(_SetGradMode):
 # ---------------------------------------------------------------------------------------------------------------
 # Ticks. One counter numbers every recorded operation and every in-place change. A node's tick is larger than
 # the ticks of all its inputs (an operation is recorded after its inputs exist), which is what orders the
-# backward pass. A tensor that was changed in place (or shares memory with one that was) carries a one-element
-# list holding the tick of its last change, shared by all views of the same memory; so "was this input changed
-# after the node saved it?" is one comparison, skipped altogether for nodes recorded after the last change.
+# backward pass. A tensor that was changed in place, or shares memory with another, carries a version box
+# [tick of the last change, weak set of the tensors viewing this memory], one box per piece of memory, held by
+# every tensor that views it. So "was this value changed after the node saved it?" is one comparison, skipped
+# for nodes recorded after the last change anywhere.
 
 _ticks = itertools.count(1)
 _last_change = [0]
 
 
-def version_box(t: Tensor) -> list[int]:
-    """The version counter shared by ``t`` and the tensors that view its memory (made on first need)."""
+def version_box(t: Tensor) -> list:
+    """The version box of ``t``'s memory (made on first need)."""
     box = t._version
     if box is None:
-        box = t._version = [0]
+        box = t._version = [0, None]
     return box
+
+
+def share_memory(view: Tensor, base: Tensor) -> None:
+    """``view`` shares ``base``'s memory: a change through either is a change of both."""
+    box = version_box(base)
+    if box[1] is None:
+        box[1] = weakref.WeakSet([base])
+    box[1].add(view)
+    view._version = box
+
+
+def shares_memory(t: Tensor) -> bool:
+    """Whether another live tensor views the memory of ``t``."""
+    box = t._version
+    return box is not None and box[1] is not None and any(other is not t for other in box[1])
 
 
 def mark_changed(t: Tensor) -> None:
@@ -107,19 +124,23 @@ def mark_changed(t: Tensor) -> None:
 
 
 def _changed_since_recorded(t: Tensor) -> None:
-    """Raise if a value the node ``t`` saved was changed in place after ``t`` was recorded."""
+    """Raise if the node ``t``, or a value it saved, was changed in place after ``t`` was recorded."""
     op, tick = t._op.name, t._tick
     box = t._version
-    if t._op.uses_output and box is not None and box[0] > tick:
+    if box is not None and box[0] > tick:
         raise InplaceError(
-            f"the output of '{op}' was changed in place after it was computed, but its derivative needs that "
-            "output. Change a copy instead (t = t * 1), or move the in-place change after backward()."
+            f"the result of '{op}' (shape {t.shape}) was changed in place after it was computed (through a view, "
+            "or without recording), so the recorded history no longer matches its values. Change a copy "
+            "instead (t = t * 1), or make the change with recorded out-of-place operations (cr.where, ...)."
         )
     for position, value in enumerate(t._inputs):
-        if type(value) is Tensor and value._version is not None and value._version[0] > tick:
+        if type(value) is not Tensor:
+            continue
+        changed = value._version is not None and value._version[0] > tick
+        if changed or (value._op is not None and value._tick > tick):
             raise InplaceError(
                 f"input {position} of '{op}' (shape {value.shape}) was changed in place after '{op}' used it, "
-                "but its derivative needs the original values. Change a copy instead, or move the in-place "
+                "but its gradient needs the original. Change a copy instead (t = t * 1), or move the in-place "
                 "change after backward()."
             )
 
@@ -146,8 +167,7 @@ def record(prim: Primitive, args: tuple, params: dict) -> Tensor:
     else:
         result = Tensor._from_op(out, None)
     if prim.is_view and getattr(out, "base", None) is not None:
-        # The result shares memory with its input: a change through either must be seen by both.
-        result._version = version_box(args[0])
+        share_memory(result, args[0])
     return result
 
 

@@ -36,7 +36,7 @@ class Tensor:
     __array_priority__ = 1000
     grad: Tensor | None = None
     name: str | None = None
-    _version: list[int] | None = None
+    _version: list | None = None
     _retained = False
     _params: dict = {}  # noqa: RUF012  (shared and never mutated)
 
@@ -340,6 +340,12 @@ class Tensor:
             raise InplaceError(
                 f"in-place '{prim.name}' on a leaf tensor that requires grad: its gradient would be lost. Update "
                 "parameters inside `with cr.no_grad():`, or work on a copy (t = t * 1)."
+            )
+        if engine.shares_memory(self):
+            raise InplaceError(
+                f"in-place '{prim.name}' on a tensor that shares memory with another (a view, or a tensor that "
+                "has views) while recording: the other tensor's history would not see the change. Work on a copy "
+                "(t = t * 1), or build the result out of place (cr.concatenate, cr.where, ...)."
             )
         # The old value keeps this tensor's place in the graph, with values of its own; the tensor itself
         # becomes the result of the operation, written into its own memory so that views see the change.
