@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .backend import array_module
+from .errors import DtypeError, ShapeError
 from .tensor import Tensor
 
 
@@ -20,9 +21,15 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, name: str 
     if type(data) is Tensor:
         data = data.data
     xp = array_module(data)
-    array = xp.array(data, dtype=dtype, copy=True)
-    if array.dtype == object:
-        raise TypeError(f"tensor(): cannot make a numeric tensor from {type(data).__name__} data")
+    try:
+        array = xp.array(data, dtype=dtype, copy=True)
+    except (ValueError, TypeError) as error:
+        raise ShapeError(
+            f"tensor(): cannot make an array of {type(data).__name__} data ({error}); nested lists must be "
+            "rectangular and hold numbers only"
+        ) from error
+    if array.dtype.kind not in "biufc":
+        raise DtypeError(f"tensor(): data must be numeric, got dtype {array.dtype} from {type(data).__name__} data")
     return Tensor(array, requires_grad=requires_grad, name=name)
 
 

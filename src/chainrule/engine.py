@@ -43,9 +43,16 @@ def is_grad_enabled() -> bool:
 
 
 class _SetGradMode:
-    """Context manager and decorator that sets grad mode for its block and restores it afterwards."""
+    """Context manager and decorator that sets grad mode for its block and restores it afterwards.
+
+    ``with cr.no_grad():``, ``@cr.no_grad()`` and ``@cr.no_grad`` all work.
+    """
 
     _value: bool
+
+    def __new__(cls, fn: Callable[..., Any] | None = None) -> Any:
+        self = super().__new__(cls)
+        return self(fn) if fn is not None else self
 
     def __enter__(self) -> None:
         self._previous = _mode.enabled
@@ -241,8 +248,8 @@ def backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool) ->
                 )
             if _last_change[0] > tick:
                 _changed_since_recorded(node)
-            if node._retained:
-                _accumulate(node, g, create_graph)
+            if node._retained:  # a gradient that also flows on: the retained copy must not share its memory
+                _accumulate(node, g if create_graph else g.copy(), create_graph)
             if create_graph:
                 values, ans = node._inputs, node
             else:
@@ -309,9 +316,10 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool) -> None:
         g = Tensor._from_op(g, None)
     elif not create_graph:
         g = g.detach()
-    if t.grad is None:
-        t.grad = g
-    elif create_graph or t.grad.requires_grad:
-        t.grad = t.grad + g
+    previous = t._grad
+    if previous is None:
+        t._grad = g
+    elif create_graph or previous._rg:
+        t._grad = previous + g
     else:
-        t.grad = Tensor._from_op(t.grad.data + g.data, None)
+        t._grad = Tensor._from_op(previous.data + g.data, None)

@@ -185,6 +185,8 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
 def _shape_arg(shape: tuple) -> tuple[int, ...]:
     if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
         shape = tuple(shape[0])
+    if not all(isinstance(n, (int, np.integer)) for n in shape):
+        raise ShapeError(f"a shape or axes must be integers, got {shape!r}")
     return tuple(int(n) for n in shape)
 
 
@@ -195,9 +197,15 @@ def reshape(x: Any, *shape: Any) -> Tensor:
 
 
 @_public
-def transpose(x: Any, *axes: Any) -> Tensor:
-    """Permute the axes (reverse them when no ``axes`` are given)."""
-    perm = _shape_arg(axes) if axes and axes != (None,) else None
+def transpose(x: Any, *axes: Any, **kwargs: Any) -> Tensor:
+    """Permute the axes (reverse them when no ``axes`` are given): ``transpose(x)``, ``transpose(x, (1, 0))``,
+    ``transpose(x, 1, 0)`` or ``transpose(x, axes=(1, 0))``."""
+    if kwargs.keys() - {"axes"}:
+        raise TypeError(f"transpose() got unexpected arguments {sorted(kwargs.keys() - {'axes'})}")
+    given = kwargs.get("axes")
+    if given is None and axes and axes != (None,):
+        given = axes
+    perm = None if given is None else _shape_arg(tuple(given) if not isinstance(given, int) else (given,))
     return ops.transpose(_operand(x), axes=perm)
 
 
@@ -294,7 +302,7 @@ def _explicit_einsum(subscripts: str, count: int) -> str:
     if "->" in subscripts:
         return subscripts
     letters = [c for c in "".join(inputs) if c.isalpha()]
-    once = sorted((c for c in set(letters) if letters.count(c) == 1), key=lambda c: (c.isupper(), c))
+    once = sorted(c for c in set(letters) if letters.count(c) == 1)  # NumPy's order: ASCII, capitals first
     ellipsis = "..." if "..." in subscripts else ""
     return f"{subscripts}->{ellipsis}{''.join(once)}"
 
@@ -336,6 +344,58 @@ UFUNCS: dict[str, Callable[..., Tensor]] = {
     "equal": _binary(ops.equal),
     "not_equal": _binary(ops.not_equal),
 }
+
+
+# -- NumPy functions on Tensors (np.sum(t), np.where(c, t, 0), ...) -------------------------------------------------
+# The NumPy functions chainrule implements dispatch to it (differentiable); their extra arguments (out=, dtype=,
+# ...) only at their defaults. Any other NumPy function sees plain arrays and gives plain arrays (no gradient).
+
+ARRAY_FUNCTIONS: dict[Any, tuple[Callable[..., Tensor], frozenset[str]]] = {
+    np.sum: (sum, frozenset({"axis", "keepdims"})),
+    np.mean: (mean, frozenset({"axis", "keepdims"})),
+    np.var: (var, frozenset({"axis", "ddof", "keepdims"})),
+    np.std: (std, frozenset({"axis", "ddof", "keepdims"})),
+    np.max: (max, frozenset({"axis", "keepdims"})),
+    np.min: (min, frozenset({"axis", "keepdims"})),
+    np.prod: (prod, frozenset({"axis", "keepdims"})),
+    np.reshape: (lambda a, shape: reshape(a, shape), frozenset({"shape"})),
+    np.transpose: (lambda a, axes=None: transpose(a, axes=axes), frozenset({"axes"})),
+    np.swapaxes: (swapaxes, frozenset()),
+    np.expand_dims: (expand_dims, frozenset({"axis"})),
+    np.squeeze: (squeeze, frozenset({"axis"})),
+    np.broadcast_to: (broadcast_to, frozenset({"shape"})),
+    np.ravel: (flatten, frozenset()),
+    np.concatenate: (concatenate, frozenset({"axis"})),
+    np.stack: (stack, frozenset({"axis"})),
+    np.dot: (dot, frozenset()),
+    np.outer: (outer, frozenset()),
+    np.einsum: (einsum, frozenset()),
+    np.where: (where, frozenset()),
+    np.clip: (lambda a, a_min=None, a_max=None: clip(a, a_min, a_max), frozenset({"a_min", "a_max"})),
+}
+for _alias, _target in ((getattr(np, "amax", None), np.max), (getattr(np, "amin", None), np.min)):
+    if _alias is not None and _alias is not _target:
+        ARRAY_FUNCTIONS[_alias] = ARRAY_FUNCTIONS[_target]
+
+
+def array_function(func: Any, args: tuple, kwargs: dict) -> Any:
+    entry = ARRAY_FUNCTIONS.get(func)
+    if entry is not None:
+        fn, accepted = entry
+        if all(key in accepted or value is None or value is np._NoValue for key, value in kwargs.items()):
+            return fn(*args, **{k: v for k, v in kwargs.items() if k in accepted})
+    return func(*_plain(args), **_plain(kwargs))
+
+
+def _plain(value: Any) -> Any:
+    """Tensors replaced by their arrays, inside tuples, lists and dicts too."""
+    if type(value) is Tensor:
+        return value.numpy()
+    if isinstance(value, (tuple, list)):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 # -- methods ----------------------------------------------------------------------------------------------------

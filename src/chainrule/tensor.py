@@ -34,7 +34,7 @@ class Tensor:
     # class level and cost nothing per operation.
     __slots__ = ("data", "_rg", "_op", "_inputs", "_tick", "__dict__", "__weakref__")
     __array_priority__ = 1000
-    grad: Tensor | None = None
+    _grad: Tensor | None = None
     name: str | None = None
     _version: list | None = None
     _retained = False
@@ -86,11 +86,19 @@ class Tensor:
         return _f.transpose(self)
 
     def numpy(self) -> np.ndarray:
-        """The values as a NumPy array (shares memory with the tensor; no gradient flows through it)."""
-        return np.asarray(self.data)
+        """The values as a NumPy array, sharing memory with the tensor (no gradient flows through it).
+
+        For a tensor that requires grad the array is read-only: writing into it would change values the
+        graph may need, behind its back (use ``t.detach().numpy()`` or a copy to write).
+        """
+        array = np.asarray(self.data)
+        if self._rg and array.flags.writeable:
+            array = array.view()
+            array.flags.writeable = False
+        return array
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        array = np.asarray(self.data, dtype=dtype)
+        array = self.numpy() if dtype is None else np.asarray(self.data, dtype=dtype)
         return array.copy() if copy else array
 
     def item(self) -> Any:
@@ -111,6 +119,11 @@ class Tensor:
             yield self[i]
 
     def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ShapeError(
+                f"the truth value of a tensor of shape {self.shape} is ambiguous: compare elementwise and reduce, "
+                "e.g. bool((t > 0).numpy().all()), or use t.item() for a single element"
+            )
         return bool(self.data)
 
     def __float__(self) -> float:
@@ -138,6 +151,20 @@ class Tensor:
         return "tensor(" + ", ".join([body, *extras]) + ")"
 
     # -- the graph ---------------------------------------------------------------------------------------------
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient accumulated by backward() (None until then); assign None to reset it."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if type(value) is not Tensor:
+                raise TypeError(f"grad must be a Tensor or None, got {type(value).__name__}; wrap it: cr.tensor(g)")
+            if value.shape != self.shape:
+                raise ShapeError(f"grad of shape {value.shape} assigned to a tensor of shape {self.shape}")
+        self._grad = value
+
     @property
     def requires_grad(self) -> bool:
         return self._rg
@@ -283,6 +310,9 @@ class Tensor:
         if method != "__call__" or fn is None or kwargs:
             return NotImplemented
         return fn(*inputs)
+
+    def __array_function__(self, func: Any, types: Any, args: tuple, kwargs: dict) -> Any:
+        return _f.array_function(func, args, kwargs)
 
     # -- indexing and in-place changes -------------------------------------------------------------------------
     def __getitem__(self, index: Any) -> Tensor:

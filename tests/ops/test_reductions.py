@@ -101,7 +101,24 @@ def test_prod_with_zeros_is_exact():
     assert grad_of(cr.prod, [0.0, 2.0, 0.0]).tolist() == [0.0, 0.0, 0.0]
     g = grad_of(lambda t: t.prod(axis=1).sum(), [[0.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
     assert g.tolist() == [[6.0, 0.0, 0.0], [6.0, 3.0, 2.0]]
-    check_grads(lambda t: cr.prod(t, axis=1), np.array([[0.0, 2.0, 3.0], [1.5, 2.0, -3.0]]), order=1)
+    # prod is multilinear, so finite differences are exact at zeros too, to second order
+    for values in ([[0.0, 2.0, 3.0], [1.5, 2.0, -3.0]], [[0.0, 0.0, 3.0], [0.0, 2.0, 0.0]]):
+        check_grads(lambda t: cr.prod(t, axis=1), np.array(values))
+        check_grads(lambda t: cr.prod(t, axis=0, keepdims=True), np.array(values))
+        check_grads(cr.prod, np.array(values))
+
+
+def test_prod_hessian_at_zeros_is_symmetric_and_exact():
+    x = cr.tensor([0.0, 2.0, 3.0], requires_grad=True)
+    cr.prod(x).backward(create_graph=True)
+    rows = []
+    for i in range(3):
+        first = x.grad
+        x.grad = None
+        first[i].backward(retain_graph=True)
+        rows.append(x.grad.tolist())
+        x.grad = first
+    assert rows == [[0.0, 3.0, 2.0], [3.0, 0.0, 0.0], [2.0, 0.0, 0.0]]
 
 
 def test_logsumexp_of_huge_values():

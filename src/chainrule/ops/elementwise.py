@@ -64,9 +64,16 @@ def power(xp, x, y):
     return x**y
 
 
+def _power_vjp_base(g, ans, x, y):
+    # y x^(y-1) is 0 for y == 0 even at x == 0, where the formula alone would give 0 * inf
+    if isinstance(y, (int, float)):
+        return g * 0.0 if y == 0 else g * y * x ** (y - 1)
+    return g * where(0.0, y * x ** (y - 1), condition=constant(y == 0))
+
+
 defvjp(
     power,
-    lambda g, ans, x, y: g * y * x ** (y - 1),
+    _power_vjp_base,
     # d(x^y)/dy = x^y log x; where x == 0 the product x^y log x tends to 0 (for y > 0), so use log 1 there
     lambda g, ans, x, y: g * ans * log(where(1.0, x, condition=constant(x == 0))),
 )

@@ -6,7 +6,7 @@ from string import ascii_letters
 
 from ..backend import array_module
 from ..primitive import constant, defvjp, defvjp_argnum, primitive
-from .shape import expand_dims, squeeze, swapaxes
+from .shape import broadcast_to, expand_dims, squeeze, swapaxes
 
 MATMUL_HINT = (
     "The last axis of the first operand must equal the second-to-last axis of the second (or its only axis); "
@@ -76,7 +76,13 @@ def _einsum_vjp(i, g, ans, *operands, subscripts=""):
                 extra_operands.append(xp.ones(sizes[c], dtype=dtype))
                 present.add(c)
     spec = ",".join([output, *others, *extra_subscripts]) + "->" + target
-    return einsum(g, *operands[:i], *operands[i + 1 :], *extra_operands, subscripts=spec)
+    grad = einsum(g, *operands[:i], *operands[i + 1 :], *extra_operands, subscripts=spec)
+    if grad.shape != x.shape:
+        # a letter of length 1 here and longer in another operand was broadcast: spread the gradient back out
+        shape = tuple(max(a, b) for a, b in zip(grad.shape, x.shape)) if len(grad.shape) == len(x.shape) else None
+        if shape is not None and shape != grad.shape:
+            grad = broadcast_to(grad, shape=shape)
+    return grad
 
 
 def _letter_sizes(subscript, shape):

@@ -9,9 +9,10 @@ when some inputs are zero (no division by zero).
 
 from __future__ import annotations
 
+from ..backend import array_module
 from ..primitive import constant, defvjp, primitive
-from .elementwise import exp, where
-from .shape import broadcast_to, reshape
+from .elementwise import exp
+from .shape import broadcast_to, concatenate, expand_dims, getitem, reshape, transpose
 
 
 def unreduce(g, shape, axis, keepdims):
@@ -65,15 +66,32 @@ def prod(xp, x, axis=None, keepdims=False):
 
 
 def _prod_vjp(g, ans, x, axis=None, keepdims=False):
-    # d prod / d x_i is the product of the other elements. Dividing ans by x_i fails at zeros, so count them:
-    # no zero -> ans / x_i; exactly one zero -> the product of the non-zeros, at the zero only; more -> 0.
-    zero = constant(x == 0)
-    zeros = sum(zero, axis=axis, keepdims=True)
-    safe = where(1.0, x, condition=zero)
-    others = unreduce(prod(safe, axis=axis, keepdims=keepdims), x.shape, axis, keepdims)
-    lone_zero = zero * constant(zeros == 1)
-    local = where(others / safe, where(others, 0.0, condition=lone_zero), condition=constant(zeros == 0))
-    return unreduce(g, x.shape, axis, keepdims) * local
+    # d prod / d x_i is the product of the other elements: ans / x_i while no element is zero; with zeros,
+    # the products of the others built by multiplication alone, exact there and differentiable again
+    if not constant(x == 0).any():
+        return unreduce(g, x.shape, axis, keepdims) * _kept(ans, x.shape, axis, keepdims) / x
+    return unreduce(g, x.shape, axis, keepdims) * _products_of_others(x, axis)
+
+
+def _products_of_others(x, axis):
+    """For every element, the product of the other elements along ``axis`` (prefix times suffix products)."""
+    ndim = len(x.shape)
+    reduced = tuple(range(ndim)) if axis is None else axis
+    kept = tuple(a for a in range(ndim) if a not in reduced)
+    perm = kept + reduced
+    moved = transpose(x, axes=perm)
+    kept_shape = tuple(x.shape[a] for a in kept)
+    flat = reshape(moved, shape=kept_shape + (-1,))
+    n = flat.shape[-1]
+    column = [getitem(flat, index=(Ellipsis, k)) for k in range(n)]
+    one = array_module(constant(x)).ones(kept_shape, dtype=constant(x).dtype)
+    before, after = [one], [one]
+    for k in range(1, n):
+        before.append(before[-1] * column[k - 1])
+        after.append(after[-1] * column[n - k])
+    others = [expand_dims(before[k] * after[n - 1 - k], -1) for k in range(n)]
+    joined = reshape(concatenate(*others, axis=-1), shape=tuple(moved.shape))
+    return transpose(joined, axes=tuple(sorted(range(ndim), key=perm.__getitem__)))
 
 
 defvjp(prod, _prod_vjp)

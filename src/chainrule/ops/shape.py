@@ -51,6 +51,9 @@ defvjp(broadcast_to, lambda g, ans, x, shape=(): sum_to(g, shape=x.shape))
 def sum_to(xp, x, shape=()):
     """Sum ``x`` over the axes along which an array of ``shape`` was broadcast to get ``x``'s shape."""
     lead = x.ndim - len(shape)
+    if lead < 0 and all(n == 1 for n in shape[:-lead]):
+        # the target only adds leading axes of length 1 (as when (1, 3) values fill a (3,) selection)
+        return xp.reshape(sum_to.forward(xp, x, shape=shape[-lead:]), shape)
     if lead < 0:
         raise ValueError(f"cannot sum shape {x.shape} down to the larger shape {shape}")
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
@@ -63,7 +66,12 @@ def sum_to(xp, x, shape=()):
     return x
 
 
-defvjp(sum_to, lambda g, ans, x, shape=(): broadcast_to(g, shape=x.shape))
+def _sum_to_vjp(g, ans, x, shape=()):
+    extra = len(g.shape) - len(x.shape)  # leading axes of length 1 that sum_to added
+    return broadcast_to(reshape(g, shape=tuple(g.shape)[extra:]) if extra > 0 else g, shape=x.shape)
+
+
+defvjp(sum_to, _sum_to_vjp)
 
 
 def _is_basic(index):
