@@ -137,3 +137,16 @@ def test_axis_errors_are_clear():
         x.sum(axis=2)
     with pytest.raises(cr.ShapeError, match="repeats"):
         x.mean(axis=(0, -2))
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@given(shape=array_shapes(min_dims=1, max_dims=3, max_side=4), data=st.data(), seed=st.integers(0, 99))
+def test_softmax_and_log_softmax_over_any_axis(name, shape, data, seed):
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    x = np.random.default_rng(seed).standard_normal(shape) * 3
+    shifted = x - x.max(axis=axis, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    expected = log_p if name == "log_softmax" else np.exp(log_p)
+    fn = getattr(cr, name)
+    np.testing.assert_allclose(fn(x, axis=axis).data, expected, rtol=1e-12, atol=1e-15)
+    check_grads(lambda t: fn(t, axis=axis), x, seed=seed)

@@ -121,3 +121,16 @@ def test_repeated_indices_accumulate_and_tensor_masks_work():
 def test_index_errors_are_clear():
     with pytest.raises(cr.ShapeError, match="getitem"):
         cr.tensor(np.ones(3))[5]
+
+
+@given(shape=array_shapes(min_dims=1, max_dims=3, max_side=3), data=st.data(), seed=st.integers(0, 99))
+def test_concatenate_and_stack_on_drawn_shapes(shape, data, seed):
+    rng = np.random.default_rng(seed)
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    sizes = data.draw(st.lists(st.integers(1, 3), min_size=1, max_size=3))
+    parts = [rng.standard_normal(shape[: axis % len(shape)] + (n,) + shape[axis % len(shape) + 1 :]) for n in sizes]
+    np.testing.assert_array_equal(cr.concatenate(parts, axis=axis).data, np.concatenate(parts, axis=axis))
+    check_grads(lambda *ts: cr.concatenate(ts, axis=axis) ** 2, *parts, seed=seed)
+    same = [rng.standard_normal(shape) for _ in sizes]
+    np.testing.assert_array_equal(cr.stack(same, axis=axis).data, np.stack(same, axis=axis))
+    check_grads(lambda *ts: cr.stack(ts, axis=axis) ** 2, *same, seed=seed)

@@ -65,10 +65,10 @@ def power(xp, x, y):
 
 
 def _power_vjp_base(g, ans, x, y):
-    # y x^(y-1) is 0 for y == 0 even at x == 0, where the formula alone would give 0 * inf
+    # y x^(y-1) is 0 for y == 0, also at x == 0 where the formula alone gives 0 * inf
     if isinstance(y, (int, float)):
         return g * 0.0 if y == 0 else g * y * x ** (y - 1)
-    return g * where(0.0, y * x ** (y - 1), condition=constant(y == 0))
+    return g * where(0.0, y * x ** (y - 1), condition=constant(y == 0) & constant(x == 0))
 
 
 defvjp(
