@@ -98,6 +98,7 @@ class enable_grad(_SetGradMode):
 # for nodes recorded after the last change anywhere.
 
 _ticks = itertools.count(1)
+_new = object.__new__
 _last_change = [0]
 
 
@@ -188,12 +189,17 @@ def record_unary(prim: Primitive, x: Tensor) -> Tensor:
         out = prim.forward(_module_of_type.get(type(data)) or array_module(data), data)
     except (ValueError, IndexError, TypeError) as error:
         raise prim.error(error, (data,)) from error
+    t = _new(Tensor)  # Tensor._from_op, inlined: this runs once per operation
+    t.data = out
     if x._rg and _mode.enabled and prim.rules is not None:
-        t = Tensor._from_op(out, prim)
+        t._rg = True
+        t._op = prim
         t._inputs = (x,)
         t._tick = next(_ticks)
-        return t
-    return Tensor._from_op(out, None)
+    else:
+        t._rg = False
+        t._op = None
+    return t
 
 
 def record_binary(prim: Primitive, x: Any, y: Any) -> Tensor:
@@ -212,12 +218,17 @@ def record_binary(prim: Primitive, x: Any, y: Any) -> Tensor:
         out = prim.forward(xp, xd, yd)
     except (ValueError, IndexError, TypeError) as error:
         raise prim.error(error, (xd, yd)) from error
+    t = _new(Tensor)
+    t.data = out
     if needs_grad and _mode.enabled and prim.rules is not None:
-        t = Tensor._from_op(out, prim)
+        t._rg = True
+        t._op = prim
         t._inputs = (x, y)
         t._tick = next(_ticks)
-        return t
-    return Tensor._from_op(out, None)
+    else:
+        t._rg = False
+        t._op = None
+    return t
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -253,13 +264,14 @@ def backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool) ->
             if create_graph:
                 values, ans = node._inputs, node
             else:
-                values, ans = [a.data if type(a) is Tensor else a for a in node._inputs], node.data
+                values, ans = _arrays(node._inputs), node.data
             rules = node._op.rules
             params = node._params
+            variadic = type(rules) is not tuple  # one rule for every input, told which
             for i, parent in enumerate(node._inputs):
                 if type(parent) is not Tensor or not parent._rg:
                     continue  # no work for an input that needs no gradient
-                if type(rules) is not tuple:  # one rule for every input of a variadic primitive
+                if variadic:
                     gi = rules(i, g, ans, *values, **params)
                 elif params:
                     gi = rules[i](g, ans, *values, **params)
@@ -289,6 +301,16 @@ def backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool) ->
                 node._inputs = None
     for leaf, g in leaf_grads.items():
         _accumulate(leaf, g, create_graph)
+
+
+def _arrays(inputs: tuple) -> Any:
+    """The backend arrays of a node's inputs (unrolled for the one- and two-input nodes that dominate)."""
+    if len(inputs) == 2:
+        x, y = inputs
+        return (x.data if type(x) is Tensor else x, y.data if type(y) is Tensor else y)
+    if len(inputs) == 1 and type(inputs[0]) is Tensor:
+        return (inputs[0].data,)
+    return [a.data if type(a) is Tensor else a for a in inputs]
 
 
 def fit_gradient(g: Any, value: Any, op: str, position: int) -> Any:
