@@ -181,8 +181,9 @@ def test_extreme_inputs_stay_finite():
 
 
 @pytest.mark.parametrize("name", sorted(UNARY))
-def test_float32_stays_float32(name):
-    x = cr.tensor(UNARY[name][1]((3,)).example(), dtype=np.float32, requires_grad=True)
+@given(data=st.data())
+def test_float32_stays_float32(name, data):
+    x = cr.tensor(data.draw(UNARY[name][1]((3,))), dtype=np.float32, requires_grad=True)
     y = getattr(cr, name)(x) * 2.0 + 1  # Python numbers never upcast
     assert y.dtype == np.float32
     y.sum().backward()
