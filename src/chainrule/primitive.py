@@ -5,7 +5,8 @@ where ``xp`` is the array module taken from the data, and beside it one reverse 
 input, ``rule(g, ans, *inputs, **params)``, written with chainrule's own operations. Called on plain arrays, a
 primitive just computes; called with a Tensor among its arguments, it is recorded in the graph. The backward
 pass calls the rules on plain arrays, or on Tensors when ``create_graph=True``, so the same rule line both
-computes a gradient and can be differentiated again. (A forward-mode rule will sit beside each reverse rule.)
+computes a gradient and can be differentiated again. Beside each reverse rule sits a forward rule (JVP),
+``rule(t, ans, *inputs, **params)``: the change of the output caused by a change ``t`` of one input.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ Rule = Callable[..., Any]
 
 
 class Primitive:
-    __slots__ = ("name", "forward", "rules", "uses_output", "is_view", "hint")
+    __slots__ = ("name", "forward", "rules", "jvps", "uses_output", "is_view", "hint")
 
     def __init__(self, name: str, forward: Callable[..., Any], *, is_view: bool = False, hint: str = "") -> None:
         self.name = name
         self.forward = forward
         self.rules: tuple[Rule | None, ...] | Rule | None = None  # None: not differentiable, never recorded
+        self.jvps: tuple[Rule | None, ...] | Rule | None = None
         self.uses_output = False
         self.is_view = is_view
         self.hint = hint
@@ -85,6 +87,27 @@ def defvjp_argnum(prim: Primitive, rule: Rule) -> None:
     """One reverse rule for every input, called as ``rule(i, g, ans, *inputs, **params)``."""
     prim.rules = rule
     prim.uses_output = _reads_ans(rule)
+
+
+def defjvp(prim: Primitive, *rules: Rule | None) -> None:
+    """One forward rule per input, in order: ``rule(t, ans, *inputs, **params)`` is the output's change."""
+    prim.jvps = rules
+
+
+def defjvp_argnum(prim: Primitive, rule: Rule) -> None:
+    """One forward rule for every input, called as ``rule(i, t, ans, *inputs, **params)``."""
+    prim.jvps = rule
+
+
+def defjvp_elementwise(prim: Primitive) -> None:
+    """For an elementwise primitive the Jacobian is diagonal: the forward rule multiplies the tangent by the same
+    local derivative that the reverse rule multiplies the cotangent by, so the reverse rules serve both ways."""
+    prim.jvps = prim.rules
+
+
+def defjvp_linear(prim: Primitive) -> None:
+    """A primitive linear in its single input is its own forward rule: apply it to the tangent."""
+    prim.jvps = (lambda t, ans, x, **params: prim(t, **params),)
 
 
 def _reads_ans(rule: Rule) -> bool:

@@ -10,7 +10,7 @@ gradient in half between tied operands; clip passes the gradient where lo <= x <
 
 from __future__ import annotations
 
-from ..primitive import constant, defvjp, primitive
+from ..primitive import constant, defjvp_elementwise, defjvp_linear, defvjp, primitive
 
 BROADCAST_HINT = (
     "Operand shapes must be equal or 1 in each trailing axis; reshape or expand_dims one operand so they line up."
@@ -298,6 +298,14 @@ def cast(xp, x, dtype=None):
 
 
 defvjp(cast, lambda g, ans, x, dtype=None: cast(g, dtype=x.dtype))
+defjvp_linear(cast)
+
+# Forward rules. Every primitive above except cast is elementwise: its Jacobian is diagonal, so the forward
+# rule multiplies the tangent by the very local derivative its reverse rule multiplies the cotangent by.
+for _prim in (add, subtract, multiply, divide, negative, power, square, sqrt, exp, expm1, log, log1p, sin, cos, tan,
+              arcsin, arccos, arctan, sinh, cosh, tanh, sigmoid, softplus, relu, absolute, maximum, minimum, clip,
+              where):  # fmt: skip
+    defjvp_elementwise(_prim)
 
 # -- not differentiable: comparisons and sign give constants ----------------------------------------------------
 

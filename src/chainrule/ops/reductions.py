@@ -10,7 +10,7 @@ when some inputs are zero (no division by zero).
 from __future__ import annotations
 
 from ..backend import array_module
-from ..primitive import constant, defvjp, primitive
+from ..primitive import constant, defjvp, defjvp_linear, defvjp, primitive
 from .elementwise import exp
 from .shape import broadcast_to, concatenate, expand_dims, getitem, reshape, transpose
 
@@ -36,6 +36,19 @@ def sum(xp, x, axis=None, keepdims=False):
 
 
 defvjp(sum, lambda g, ans, x, axis=None, keepdims=False: unreduce(g, x.shape, axis, keepdims))
+defjvp_linear(sum)
+
+
+def _reduction_jvp(vjp):
+    """Each input element of a reduction feeds one output element, so its local derivative is what the reverse
+    rule gives for a cotangent of ones; the output's change sums them times the tangent."""
+
+    def jvp(t, ans, x, axis=None, keepdims=False):
+        values = constant(ans)
+        ones = array_module(values).ones(values.shape, dtype=values.dtype)
+        return sum(vjp(ones, ans, x, axis=axis, keepdims=keepdims) * t, axis=axis, keepdims=keepdims)
+
+    return jvp
 
 
 def _extremum_vjp(g, ans, x, axis=None, keepdims=False):
@@ -50,6 +63,7 @@ def max(xp, x, axis=None, keepdims=False):
 
 
 defvjp(max, _extremum_vjp)
+defjvp(max, _reduction_jvp(_extremum_vjp))
 
 
 @primitive("min", hint="min of an empty axis is undefined.")
@@ -58,6 +72,7 @@ def min(xp, x, axis=None, keepdims=False):
 
 
 defvjp(min, _extremum_vjp)
+defjvp(min, _reduction_jvp(_extremum_vjp))
 
 
 @primitive("prod")
@@ -95,6 +110,7 @@ def _products_of_others(x, axis):
 
 
 defvjp(prod, _prod_vjp)
+defjvp(prod, _reduction_jvp(_prod_vjp))
 
 
 @primitive("logsumexp")
@@ -106,12 +122,12 @@ def logsumexp(xp, x, axis=None, keepdims=False):
     return out if keepdims else xp.squeeze(out, axis=axis)
 
 
-defvjp(
-    logsumexp,
-    lambda g, ans, x, axis=None, keepdims=False: (
-        unreduce(g, x.shape, axis, keepdims) * exp(x - _kept(ans, x.shape, axis, keepdims))
-    ),
-)
+def _logsumexp_vjp(g, ans, x, axis=None, keepdims=False):
+    return unreduce(g, x.shape, axis, keepdims) * exp(x - _kept(ans, x.shape, axis, keepdims))
+
+
+defvjp(logsumexp, _logsumexp_vjp)
+defjvp(logsumexp, _reduction_jvp(_logsumexp_vjp))
 
 
 # softmax and log_softmax have rules of their own: one node instead of several, and a gradient that never
@@ -124,6 +140,7 @@ def log_softmax(xp, x, axis=None):
 
 
 defvjp(log_softmax, lambda g, ans, x, axis=None: g - exp(ans) * sum(g, axis=axis, keepdims=True))
+defjvp(log_softmax, lambda t, ans, x, axis=None: t - sum(exp(ans) * t, axis=axis, keepdims=True))
 
 
 @primitive("softmax")
@@ -132,3 +149,4 @@ def softmax(xp, x, axis=None):
 
 
 defvjp(softmax, lambda g, ans, x, axis=None: ans * (g - sum(g * ans, axis=axis, keepdims=True)))
+defjvp(softmax, lambda t, ans, x, axis=None: ans * (t - sum(t * ans, axis=axis, keepdims=True)))  # J is symmetric

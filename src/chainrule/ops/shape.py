@@ -7,7 +7,7 @@ inverse permutation, sum over broadcast axes, scatter the gradient of a selectio
 from __future__ import annotations
 
 from ..backend import array_module
-from ..primitive import constant, defvjp, defvjp_argnum, primitive
+from ..primitive import constant, defjvp, defjvp_argnum, defjvp_linear, defvjp, defvjp_argnum, primitive
 
 
 @primitive("reshape", is_view=True, hint="The new shape must have the same number of elements.")
@@ -16,6 +16,7 @@ def reshape(xp, x, shape=()):
 
 
 defvjp(reshape, lambda g, ans, x, shape=(): reshape(g, shape=x.shape))
+defjvp_linear(reshape)
 
 
 @primitive("transpose", is_view=True, hint="axes must be a permutation of range(ndim).")
@@ -33,6 +34,7 @@ def _inverse(axes, ndim):
 
 
 defvjp(transpose, lambda g, ans, x, axes=None: transpose(g, axes=_inverse(axes, len(x.shape))))
+defjvp_linear(transpose)
 
 
 @primitive(
@@ -45,6 +47,7 @@ def broadcast_to(xp, x, shape=()):
 
 
 defvjp(broadcast_to, lambda g, ans, x, shape=(): sum_to(g, shape=x.shape))
+defjvp_linear(broadcast_to)
 
 
 @primitive("sum_to")
@@ -72,6 +75,7 @@ def _sum_to_vjp(g, ans, x, shape=()):
 
 
 defvjp(sum_to, _sum_to_vjp)
+defjvp_linear(sum_to)
 
 
 def _is_basic(index):
@@ -86,6 +90,7 @@ def getitem(xp, x, index=None):
 
 
 defvjp(getitem, lambda g, ans, x, index=None: scatter_add(g, index=index, shape=x.shape))
+defjvp_linear(getitem)
 
 
 @primitive("scatter_add")
@@ -100,6 +105,7 @@ def scatter_add(xp, g, index=None, shape=()):
 
 
 defvjp(scatter_add, lambda g, ans, x, index=None, shape=(): getitem(g, index=index))
+defjvp_linear(scatter_add)
 
 
 @primitive("setitem", hint="The value must broadcast to the selected elements.")
@@ -122,6 +128,16 @@ defvjp(
     lambda g, ans, x, value, index=None: g * _untouched(x, index),
     lambda g, ans, x, value, index=None: getitem(g, index=index),
 )
+defjvp(
+    setitem,
+    lambda t, ans, x, value, index=None: t * _untouched(x, index),
+    lambda t, ans, x, value, index=None: setitem(_zeros_like(ans), t, index=index),
+)
+
+
+def _zeros_like(t):
+    values = constant(t)
+    return array_module(values).zeros(values.shape, dtype=values.dtype)
 
 
 @primitive("concatenate", hint="All tensors must have the same shape except along the concatenation axis.")
@@ -138,6 +154,10 @@ def _concatenate_vjp(i, g, ans, *xs, axis=0):
 
 
 defvjp_argnum(concatenate, _concatenate_vjp)
+defjvp_argnum(
+    concatenate,
+    lambda i, t, ans, *xs, axis=0: concatenate(*[t if k == i else _zeros_like(x) for k, x in enumerate(xs)], axis=axis),
+)
 
 
 # -- movements composed from the primitives above (work on arrays and Tensors alike) -----------------------------
