@@ -69,6 +69,7 @@ from .functions import (
     where,
 )
 from .tensor import Tensor
+from .transforms import grad, hessian, hvp, jacobian, jvp, tree_flatten, tree_unflatten, value_and_grad, vjp
 
 __version__ = "0.1.0"
 

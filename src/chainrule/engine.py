@@ -154,6 +154,77 @@ def _changed_since_recorded(t: Tensor) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Forward mode. A forward-mode transform opens a level; a tensor may carry a tangent per open level
+# (``_tangents``). Each recorded operation whose inputs carry tangents computes its output's tangent with the
+# primitive's forward rule, written in chainrule operations, so tangents are themselves differentiable, by
+# reverse mode and by outer levels. While a level's tangent is computed only the levels below it are open: an
+# inner perturbation never leaks into an outer one (the classic perturbation-confusion bug).
+
+
+class _ForwardLevels(threading.local):
+    open: tuple[int, ...] = ()
+
+
+_forward = _ForwardLevels()
+_forward_open = [0]  # levels open in any thread: the recording paths' one cheap test
+_level_ids = itertools.count(1)
+
+
+def open_level() -> int:
+    level = next(_level_ids)
+    _forward.open = (*_forward.open, level)
+    _forward_open[0] += 1
+    return level
+
+
+def close_level(level: int) -> None:
+    _forward.open = tuple(lv for lv in _forward.open if lv != level)
+    _forward_open[0] -= 1
+
+
+def tangent_of(t: Any, level: int) -> Tensor | None:
+    tangents = t._tangents if type(t) is Tensor else None
+    return None if tangents is None else tangents.get(level)
+
+
+def set_tangent(t: Tensor, level: int, tangent: Tensor) -> None:
+    t._tangents = {**(t._tangents or {}), level: tangent}
+
+
+def push_tangents(prim: Primitive, args: tuple, params: dict, out: Tensor) -> None:
+    """Give ``out`` its tangent at every open level at which an input has one (forward rules)."""
+    levels = _forward.open
+    jvps = prim.jvps
+    if not levels or jvps is None:
+        return
+    for level in levels:
+        _forward.open = tuple(lv for lv in levels if lv < level)
+        try:
+            total = None
+            for i, a in enumerate(args):
+                t = tangent_of(a, level)
+                if t is None:
+                    continue  # a zero tangent: no work
+                if type(jvps) is tuple:
+                    change = jvps[i](t, out, *args, **params)
+                else:
+                    change = jvps(i, t, out, *args, **params)
+                total = change if total is None else total + change
+            if total is not None:
+                if total.shape != out.shape:
+                    from .ops.shape import broadcast_to
+
+                    total = broadcast_to(total, shape=out.shape)
+                if total.dtype != out.dtype and out.dtype.kind in "fc":
+                    from .ops.elementwise import cast
+
+                    total = cast(total, dtype=out.dtype)
+                set_tangent(out, level, total if type(total) is Tensor else Tensor._from_op(total, None))
+        finally:
+            _forward.open = levels
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Recording
 
 
@@ -176,6 +247,8 @@ def record(prim: Primitive, args: tuple, params: dict) -> Tensor:
         result = Tensor._from_op(out, None)
     if prim.is_view and getattr(out, "base", None) is not None:
         share_memory(result, args[0])
+    if _forward_open[0]:
+        push_tangents(prim, args, params, result)
     return result
 
 
@@ -199,6 +272,8 @@ def record_unary(prim: Primitive, x: Tensor) -> Tensor:
     else:
         t._rg = False
         t._op = None
+    if _forward_open[0]:
+        push_tangents(prim, (x,), _NO_PARAMS, t)
     return t
 
 
@@ -228,7 +303,12 @@ def record_binary(prim: Primitive, x: Any, y: Any) -> Tensor:
     else:
         t._rg = False
         t._op = None
+    if _forward_open[0]:
+        push_tangents(prim, (x, y), _NO_PARAMS, t)
     return t
+
+
+_NO_PARAMS: dict = {}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -236,71 +316,94 @@ def record_binary(prim: Primitive, x: Any, y: Any) -> Tensor:
 
 
 def backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool) -> None:
-    """Accumulate d(root)/d(leaf) . seed into every leaf's ``.grad`` (and retained non-leaves').
+    """Accumulate d(root)/d(leaf) . seed into every leaf's ``.grad`` (and retained non-leaves')."""
+    for leaf, g in _propagate(root, seed, retain_graph, create_graph, None).items():
+        _accumulate(leaf, g, create_graph)
+
+
+def gradients(root: Tensor, seed: Any, targets: list[Tensor], retain_graph: bool, create_graph: bool) -> list:
+    """d(root)/d(target) . seed for each target (None where root does not depend on it); no ``.grad`` is
+    touched. Nodes recorded before every target cannot lead to one, so the walk stops there."""
+    found = _propagate(root, seed, retain_graph, create_graph, targets)
+    return [found.get(t) for t in targets]
+
+
+def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool, targets: list | None) -> dict:
+    """The backward pass from ``root``: returns the gradients of the leaves (or of ``targets``).
 
     The pending nodes wait in a heap ordered by tick, and the highest tick is taken first: every consumer of a
     node has a higher tick than the node, so by the time a node is taken all its contributions have arrived.
     """
-    leaf_grads: dict[Tensor, Any] = {}
-    if root._op is None:
-        leaf_grads[root] = seed if create_graph else seed.copy()
+    found: dict[Tensor, Any] = {}
+    if targets is not None:
+        wanted = set(targets)
+        floor = min((t._tick if t._op is not None else 0 for t in targets), default=0)
     else:
-        waiting = {root._tick: root}
-        grads = {root._tick: seed}
-        heap = [-root._tick]
-        while heap:
-            tick = -heapq.heappop(heap)
-            node = waiting.pop(tick)
-            g = grads.pop(tick)
-            if node._inputs is None:
-                raise GradientError(
-                    f"backward through '{node._op.name}' a second time: its saved values were freed by the first "
-                    "backward(). Pass retain_graph=True to the first backward() if you need to go back twice."
-                )
-            if _last_change[0] > tick:
-                _changed_since_recorded(node)
-            if node._retained:  # a gradient that also flows on: the retained copy must not share its memory
-                _accumulate(node, g if create_graph else g.copy(), create_graph)
-            if create_graph:
-                values, ans = node._inputs, node
+        wanted, floor = None, 0
+    if root._op is None:
+        if wanted is None or root in wanted:
+            found[root] = seed if create_graph else seed.copy()
+        return found
+    waiting = {root._tick: root}
+    grads = {root._tick: seed}
+    heap = [-root._tick]
+    while heap:
+        tick = -heapq.heappop(heap)
+        node = waiting.pop(tick)
+        g = grads.pop(tick)
+        if node._inputs is None:
+            raise GradientError(
+                f"backward through '{node._op.name}' a second time: its saved values were freed by the first "
+                "backward(). Pass retain_graph=True to the first backward() if you need to go back twice."
+            )
+        if _last_change[0] > tick:
+            _changed_since_recorded(node)
+        if wanted is not None:
+            if node in wanted:
+                found[node] = g
+        elif node._retained:  # a gradient that also flows on: the retained copy must not share its memory
+            _accumulate(node, g if create_graph else g.copy(), create_graph)
+        if create_graph:
+            values, ans = node._inputs, node
+        else:
+            values, ans = _arrays(node._inputs), node.data
+        rules = node._op.rules
+        params = node._params
+        variadic = type(rules) is not tuple  # one rule for every input, told which
+        for i, parent in enumerate(node._inputs):
+            if type(parent) is not Tensor or not parent._rg:
+                continue  # no work for an input that needs no gradient
+            if wanted is not None and (parent._tick < floor if parent._op is not None else parent not in wanted):
+                continue  # no target below
+            if variadic:
+                gi = rules(i, g, ans, *values, **params)
+            elif params:
+                gi = rules[i](g, ans, *values, **params)
             else:
-                values, ans = _arrays(node._inputs), node.data
-            rules = node._op.rules
-            params = node._params
-            variadic = type(rules) is not tuple  # one rule for every input, told which
-            for i, parent in enumerate(node._inputs):
-                if type(parent) is not Tensor or not parent._rg:
-                    continue  # no work for an input that needs no gradient
-                if variadic:
-                    gi = rules(i, g, ans, *values, **params)
-                elif params:
-                    gi = rules[i](g, ans, *values, **params)
+                gi = rules[i](g, ans, *values)
+            value = values[i]
+            if gi.shape != value.shape or gi.dtype is not value.dtype:
+                gi = fit_gradient(gi, value, node._op.name, i)
+            if parent._op is not None:
+                t = parent._tick
+                previous = grads.get(t)
+                if previous is None:
+                    grads[t] = gi
+                    waiting[t] = parent
+                    heapq.heappush(heap, -t)
                 else:
-                    gi = rules[i](g, ans, *values)
-                value = values[i]
-                if gi.shape != value.shape or gi.dtype is not value.dtype:
-                    gi = fit_gradient(gi, value, node._op.name, i)
-                if parent._op is not None:
-                    t = parent._tick
-                    previous = grads.get(t)
-                    if previous is None:
-                        grads[t] = gi
-                        waiting[t] = parent
-                        heapq.heappush(heap, -t)
-                    else:
-                        grads[t] = previous + gi
+                    grads[t] = previous + gi
+            else:
+                previous = found.get(parent)
+                if previous is not None:
+                    found[parent] = previous + gi
+                elif not create_graph and (gi is g or getattr(gi, "base", None) is not None):
+                    found[parent] = gi.copy()  # a leaf's .grad must not alias another array
                 else:
-                    previous = leaf_grads.get(parent)
-                    if previous is not None:
-                        leaf_grads[parent] = previous + gi
-                    elif not create_graph and (gi is g or getattr(gi, "base", None) is not None):
-                        leaf_grads[parent] = gi.copy()  # a leaf's .grad must not alias another array
-                    else:
-                        leaf_grads[parent] = gi
-            if not retain_graph:
-                node._inputs = None
-    for leaf, g in leaf_grads.items():
-        _accumulate(leaf, g, create_graph)
+                    found[parent] = gi
+        if not retain_graph:
+            node._inputs = None
+    return found
 
 
 def _arrays(inputs: tuple) -> Any:

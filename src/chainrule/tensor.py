@@ -39,6 +39,7 @@ class Tensor:
     _version: list | None = None
     _retained = False
     _params: dict = {}  # noqa: RUF012  (shared and never mutated)
+    _tangents: dict | None = None  # forward mode: level -> tangent
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None) -> None:
         if type(data) is Tensor:
@@ -383,10 +384,11 @@ class Tensor:
         if self._op is not None:
             snapshot._inputs, snapshot._tick = self._inputs, self._tick
             snapshot._params = self._params
+        snapshot._rg, snapshot._tangents = self._rg, self._tangents
         result = prim(snapshot, other, **params)
         self._overwrite(result.data, prim.name)
         self._op, self._inputs = result._op, result._inputs
-        self._params = result._params
+        self._params, self._tangents = result._params, result._tangents
         self._tick = next(engine._ticks)
         self._rg = True
         return self
@@ -413,6 +415,8 @@ class Tensor:
 
 
 def _recording(t: Tensor, other: Any) -> bool:
+    if engine._forward_open[0] and (t._tangents or (type(other) is Tensor and other._tangents)):
+        return True  # tangents must follow the change
     return engine.is_grad_enabled() and (t._rg or (type(other) is Tensor and other._rg))
 
 

@@ -47,6 +47,7 @@ from .shape import (
     concatenate,
     expand_dims,
     getitem,
+    identity,
     reshape,
     scatter_add,
     setitem,

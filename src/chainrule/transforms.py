@@ -1,0 +1,289 @@
+"""Function transforms: derivatives of functions rather than of tensors, composable to any order.
+
+``grad``, ``value_and_grad``, ``vjp`` and ``jacobian(mode="rev")`` run the function once and walk its graph
+backwards (reverse mode); ``jvp`` and ``jacobian(mode="fwd")`` push tangents forwards through the same call
+(forward mode, one pass per direction); ``hessian`` is forward-over-reverse and ``hvp`` a forward pass through
+``grad``. Each call differentiates with respect to fresh nodes of its own, so nested transforms never mix their
+derivatives, and the graph lives only as long as the call.
+
+Arguments and results may be nested tuples, lists and dicts of tensors (a dict of parameters, say); numbers and
+NumPy arrays are taken as float64 tensors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import engine, ops
+from .errors import GradientError, ShapeError
+from .tensor import Tensor
+
+# -- nested structures ------------------------------------------------------------------------------------------
+
+
+def tree_flatten(tree: Any) -> tuple[list[Any], Any]:
+    """The leaves of nested tuples, lists and dicts, and a description to rebuild the structure."""
+    if isinstance(tree, (tuple, list)):
+        leaves, specs = [], []
+        for item in tree:
+            sub, spec = tree_flatten(item)
+            leaves += sub
+            specs.append((len(sub), spec))
+        return leaves, (type(tree), specs)
+    if isinstance(tree, dict):
+        leaves, specs = [], []
+        for key, item in tree.items():
+            sub, spec = tree_flatten(item)
+            leaves += sub
+            specs.append((key, len(sub), spec))
+        return leaves, (dict, specs)
+    return [tree], None
+
+
+def tree_unflatten(spec: Any, leaves: Sequence[Any]) -> Any:
+    if spec is None:
+        return leaves[0]
+    kind, parts = spec
+    out, start = [], 0
+    if kind is dict:
+        result = {}
+        for key, count, sub in parts:
+            result[key] = tree_unflatten(sub, leaves[start : start + count])
+            start += count
+        return result
+    for count, sub in parts:
+        out.append(tree_unflatten(sub, leaves[start : start + count]))
+        start += count
+    return kind(out)
+
+
+def _as_tensor(x: Any) -> Tensor:
+    if type(x) is Tensor:
+        return x
+    array = np.asarray(x, dtype=np.float64) if not hasattr(x, "dtype") or x.dtype.kind in "biu" else np.asarray(x)
+    return Tensor(array)
+
+
+# -- what a transform differentiates with respect to -------------------------------------------------------------
+
+
+def _fresh_input(x: Any, level: int | None = None, tangent: Any = None) -> Tensor:
+    """A new node standing for ``x`` inside one transform: gradients are taken with respect to it, and through it
+    they still reach whatever ``x`` came from (an outer transform's input, say)."""
+    x = _as_tensor(x)
+    base = x
+    if not x.requires_grad:
+        base = Tensor._from_op(x.data, None)
+        base._rg = True
+        base._tangents = x._tangents
+    fresh = ops.identity(base)
+    fresh._outer = x.requires_grad or bool(x._tangents)  # derivatives must stay differentiable
+    if level is not None:
+        tangent = _as_tensor(tangent)
+        if tangent.shape != x.shape:
+            raise ShapeError(f"jvp: a tangent of shape {tangent.shape} for a primal of shape {x.shape}")
+        engine.set_tangent(fresh, level, tangent if tangent.dtype == x.dtype else ops.cast(tangent, dtype=x.dtype))
+    return fresh
+
+
+def _nested(inputs: list[Tensor]) -> bool:
+    """Whether derivatives must stay differentiable: inside another transform, or of tensors in a graph."""
+    return bool(engine._forward.open) or any(t._outer for t in inputs)
+
+
+def _scalar(out: Any, name: str) -> Tensor:
+    if type(out) is not Tensor:
+        raise GradientError(f"{name}: the function must return a Tensor, got {type(out).__name__}")
+    if out.size != 1:
+        raise GradientError(
+            f"{name}: the function must return a single-element Tensor, got shape {out.shape}; reduce it (.sum()) "
+            "or use cr.vjp / cr.jacobian for vector outputs"
+        )
+    return out
+
+
+def _grads_or_zeros(root: Tensor, seed: Any, inputs: list[Tensor], retain: bool, create: bool) -> list[Tensor]:
+    if not root.requires_grad:
+        found = [None] * len(inputs)
+    else:
+        if create and type(seed) is not Tensor:
+            seed = Tensor._from_op(seed, None)
+        found = engine.gradients(root, seed, inputs, retain, create)
+    out = []
+    for g, x in zip(found, inputs):
+        if g is None:
+            out.append(Tensor._from_op(np.zeros(x.shape, dtype=x.dtype), None))
+        else:
+            out.append(g if type(g) is Tensor else Tensor._from_op(g, None))
+    return out
+
+
+# -- reverse mode -----------------------------------------------------------------------------------------------
+
+
+def _prepare(args: tuple, argnums: int | Sequence[int]) -> tuple[list, list[list[Tensor]], list[Any]]:
+    numbers = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    call_args = list(args)
+    leaves_per_arg, specs = [], []
+    for n in numbers:
+        if not -len(args) <= n < len(args):
+            raise ShapeError(f"argnums {argnums} out of range for a call with {len(args)} arguments")
+        leaves, spec = tree_flatten(args[n])
+        fresh = [_fresh_input(leaf) for leaf in leaves]
+        call_args[n] = tree_unflatten(spec, fresh)
+        leaves_per_arg.append(fresh)
+        specs.append(spec)
+    return call_args, leaves_per_arg, specs
+
+
+def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+    """``value_and_grad(f)(*args)`` is ``(f(*args), grad(f)(*args))`` from one forward and one backward pass
+    (with ``has_aux``, ``f`` returns ``(value, aux)`` and the result is ``((value, aux), grad)``)."""
+
+    def wrapped(*args: Any) -> Any:
+        call_args, leaves_per_arg, specs = _prepare(args, argnums)
+        result = f(*call_args)
+        value, aux = result if has_aux else (result, None)
+        value = _scalar(value, "grad")
+        flat = [leaf for leaves in leaves_per_arg for leaf in leaves]
+        create = _nested(flat)
+        seed = np.ones(value.shape, dtype=value.dtype)
+        grads = _grads_or_zeros(value, seed, flat, create, create)
+        out, start = [], 0
+        for leaves, spec in zip(leaves_per_arg, specs):
+            out.append(tree_unflatten(spec, grads[start : start + len(leaves)]))
+            start += len(leaves)
+        grad = out[0] if isinstance(argnums, int) else tuple(out)
+        value = value if create else value.detach()
+        return ((value, aux), grad) if has_aux else (value, grad)
+
+    return wrapped
+
+
+def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+    """The gradient of a function returning a single-element Tensor: ``grad(f)(x)`` has the structure of ``x``
+    (one Tensor for an int ``argnums``, a tuple for a tuple); with ``has_aux``, ``(grad, aux)``."""
+    both = value_and_grad(f, argnums, has_aux)
+
+    def wrapped(*args: Any) -> Any:
+        (value_aux, g) = both(*args)
+        return (g, value_aux[1]) if has_aux else g
+
+    return wrapped
+
+
+def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable]:
+    """``out, vjp_fn = vjp(f, *primals)``; ``vjp_fn(cotangent)`` is a tuple with one gradient per primal."""
+    call_args, leaves_per_arg, specs = _prepare(primals, tuple(range(len(primals))))
+    out = f(*call_args)
+    out_leaves, out_spec = tree_flatten(out)
+    flat = [leaf for leaves in leaves_per_arg for leaf in leaves]
+    create = _nested(flat)
+
+    def vjp_fn(cotangent: Any) -> tuple:
+        cot_leaves, _ = tree_flatten(cotangent)
+        if len(cot_leaves) != len(out_leaves):
+            raise ShapeError(f"vjp: {len(cot_leaves)} cotangents for {len(out_leaves)} outputs")
+        total = [Tensor._from_op(np.zeros(x.shape, dtype=x.dtype), None) for x in flat]
+        for o, c in zip(out_leaves, cot_leaves):
+            c = _as_tensor(c)
+            if c.shape != o.shape:
+                raise ShapeError(f"vjp: a cotangent of shape {c.shape} for an output of shape {o.shape}")
+            grads = _grads_or_zeros(o, c if create else c.data, flat, True, create)
+            total = [a + b for a, b in zip(total, grads)]
+        result, start = [], 0
+        for leaves, spec in zip(leaves_per_arg, specs):
+            result.append(tree_unflatten(spec, total[start : start + len(leaves)]))
+            start += len(leaves)
+        return tuple(result)
+
+    return (out if create else tree_unflatten(out_spec, [o.detach() for o in out_leaves])), vjp_fn
+
+
+# -- forward mode -----------------------------------------------------------------------------------------------
+
+
+def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+    """``(f(*primals), J(primals) @ tangents)`` from one forward pass carrying the tangents."""
+    if len(primals) != len(tangents):
+        raise ShapeError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    level = engine.open_level()
+    try:
+        call_args, inputs = [], []
+        for p, t in zip(primals, tangents):
+            p_leaves, p_spec = tree_flatten(p)
+            t_leaves, _ = tree_flatten(t)
+            if len(p_leaves) != len(t_leaves):
+                raise ShapeError("jvp: the tangents must have the structure of the primals")
+            fresh = [_fresh_input(a, level, b) for a, b in zip(p_leaves, t_leaves)]
+            inputs += fresh
+            call_args.append(tree_unflatten(p_spec, fresh))
+        out = f(*call_args)
+        out_leaves, out_spec = tree_flatten(out)
+        out_tangents = []
+        for o in out_leaves:
+            t = engine.tangent_of(o, level)
+            out_tangents.append(t if t is not None else Tensor._from_op(np.zeros(o.shape, dtype=o.dtype), None))
+            if type(o) is Tensor and o._tangents:
+                o._tangents = {k: v for k, v in o._tangents.items() if k != level} or None
+        nested = _nested(inputs)
+    finally:
+        engine.close_level(level)
+    if not nested:  # a result for the user, not for an outer transform: no graph attached
+        out_leaves = [o.detach() if type(o) is Tensor else o for o in out_leaves]
+        out_tangents = [t.detach() for t in out_tangents]
+    return tree_unflatten(out_spec, out_leaves), tree_unflatten(out_spec, out_tangents)
+
+
+# -- Jacobians and Hessians -------------------------------------------------------------------------------------
+
+
+def jacobian(f: Callable[..., Any], argnums: int = 0, mode: str = "rev") -> Callable:
+    """The Jacobian of ``f`` with respect to argument ``argnums``, of shape ``out.shape + in.shape``: one
+    backward pass per output element (``mode="rev"``) or one forward pass per input element (``"fwd"``)."""
+    if mode not in ("rev", "fwd"):
+        raise ValueError(f"jacobian: mode must be 'rev' or 'fwd', got {mode!r}")
+
+    def wrapped(*args: Any) -> Tensor:
+        x = _as_tensor(args[argnums])
+
+        def g(value: Any) -> Any:
+            return f(*args[:argnums], value, *args[argnums + 1 :])
+
+        if mode == "fwd":
+            columns = []
+            for j in range(x.size):
+                basis = np.zeros(x.size, dtype=x.dtype)
+                basis[j] = 1
+                out, tangent = jvp(g, (x,), (basis.reshape(x.shape),))
+                columns.append(ops.reshape(tangent, shape=(-1,)))
+            stacked = ops.concatenate(*[ops.expand_dims(c, -1) for c in columns], axis=-1)
+            return ops.reshape(stacked, shape=tuple(out.shape) + tuple(x.shape))
+        out, pullback = vjp(g, x)
+        rows = []
+        for k in range(out.size):
+            basis = np.zeros(out.size, dtype=out.dtype)
+            basis[k] = 1
+            (row,) = pullback(basis.reshape(out.shape))
+            rows.append(ops.reshape(row, shape=(1, -1)))
+        stacked = ops.concatenate(*rows, axis=0)
+        return ops.reshape(stacked, shape=tuple(out.shape) + tuple(x.shape))
+
+    return wrapped
+
+
+def hessian(f: Callable[..., Any], argnums: int = 0) -> Callable:
+    """The Hessian of a scalar function: forward mode over the reverse-mode gradient."""
+    return jacobian(grad(f, argnums), argnums, mode="fwd")
+
+
+def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+    """``(f(*primals), H @ tangents)`` for a scalar function, as ``torch.autograd.functional.hvp``: one forward
+    pass through the gradient. The product has the structure of the primals (one Tensor for one primal)."""
+    with engine.no_grad():
+        value = f(*[tree_unflatten(s, [_as_tensor(a) for a in leaves]) for leaves, s in map(tree_flatten, primals)])
+    _, product = jvp(grad(f, tuple(range(len(primals)))), primals, tangents)
+    return value, (product[0] if len(primals) == 1 else product)
