@@ -1,0 +1,210 @@
+"""Function transforms and forward mode: every primitive's forward rule against finite differences and
+against its reverse rule (the dot-product identity <u, J v> = <J^T u, v>), composition to any order, no
+perturbation confusion, nested structures."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import mutually_broadcastable_shapes
+
+import chainrule as cr
+
+rng = np.random.default_rng(0)
+
+
+def positive(shape):
+    return rng.uniform(0.5, 2.0, shape)
+
+
+def normal(shape):
+    return rng.standard_normal(shape)
+
+
+def distinct(shape):
+    n = int(np.prod(shape))
+    return (rng.permutation(n) * 0.3).reshape(shape) - n * 0.1
+
+
+def away(shape):
+    return rng.uniform(0.2, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
+
+
+# (function of tensors, input makers): one entry per primitive, reached through the public API
+CASES = {
+    "add": (cr.add, [normal, normal]),
+    "subtract": (cr.subtract, [normal, normal]),
+    "multiply": (cr.multiply, [normal, normal]),
+    "divide": (cr.divide, [normal, away]),
+    "negative": (cr.negative, [normal]),
+    "power": (cr.power, [positive, normal]),
+    "square": (cr.square, [normal]),
+    "sqrt": (cr.sqrt, [positive]),
+    "exp": (cr.exp, [normal]),
+    "expm1": (cr.expm1, [normal]),
+    "log": (cr.log, [positive]),
+    "log1p": (cr.log1p, [positive]),
+    "sin": (cr.sin, [normal]),
+    "cos": (cr.cos, [normal]),
+    "tan": (cr.tan, [lambda s: rng.uniform(-1, 1, s)]),
+    "arcsin": (cr.arcsin, [lambda s: rng.uniform(-0.8, 0.8, s)]),
+    "arccos": (cr.arccos, [lambda s: rng.uniform(-0.8, 0.8, s)]),
+    "arctan": (cr.arctan, [normal]),
+    "sinh": (cr.sinh, [normal]),
+    "cosh": (cr.cosh, [normal]),
+    "tanh": (cr.tanh, [normal]),
+    "sigmoid": (cr.sigmoid, [normal]),
+    "softplus": (cr.softplus, [normal]),
+    "relu": (cr.relu, [away]),
+    "abs": (cr.abs, [away]),
+    "maximum": (cr.maximum, [distinct, lambda s: distinct(s) + 0.1]),
+    "minimum": (cr.minimum, [distinct, lambda s: distinct(s) + 0.1]),
+    "clip": (lambda x: cr.clip(x, -0.5, 0.5), [lambda s: away(s) * 0.45 + np.sign(away(s)) * 0.0]),
+    "where": (lambda x, y: cr.where(np.arange(12).reshape(3, 4) % 2 == 0, x, y), [normal, normal]),
+    "cast": (lambda x: cr.tensor(1.0, dtype=np.float32) * 0 + x, [normal]),
+    "sum": (lambda x: cr.sum(x, axis=1), [normal]),
+    "max": (lambda x: cr.max(x, axis=0, keepdims=True), [distinct]),
+    "min": (lambda x: cr.min(x, axis=(0, 1)), [distinct]),
+    "prod": (lambda x: cr.prod(x, axis=-1), [away]),
+    "logsumexp": (lambda x: cr.logsumexp(x, axis=1), [normal]),
+    "softmax": (lambda x: cr.softmax(x, axis=0), [normal]),
+    "log_softmax": (lambda x: cr.log_softmax(x, axis=1), [normal]),
+    "reshape": (lambda x: cr.reshape(x, (4, 3)), [normal]),
+    "transpose": (cr.transpose, [normal]),
+    "broadcast_to": (lambda x: cr.broadcast_to(x, (2, 3, 4)), [normal]),
+    "getitem": (lambda x: x[np.array([0, 0, 2]), 1:3], [normal]),
+    "setitem": (lambda x, y: _set(x, y), [normal, lambda s: rng.standard_normal((3, 2))]),
+    "concatenate": (lambda x, y: cr.concatenate([x, y], axis=1), [normal, normal]),
+    "matmul": (lambda x, y: x @ cr.transpose(y), [normal, normal]),
+    "einsum": (lambda x, y: cr.einsum("ij,kj->ik", x, y), [normal, normal]),
+}
+
+
+def _set(x, y):
+    out = x * 1
+    out[:, 1:3] = y
+    return out
+
+
+def _inputs(name):
+    fn, makers = CASES[name]
+    return fn, [maker((3, 4)) for maker in makers]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_forward_rule_matches_finite_differences_and_reverse_rule(name):
+    fn, xs = _inputs(name)
+    vs = [rng.standard_normal(x.shape) for x in xs]
+    out, jv = cr.jvp(fn, tuple(xs), tuple(vs))
+    eps = 1e-6
+    plus = fn(*[cr.tensor(x + eps * v) for x, v in zip(xs, vs)]).data
+    minus = fn(*[cr.tensor(x - eps * v) for x, v in zip(xs, vs)]).data
+    np.testing.assert_allclose(jv.data, (plus - minus) / (2 * eps), rtol=1e-5, atol=1e-7)
+    u = rng.standard_normal(out.shape)
+    _, pullback = cr.vjp(fn, *xs)
+    jtu = pullback(u)
+    left = float(np.sum(u * jv.data))
+    right = sum(float(np.sum(g.data * v)) for g, v in zip(jtu, vs))
+    assert left == pytest.approx(right, rel=1e-10, abs=1e-10)
+
+
+@given(shapes=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=4), seed=st.integers(0, 99))
+def test_dot_product_identity_over_broadcast_shapes(shapes, seed):
+    r = np.random.default_rng(seed)
+    x, y = r.uniform(0.5, 2, shapes.input_shapes[0]), r.standard_normal(shapes.input_shapes[1])
+
+    def fn(a, b):
+        return cr.tanh(a * b) + a**b / (1 + b * b)
+
+    vx, vy = r.standard_normal(x.shape), r.standard_normal(y.shape)
+    out, jv = cr.jvp(fn, (x, y), (vx, vy))
+    u = r.standard_normal(out.shape)
+    gx, gy = cr.vjp(fn, x, y)[1](u)
+    assert float(np.sum(u * jv.data)) == pytest.approx(
+        float(np.sum(gx.data * vx) + np.sum(gy.data * vy)), rel=1e-9, abs=1e-9
+    )
+
+
+def test_grad_argnums_and_errors():
+    def f(x, y):
+        return cr.sum(x * y**2)
+
+    x, y = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    assert cr.grad(f)(x, y).tolist() == [9.0, 16.0]
+    gx, gy = cr.grad(f, argnums=(0, 1))(x, y)
+    assert gy.tolist() == [6.0, 16.0]
+    (only,) = cr.grad(f, argnums=(1,))(x, y)
+    assert only.tolist() == [6.0, 16.0]
+    value, g = cr.value_and_grad(f)(x, y)
+    assert value.item() == 41.0 and g.tolist() == [9.0, 16.0]
+    g, aux = cr.grad(lambda a: (cr.sum(a * a), "aux"), has_aux=True)(x)
+    assert aux == "aux" and g.tolist() == [2.0, 4.0]
+    with pytest.raises(cr.GradientError, match="single-element"):
+        cr.grad(lambda a: a * 2)(x)
+
+
+def test_higher_derivatives_by_composition():
+    f = cr.sin
+    x0 = 0.7
+    assert cr.grad(cr.grad(cr.grad(f)))(x0).item() == pytest.approx(-np.cos(x0), rel=1e-12)
+    g = cr.grad(lambda x: x**4)
+    assert cr.jvp(g, (2.0,), (1.0,))[1].item() == pytest.approx(48.0)  # jvp of grad
+    assert cr.grad(lambda x: cr.jvp(cr.exp, (x,), (1.0,))[1])(0.5).item() == pytest.approx(np.exp(0.5))  # grad of jvp
+    assert cr.jacobian(cr.grad(lambda x: cr.sum(x**3)), mode="fwd")(np.array([1.0, 2.0])).tolist() == [
+        [6.0, 0.0],
+        [0.0, 12.0],
+    ]
+
+
+def test_no_perturbation_confusion():
+    # d/dx [x * d/dy (x + y)] = 1 at any x, in forward mode and in reverse mode
+    for x0 in (0.5, 3.0):
+        inner_fwd = lambda x: x * cr.jvp(lambda y: x + y, (2.0,), (1.0,))[1]  # noqa: E731
+        assert cr.jvp(inner_fwd, (x0,), (1.0,))[1].item() == 1.0
+        inner_rev = lambda x: x * cr.grad(lambda y: x + y)(2.0)  # noqa: E731
+        assert cr.grad(inner_rev)(x0).item() == 1.0
+
+
+def test_hessian_and_hvp_against_analytic():
+    a = np.random.default_rng(1).standard_normal((5, 3))
+
+    def f(x):
+        return cr.sum(cr.log(1 + cr.exp(a @ x))) + 0.5 * cr.sum(x * x)
+
+    x0 = np.array([0.1, -0.2, 0.3])
+    s = 1 / (1 + np.exp(-(a @ x0)))
+    expected = a.T @ np.diag(s * (1 - s)) @ a + np.eye(3)
+    np.testing.assert_allclose(cr.hessian(f)(x0).data, expected, rtol=1e-12)
+    v = np.array([1.0, -1.0, 2.0])
+    value, product = cr.hvp(f, (x0,), (v,))
+    assert value.item() == pytest.approx(float(f(x0).item()))
+    np.testing.assert_allclose(product.data, expected @ v, rtol=1e-12)
+
+
+def test_jacobian_both_modes_agree_with_the_analytic_one():
+    a = np.random.default_rng(2).standard_normal((4, 3))
+    x0 = np.array([0.3, -0.1, 0.2])
+    expected = a * (1 - np.tanh(x0) ** 2)
+    for mode in ("rev", "fwd"):
+        np.testing.assert_allclose(cr.jacobian(lambda x: a @ cr.tanh(x), mode=mode)(x0).data, expected, rtol=1e-12)
+    assert cr.jacobian(lambda x: x * 2)(np.ones((2, 2))).shape == (2, 2, 2, 2)
+
+
+def test_nested_structures_of_parameters():
+    params = {"w": np.array([1.0, 2.0]), "b": (0.5, [np.array(3.0)])}
+    x = np.array([3.0, 4.0])
+
+    def loss(p, inputs):
+        return cr.sum(p["w"] * inputs) + p["b"][0] * p["b"][1][0]
+
+    g = cr.grad(loss)(params, x)
+    assert g["w"].tolist() == [3.0, 4.0] and g["b"][0].item() == 3.0 and g["b"][1][0].item() == 0.5
+    assert isinstance(g["b"], tuple) and isinstance(g["b"][1], list)
+    out, tangent = cr.jvp(lambda p: p["w"] * 2, (params,), ({"w": np.ones(2), "b": (0.0, [np.array(0.0)])},))
+    assert tangent.tolist() == [2.0, 2.0]
+
+
+def test_transforms_leave_leaf_grads_alone():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    g = cr.grad(lambda x: cr.sum(x * w))(np.array([3.0, 4.0]))
+    assert g.tolist() == [1.0, 2.0] and w.grad is None
