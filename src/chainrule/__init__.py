@@ -68,8 +68,21 @@ from .functions import (
     var,
     where,
 )
+from .gradcheck import gradcheck
 from .tensor import Tensor
-from .transforms import grad, hessian, hvp, jacobian, jvp, tree_flatten, tree_unflatten, value_and_grad, vjp
+from .transforms import (
+    checkpoint,
+    custom_vjp,
+    grad,
+    hessian,
+    hvp,
+    jacobian,
+    jvp,
+    tree_flatten,
+    tree_unflatten,
+    value_and_grad,
+    vjp,
+)
 
 __version__ = "0.1.0"
 

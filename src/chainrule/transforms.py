@@ -19,6 +19,7 @@ import numpy as np
 
 from . import engine, ops
 from .errors import GradientError, ShapeError
+from .primitive import Primitive, defvjp_argnum
 from .tensor import Tensor
 
 # -- nested structures ------------------------------------------------------------------------------------------
@@ -287,3 +288,86 @@ def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
         value = f(*[tree_unflatten(s, [_as_tensor(a) for a in leaves]) for leaves, s in map(tree_flatten, primals)])
     _, product = jvp(grad(f, tuple(range(len(primals)))), primals, tangents)
     return value, (product[0] if len(primals) == 1 else product)
+
+
+# -- custom rules and checkpointing -----------------------------------------------------------------------------
+
+
+class custom_vjp:
+    """A function with a reverse rule of your own, used by ``backward()`` and by every transform::
+
+        @cr.custom_vjp
+        def clip_gradient(x):
+            return x * 1
+
+        clip_gradient.defvjp(lambda x: (clip_gradient(x), None), lambda residuals, g: (cr.clip(g, -1.0, 1.0),))
+
+    ``fwd(*args)`` returns ``(out, residuals)``; ``bwd(residuals, g)`` returns one gradient per argument (None for
+    none). Forward mode is not available through such a function (as in JAX): ``jvp`` raises.
+    """
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.fwd: Callable[..., Any] | None = None
+        self.bwd: Callable[..., Any] | None = None
+        self.__name__ = getattr(fn, "__name__", "custom_vjp")
+        self.__doc__ = fn.__doc__
+
+    def defvjp(self, fwd: Callable[..., Any], bwd: Callable[..., Any]) -> custom_vjp:
+        self.fwd, self.bwd = fwd, bwd
+        return self
+
+    def __call__(self, *args: Any) -> Any:
+        if self.fwd is None or self.bwd is None:
+            return self.fn(*args)
+        tensors = [_as_tensor(a) for a in args]
+        out, residuals = self.fwd(*tensors)
+        out = _as_tensor(out)
+        if not any(t.requires_grad or t._tangents for t in tensors) or not engine.is_grad_enabled():
+            return out.detach()
+        bwd, name, cache = self.bwd, self.__name__, {}
+
+        def rule(i: int, g: Any, ans: Any, *inputs: Any) -> Any:
+            key = id(g)
+            if key not in cache:  # one call of bwd serves every input's rule
+                cache.clear()
+                grads = tuple(bwd(residuals, g if type(g) is Tensor else Tensor._from_op(g, None)))
+                if len(grads) != len(inputs):
+                    raise GradientError(
+                        f"custom_vjp '{name}': bwd returned {len(grads)} gradients for {len(inputs)} inputs"
+                    )
+                cache[key] = grads
+            gi = cache[key][i]
+            if gi is None:
+                return _zeros(inputs[i])
+            return gi if type(g) is Tensor else ops.constant(_as_tensor(gi))
+
+        def no_forward_mode(i: int, t: Any, ans: Any, *inputs: Any) -> Any:
+            raise GradientError(f"custom_vjp '{name}' defines a reverse rule only; jvp cannot go through it")
+
+        prim = Primitive(name, lambda xp, *arrays: out.data)
+        defvjp_argnum(prim, rule)
+        prim.jvps = no_forward_mode
+        return prim(*tensors)
+
+
+def _zeros(x: Any) -> Any:
+    values = ops.constant(x)
+    return np.zeros(np.shape(values), dtype=getattr(values, "dtype", np.float64))
+
+
+def checkpoint(f: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """``checkpoint(f)(*args)`` keeps only ``args`` during the forward pass (nothing of ``f``'s insides) and runs
+    ``f`` again inside backward to get its gradients: memory for time."""
+
+    def fwd(*args: Tensor) -> tuple[Tensor, tuple]:
+        with engine.no_grad():
+            return f(*args), args
+
+    def bwd(args: tuple, g: Tensor) -> tuple:
+        _, pullback = vjp(f, *args)
+        return pullback(g)
+
+    wrapped = custom_vjp(f).defvjp(fwd, bwd)
+    wrapped.__name__ = f"checkpoint({getattr(f, '__name__', 'f')})"
+    return wrapped

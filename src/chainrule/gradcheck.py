@@ -1,0 +1,88 @@
+"""gradcheck: compare a function's automatic derivatives with central finite differences."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .errors import DtypeError, GradientError
+from .tensor import Tensor
+from .transforms import _as_tensor, jvp, vjp
+
+
+def gradcheck(
+    f: Callable[..., Any],
+    *inputs: Any,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    order: int = 1,
+    allow_float32: bool = False,
+    seed: int = 0,
+) -> bool:
+    """Check reverse mode (vector-Jacobian products) and forward mode (Jacobian-vector products) of ``f``
+    against central finite differences along random directions, one input at a time; with ``order=2`` the
+    derivatives of the reverse-mode gradient as well. Returns True, or raises ``GradientError`` naming the
+    input and the worst mismatch. float32 inputs are refused unless ``allow_float32=True``: finite differences
+    in single precision cannot resolve ``atol``.
+    """
+    tensors = [_as_tensor(x) for x in inputs]
+    for i, t in enumerate(tensors):
+        if t.dtype == np.float32 and not allow_float32:
+            raise DtypeError(f"gradcheck: input {i} is float32; use float64 inputs, or pass allow_float32=True")
+    rng = np.random.default_rng(seed)
+    values = [np.asarray(t.data, dtype=t.dtype) for t in tensors]
+    out = _as_tensor(f(*[Tensor(v) for v in values]))
+    u = rng.standard_normal(out.shape)
+
+    def along(i: int, direction: np.ndarray, fn: Callable[..., Any]) -> np.ndarray:
+        def at(step: float) -> np.ndarray:
+            moved = [v + step * direction if k == i else v for k, v in enumerate(values)]
+            return np.asarray(fn(*[Tensor(m) for m in moved]))
+
+        return (at(eps) - at(-eps)) / (2 * eps)
+
+    def pulled(*xs: Tensor) -> Any:
+        return np.sum(np.asarray(_as_tensor(f(*xs)).data) * u)
+
+    reverse = vjp(f, *values)[1](u)
+    for i, v in enumerate(values):
+        direction = rng.standard_normal(v.shape)
+        numeric = float(along(i, direction, lambda *xs: pulled(*xs)))
+        _compare("reverse mode (vjp)", i, float(np.sum(reverse[i].data * direction)), numeric, atol, rtol)
+        tangents = [direction if k == i else np.zeros_like(w) for k, w in enumerate(values)]
+        forward = jvp(f, tuple(values), tuple(tangents))[1]
+        fd = along(i, direction, lambda *xs: _as_tensor(f(*xs)).data)
+        _compare_arrays("forward mode (jvp)", i, np.asarray(forward.data), fd, atol, rtol)
+        if order >= 2:
+            weights = rng.standard_normal(v.shape)
+
+            def first(*xs: Any, i: int = i) -> Any:
+                return vjp(f, *xs)[1](u)[i]
+
+            second = jvp(first, tuple(values), tuple(tangents))[1]
+            fd2 = along(i, direction, lambda *xs: first(*xs).data)
+            _compare_arrays(
+                "second order (jvp of vjp)", i, np.asarray(second.data) * weights, fd2 * weights, atol, rtol
+            )
+    return True
+
+
+def _compare(what: str, i: int, analytic: float, numeric: float, atol: float, rtol: float) -> None:
+    if abs(analytic - numeric) > atol + rtol * abs(numeric):
+        raise GradientError(
+            f"gradcheck: {what} of input {i} disagrees with finite differences: analytic {analytic:.10g}, "
+            f"numeric {numeric:.10g} (difference {abs(analytic - numeric):.3g})"
+        )
+
+
+def _compare_arrays(what: str, i: int, analytic: np.ndarray, numeric: np.ndarray, atol: float, rtol: float) -> None:
+    error = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
+    if error.size and np.max(error) > 0:
+        worst = np.unravel_index(int(np.argmax(error)), error.shape)
+        raise GradientError(
+            f"gradcheck: {what} of input {i} disagrees with finite differences; worst at index "
+            f"{tuple(map(int, worst))}: analytic {analytic[worst]:.10g}, numeric {numeric[worst]:.10g}"
+        )
