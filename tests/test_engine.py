@@ -379,3 +379,14 @@ def test_engine_never_recurses():
     for function in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
         called = {c.func.id for c in ast.walk(function) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)}
         assert function.name not in called, f"{function.name} calls itself"
+
+
+def test_detect_anomaly_names_the_operation_and_the_line():
+    x = cr.tensor([1.0, -1.0], requires_grad=True)
+    with cr.detect_anomaly():
+        with pytest.raises(cr.AnomalyError, match=r"'log' produced NaN.*test_engine.py:\d+.*cr\.log\(x\)"):
+            cr.log(x)
+        z = cr.sqrt(x * 0)  # finite values, infinite gradient at 0
+        with pytest.raises(cr.AnomalyError, match=r"gradient of input 0 of 'sqrt'.*z = cr\.sqrt\(x \* 0\)"):
+            z.sum().backward()
+    assert cr.log(x).shape == (2,)  # outside the block: NumPy's NaN, no error

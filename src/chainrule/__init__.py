@@ -11,8 +11,8 @@
 """
 
 from .creation import ones, ones_like, tensor, zeros, zeros_like
-from .engine import enable_grad, is_grad_enabled, no_grad
-from .errors import ChainruleError, DtypeError, GradientError, InplaceError, ShapeError
+from .engine import detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from .errors import AnomalyError, ChainruleError, DtypeError, GradientError, InplaceError, ShapeError
 from .functions import (
     abs,
     add,

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import linecache
+import os
+import sys
 import threading
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .backend import _module_of_type, array_module
-from .errors import GradientError, InplaceError
+from .errors import AnomalyError, GradientError, InplaceError
 
 if TYPE_CHECKING:
     from .primitive import Primitive
@@ -225,6 +228,70 @@ def push_tangents(prim: Primitive, args: tuple, params: dict, out: Tensor) -> No
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Anomaly detection: inside ``with cr.detect_anomaly():`` every recorded operation remembers the line of user code
+# that called it, and the first value or gradient that is NaN or infinite raises an error naming both.
+
+
+class _Anomaly(threading.local):
+    on = False
+
+
+_anomaly = _Anomaly()
+_anomaly_open = [0]  # contexts open in any thread: the recording paths' one cheap test
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+class detect_anomaly:
+    """``with cr.detect_anomaly():`` stops at the first NaN or infinity, forward or backward (slow: debugging)."""
+
+    def __enter__(self) -> None:
+        self._previous = _anomaly.on
+        _anomaly.on = True
+        _anomaly_open[0] += 1
+
+    def __exit__(self, *exc: object) -> None:
+        _anomaly.on = self._previous
+        _anomaly_open[0] -= 1
+
+
+def _user_line() -> str:
+    frame = sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+        frame = frame.f_back
+    if frame is None:
+        return "<unknown>"
+    line = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+    return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}: {line}"
+
+
+def _not_finite(values: Any) -> bool:
+    kind = getattr(getattr(values, "dtype", None), "kind", "")
+    return kind in "fc" and not array_module(values).isfinite(values).all()
+
+
+def check_forward(prim: Primitive, t: Tensor) -> None:
+    if not _anomaly.on:
+        return
+    where = _user_line()
+    if t._op is not None:
+        t._where = where
+    if _not_finite(t.data):
+        raise AnomalyError(f"'{prim.name}' produced NaN or infinity, at {where}")
+
+
+def _check_gradient(node: Tensor, position: int, g: Any) -> None:
+    if _not_finite(_values(g)):
+        raise AnomalyError(
+            f"the gradient of input {position} of '{node._op.name}' is NaN or infinite; '{node._op.name}' was "
+            f"called at {getattr(node, '_where', '<unknown>')}"
+        )
+
+
+def _values(g: Any) -> Any:
+    return g.data if type(g) is Tensor else g
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Recording
 
 
@@ -249,6 +316,8 @@ def record(prim: Primitive, args: tuple, params: dict) -> Tensor:
         share_memory(result, args[0])
     if _forward_open[0]:
         push_tangents(prim, args, params, result)
+    if _anomaly_open[0]:
+        check_forward(prim, result)
     return result
 
 
@@ -274,6 +343,8 @@ def record_unary(prim: Primitive, x: Tensor) -> Tensor:
         t._op = None
     if _forward_open[0]:
         push_tangents(prim, (x,), _NO_PARAMS, t)
+    if _anomaly_open[0]:
+        check_forward(prim, t)
     return t
 
 
@@ -305,6 +376,8 @@ def record_binary(prim: Primitive, x: Any, y: Any) -> Tensor:
         t._op = None
     if _forward_open[0]:
         push_tangents(prim, (x, y), _NO_PARAMS, t)
+    if _anomaly_open[0]:
+        check_forward(prim, t)
     return t
 
 
@@ -384,6 +457,8 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool, 
             value = values[i]
             if gi.shape != value.shape or gi.dtype is not value.dtype:
                 gi = fit_gradient(gi, value, node._op.name, i)
+            if _anomaly_open[0] and _anomaly.on:
+                _check_gradient(node, i, gi)
             if parent._op is not None:
                 t = parent._tick
                 previous = grads.get(t)

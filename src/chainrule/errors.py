@@ -19,3 +19,7 @@ class InplaceError(GradientError):
 
 class DtypeError(ChainruleError, TypeError):
     """A dtype that cannot take part in differentiation (integer or bool tensors that require grad)."""
+
+
+class AnomalyError(ChainruleError, FloatingPointError):
+    """Inside ``detect_anomaly()``: a value or gradient became NaN or infinite."""

@@ -48,12 +48,18 @@ def gradcheck(
         return np.sum(np.asarray(_as_tensor(f(*xs)).data) * u)
 
     reverse = vjp(f, *values)[1](u)
-    for i, v in enumerate(values):
-        direction = rng.standard_normal(v.shape)
+    directions = [rng.standard_normal(v.shape) for v in values]
+    for i, direction in enumerate(directions):
         numeric = float(along(i, direction, lambda *xs: pulled(*xs)))
         _compare("reverse mode (vjp)", i, float(np.sum(reverse[i].data * direction)), numeric, atol, rtol)
+    for i, (v, direction) in enumerate(zip(values, directions)):
         tangents = [direction if k == i else np.zeros_like(w) for k, w in enumerate(values)]
-        forward = jvp(f, tuple(values), tuple(tangents))[1]
+        try:
+            forward = jvp(f, tuple(values), tuple(tangents))[1]
+        except GradientError as error:
+            if "reverse rule only" in str(error):
+                return True  # a custom_vjp inside: forward mode does not exist for it, reverse mode passed
+            raise
         fd = along(i, direction, lambda *xs: _as_tensor(f(*xs)).data)
         _compare_arrays("forward mode (jvp)", i, np.asarray(forward.data), fd, atol, rtol)
         if order >= 2:

@@ -306,8 +306,9 @@ class custom_vjp:
     none). Forward mode is not available through such a function (as in JAX): ``jvp`` raises.
     """
 
-    def __init__(self, fn: Callable[..., Any]) -> None:
+    def __init__(self, fn: Callable[..., Any], forward_mode_through_fn: bool = False) -> None:
         self.fn = fn
+        self.forward_mode_through_fn = forward_mode_through_fn  # checkpoint: a jvp may simply go through fn
         self.fwd: Callable[..., Any] | None = None
         self.bwd: Callable[..., Any] | None = None
         self.__name__ = getattr(fn, "__name__", "custom_vjp")
@@ -342,12 +343,14 @@ class custom_vjp:
                 return _zeros(inputs[i])
             return gi if type(g) is Tensor else ops.constant(_as_tensor(gi))
 
-        def no_forward_mode(i: int, t: Any, ans: Any, *inputs: Any) -> Any:
-            raise GradientError(f"custom_vjp '{name}' defines a reverse rule only; jvp cannot go through it")
+        def forward_rule(i: int, t: Any, ans: Any, *inputs: Any) -> Any:
+            if not self.forward_mode_through_fn:
+                raise GradientError(f"custom_vjp '{name}' defines a reverse rule only; jvp cannot go through it")
+            return jvp(lambda x: self.fn(*inputs[:i], x, *inputs[i + 1 :]), (inputs[i],), (t,))[1]
 
         prim = Primitive(name, lambda xp, *arrays: out.data)
         defvjp_argnum(prim, rule)
-        prim.jvps = no_forward_mode
+        prim.jvps = forward_rule
         return prim(*tensors)
 
 
@@ -365,9 +368,11 @@ def checkpoint(f: Callable[..., Tensor]) -> Callable[..., Tensor]:
             return f(*args), args
 
     def bwd(args: tuple, g: Tensor) -> tuple:
+        if not g.requires_grad and not engine._forward.open:  # a plain backward: recompute without a graph to keep
+            args = tuple(a.detach() for a in args)
         _, pullback = vjp(f, *args)
         return pullback(g)
 
-    wrapped = custom_vjp(f).defvjp(fwd, bwd)
+    wrapped = custom_vjp(f, forward_mode_through_fn=True).defvjp(fwd, bwd)
     wrapped.__name__ = f"checkpoint({getattr(f, '__name__', 'f')})"
     return wrapped

@@ -1,0 +1,31 @@
+"""gradcheck passes correct rules, catches a wrong one (naming the input), refuses float32 by default."""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+rng = np.random.default_rng(0)
+
+
+def test_gradcheck_passes_correct_derivatives_to_second_order():
+    a, b = rng.standard_normal((3, 4)), rng.standard_normal(4)
+    assert cr.gradcheck(lambda x, y: cr.tanh(x @ y) * cr.sum(x), a, b, order=2)
+    assert cr.gradcheck(lambda x: cr.log_softmax(x, axis=0), a, order=2)
+
+
+def test_gradcheck_catches_a_wrong_rule_and_names_the_input():
+    @cr.custom_vjp
+    def wrong(x, y):
+        return x * y
+
+    wrong.defvjp(lambda x, y: (x * y, (x, y)), lambda res, g: (g * res[1], g * res[0] * 1.5))
+    with pytest.raises(cr.GradientError, match="input 1"):
+        cr.gradcheck(lambda x, y: wrong(x, y), rng.standard_normal(3), rng.standard_normal(3))
+
+
+def test_gradcheck_refuses_float32_unless_told():
+    x = np.ones(3, dtype=np.float32)
+    with pytest.raises(cr.DtypeError, match="float32"):
+        cr.gradcheck(cr.sin, x)
+    assert cr.gradcheck(cr.sin, x, eps=1e-2, atol=1e-2, rtol=1e-2, allow_float32=True)
