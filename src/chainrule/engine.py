@@ -166,6 +166,7 @@ def _changed_since_recorded(t: Tensor) -> None:
 
 class _ForwardLevels(threading.local):
     open: tuple[int, ...] = ()
+    batch: dict[int, int] | None = None  # level -> number of directions, for batched levels
 
 
 _forward = _ForwardLevels()
@@ -173,16 +174,25 @@ _forward_open = [0]  # levels open in any thread: the recording paths' one cheap
 _level_ids = itertools.count(1)
 
 
-def open_level() -> int:
+def open_level(batch: int | None = None) -> int:
+    """Open a forward level; with ``batch``, its tangents carry that many directions on a leading axis."""
     level = next(_level_ids)
     _forward.open = (*_forward.open, level)
+    if batch is not None:
+        _forward.batch = {**(_forward.batch or {}), level: batch}
     _forward_open[0] += 1
     return level
 
 
 def close_level(level: int) -> None:
     _forward.open = tuple(lv for lv in _forward.open if lv != level)
+    if _forward.batch and level in _forward.batch:
+        _forward.batch = {k: v for k, v in _forward.batch.items() if k != level} or None
     _forward_open[0] -= 1
+
+
+def batched_level_open() -> bool:
+    return bool(_forward.batch)
 
 
 def tangent_of(t: Any, level: int) -> Tensor | None:
@@ -202,22 +212,28 @@ def push_tangents(prim: Primitive, args: tuple, params: dict, out: Tensor) -> No
         return
     for level in levels:
         _forward.open = tuple(lv for lv in levels if lv < level)
+        batch = _forward.batch.get(level) if _forward.batch else None
         try:
             total = None
             for i, a in enumerate(args):
                 t = tangent_of(a, level)
                 if t is None:
                     continue  # a zero tangent: no work
-                if type(jvps) is tuple:
+                if batch is not None:
+                    from .batching import batched_change
+
+                    change = batched_change(prim, i, t, out, args, params, batch)
+                elif type(jvps) is tuple:
                     change = jvps[i](t, out, *args, **params)
                 else:
                     change = jvps(i, t, out, *args, **params)
                 total = change if total is None else total + change
             if total is not None:
-                if total.shape != out.shape:
+                shape = tuple(out.shape) if batch is None else (batch, *out.shape)
+                if total.shape != shape:
                     from .ops.shape import broadcast_to
 
-                    total = broadcast_to(total, shape=out.shape)
+                    total = broadcast_to(total, shape=shape)
                 if total.dtype != out.dtype and out.dtype.kind in "fc":
                     from .ops.elementwise import cast
 

@@ -24,13 +24,14 @@ Rule = Callable[..., Any]
 
 
 class Primitive:
-    __slots__ = ("name", "forward", "rules", "jvps", "uses_output", "is_view", "hint")
+    __slots__ = ("name", "forward", "rules", "jvps", "elementwise", "uses_output", "is_view", "hint")
 
     def __init__(self, name: str, forward: Callable[..., Any], *, is_view: bool = False, hint: str = "") -> None:
         self.name = name
         self.forward = forward
         self.rules: tuple[Rule | None, ...] | Rule | None = None  # None: not differentiable, never recorded
         self.jvps: tuple[Rule | None, ...] | Rule | None = None
+        self.elementwise = False
         self.uses_output = False
         self.is_view = is_view
         self.hint = hint
@@ -103,6 +104,7 @@ def defjvp_elementwise(prim: Primitive) -> None:
     """For an elementwise primitive the Jacobian is diagonal: the forward rule multiplies the tangent by the same
     local derivative that the reverse rule multiplies the cotangent by, so the reverse rules serve both ways."""
     prim.jvps = prim.rules
+    prim.elementwise = True
 
 
 def defjvp_linear(prim: Primitive) -> None:

@@ -179,8 +179,9 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool 
 def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable]:
     """``out, vjp_fn = vjp(f, *primals)``; ``vjp_fn(cotangent)`` is a tuple with one gradient per primal."""
     call_args, leaves_per_arg, specs = _prepare(primals, tuple(range(len(primals))))
-    out = f(*call_args)
-    out_leaves, out_spec = tree_flatten(out)
+    out_leaves, out_spec = tree_flatten(f(*call_args))
+    out_leaves = [_as_tensor(o) for o in out_leaves]
+    out = tree_unflatten(out_spec, out_leaves)
     flat = [leaf for leaves in leaves_per_arg for leaf in leaves]
     create = _nested(flat)
 
@@ -239,6 +240,25 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
     return tree_unflatten(out_spec, out_leaves), tree_unflatten(out_spec, out_tangents)
 
 
+def _jvp_batched(f: Callable[[Tensor], Any], x: Tensor, directions: np.ndarray) -> tuple[Tensor, Tensor]:
+    """``f(x)`` and its changes along each of ``directions`` (leading axis), from one forward pass."""
+    batch = directions.shape[0]
+    level = engine.open_level(batch=batch)
+    try:
+        fresh = _fresh_input(x)
+        engine.set_tangent(fresh, level, Tensor._from_op(directions, None))
+        out = _as_tensor(f(fresh))
+        tangent = engine.tangent_of(out, level)
+        if tangent is None:
+            tangent = Tensor._from_op(np.zeros((batch, *out.shape), dtype=out.dtype), None)
+        if out._tangents:
+            out._tangents = {k: v for k, v in out._tangents.items() if k != level} or None
+        nested = _nested([fresh])
+    finally:
+        engine.close_level(level)
+    return (out, tangent) if nested else (out.detach(), tangent.detach())
+
+
 # -- Jacobians and Hessians -------------------------------------------------------------------------------------
 
 
@@ -254,7 +274,13 @@ def jacobian(f: Callable[..., Any], argnums: int = 0, mode: str = "rev") -> Call
         def g(value: Any) -> Any:
             return f(*args[:argnums], value, *args[argnums + 1 :])
 
-        if mode == "fwd":
+        if mode == "fwd" and not engine.batched_level_open():
+            # every basis direction at once: one forward pass with a batch of tangents
+            directions = np.eye(x.size, dtype=x.dtype).reshape((x.size, *x.shape))
+            out, tangents = _jvp_batched(g, x, directions)
+            moved = ops.transpose(tangents, axes=(*range(1, len(tangents.shape)), 0))
+            return ops.reshape(moved, shape=tuple(out.shape) + tuple(x.shape))
+        if mode == "fwd":  # inside another batched level: one direction at a time
             columns = []
             for j in range(x.size):
                 basis = np.zeros(x.size, dtype=x.dtype)

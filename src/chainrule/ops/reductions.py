@@ -17,6 +17,8 @@ from .shape import broadcast_to, concatenate, expand_dims, getitem, reshape, tra
 
 def unreduce(g, shape, axis, keepdims):
     """Broadcast the gradient of a reduction back to the input's shape."""
+    if axis is not None:
+        axis = tuple(a % len(shape) for a in axis)  # axes may be counted from the end
     if not keepdims and axis is not None:
         kept = tuple(1 if i in axis else n for i, n in enumerate(shape))
         g = reshape(g, shape=kept)
@@ -91,7 +93,7 @@ def _prod_vjp(g, ans, x, axis=None, keepdims=False):
 def _products_of_others(x, axis):
     """For every element, the product of the other elements along ``axis`` (prefix times suffix products)."""
     ndim = len(x.shape)
-    reduced = tuple(range(ndim)) if axis is None else axis
+    reduced = tuple(range(ndim)) if axis is None else tuple(sorted(a % ndim for a in axis))
     kept = tuple(a for a in range(ndim) if a not in reduced)
     perm = kept + reduced
     moved = transpose(x, axes=perm)

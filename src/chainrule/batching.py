@@ -1,0 +1,149 @@
+"""Forward mode with a batch of tangents: many directions pushed through one pass.
+
+A batched forward level carries, for each tensor, a tangent with one extra leading axis: one slice per
+direction. ``jacobian(mode="fwd")`` and ``hessian`` use it to push all the basis directions at once instead of
+running the function once per direction. The forward rules themselves are written for one tangent; this module
+says how each kind of primitive takes the extra axis:
+
+- elementwise primitives: the tangent is given axes of length 1 up to the output's rank, and broadcasting does
+  the rest;
+- reductions and other primitives with an ``axis``: the axis is counted from the end, which the leading batch
+  axis does not move;
+- primitives with a shape or an index: the batch axis is added in front of it;
+- anything else: one rule call per direction, stacked (correct, just not faster).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import ops
+from .primitive import Primitive
+
+
+def batched_change(prim: Primitive, i: int, t: Any, out: Any, args: tuple, params: dict, batch: int) -> Any:
+    """The change of ``out`` caused by the batch of tangents ``t`` (leading axis ``batch``) of input ``i``."""
+    rule = _RULES.get(prim.name)
+    if prim.elementwise:
+        return _call(prim, i, _lift(t, len(out.shape)), out, args, params)
+    if rule is not None:
+        result = rule(prim, i, t, out, args, params, batch)
+        if result is not NotImplemented:
+            return result
+    return _one_by_one(prim, i, t, out, args, params, batch)
+
+
+def _call(prim: Primitive, i: int, t: Any, out: Any, args: tuple, params: dict) -> Any:
+    jvps = prim.jvps
+    if type(jvps) is tuple:
+        return jvps[i](t, out, *args, **params)
+    return jvps(i, t, out, *args, **params)
+
+
+def _lift(t: Any, rank: int) -> Any:
+    """(B, *shape) -> (B, 1, ..., 1, *shape) with ``rank`` axes after the batch axis."""
+    shape = tuple(t.shape)
+    missing = rank - (len(shape) - 1)
+    return t if missing <= 0 else ops.reshape(t, shape=shape[:1] + (1,) * missing + shape[1:])
+
+
+def _one_by_one(prim: Primitive, i: int, t: Any, out: Any, args: tuple, params: dict, batch: int) -> Any:
+    slices = []
+    for b in range(batch):
+        change = _call(prim, i, ops.getitem(t, index=b), out, args, params)
+        if tuple(change.shape) != tuple(out.shape):
+            change = ops.broadcast_to(change, shape=tuple(out.shape))
+        slices.append(ops.expand_dims(change, 0))
+    return ops.concatenate(*slices, axis=0)
+
+
+def _from_end(axis: Any, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(-ndim, 0))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    return tuple(a % ndim - ndim for a in axes) if ndim else ()
+
+
+def _with_axis(prim: Primitive, i: int, t: Any, out: Any, args: tuple, params: dict, batch: int) -> Any:
+    ndim = len(args[0].shape)
+    if ndim == 0:
+        return NotImplemented
+    return _call(prim, i, t, out, args, {**params, "axis": _from_end(params.get("axis"), ndim)})
+
+
+def _reshape(prim, i, t, out, args, params, batch):
+    return ops.reshape(t, shape=(batch, *params["shape"]))
+
+
+def _transpose(prim, i, t, out, args, params, batch):
+    ndim = len(args[0].shape)
+    axes = params.get("axes")
+    axes = tuple(range(ndim - 1, -1, -1)) if axes is None else tuple(a % ndim for a in axes)
+    return ops.transpose(t, axes=(0, *(a + 1 for a in axes)))
+
+
+def _broadcast_to(prim, i, t, out, args, params, batch):
+    shape = tuple(params["shape"])
+    return ops.broadcast_to(_lift(t, len(shape)), shape=(batch, *shape))
+
+
+def _sum_to(prim, i, t, out, args, params, batch):
+    shape = tuple(params["shape"])
+    lead = len(t.shape) - 1 - len(shape)
+    if lead < 0:
+        return NotImplemented
+    if lead:
+        t = ops.sum(t, axis=tuple(range(1, 1 + lead)))
+    return ops.sum_to(t, shape=(batch, *shape))
+
+
+def _getitem(prim, i, t, out, args, params, batch):
+    index = params["index"]
+    parts = index if isinstance(index, tuple) else (index,)
+    advanced = [k for k, p in enumerate(parts) if not (p is None or p is Ellipsis or isinstance(p, (int, slice)))]
+    if advanced and advanced != list(range(advanced[0], advanced[-1] + 1)):
+        return NotImplemented  # separated advanced indices move their axes to the front
+    return ops.getitem(t, index=(slice(None), *parts))
+
+
+def _matmul(prim, i, t, out, args, params, batch):
+    a, b = args
+    if i == 1 and len(b.shape) == 1:
+        if len(a.shape) == 1:
+            return ops.sum(a * t, axis=-1)
+        if len(a.shape) == 2:
+            return ops.squeeze(ops.matmul(a, ops.expand_dims(t, -1)), -1)
+        return NotImplemented
+    if i == 0 and len(a.shape) == 1 and len(b.shape) > 2:
+        return NotImplemented
+    return _call(prim, i, t, out, args, params)
+
+
+def _einsum(prim, i, t, out, args, params, batch):
+    inputs, output = params["subscripts"].split("->")
+    inputs = inputs.split(",")
+    letter = next(c for c in "ZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in params["subscripts"])
+    inputs[i] = letter + inputs[i]
+    operands = list(args)
+    operands[i] = t
+    return ops.einsum(*operands, subscripts=",".join(inputs) + "->" + letter + output)
+
+
+_RULES = {
+    "sum": _with_axis,
+    "max": _with_axis,
+    "min": _with_axis,
+    "prod": _with_axis,
+    "logsumexp": _with_axis,
+    "softmax": _with_axis,
+    "log_softmax": _with_axis,
+    "reshape": _reshape,
+    "transpose": _transpose,
+    "broadcast_to": _broadcast_to,
+    "sum_to": _sum_to,
+    "getitem": _getitem,
+    "matmul": _matmul,
+    "einsum": _einsum,
+    "identity": lambda prim, i, t, out, args, params, batch: t,
+    "cast": lambda prim, i, t, out, args, params, batch: ops.cast(t, dtype=params["dtype"]),
+}
