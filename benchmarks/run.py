@@ -1,6 +1,6 @@
 """Benchmarks: chainrule side by side with every installed peer, in one run, float64.
 
-    python benchmarks/run.py               # W1, W2, W3, W6 and (slow) W5; prints a table of medians and ratios
+    python benchmarks/run.py               # W1-W3, W5-W9 (W5 is slow); prints a table of medians and ratios
     python benchmarks/run.py --only W2 W3  # some workloads
     python benchmarks/run.py --write       # also rewrite benchmarks/RESULTS.md
 
@@ -434,6 +434,83 @@ def w6_measure(make_step) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# W7: the Hessian of f(x) = sum(log(1 + exp(A @ x))) + 0.5 |x|^2, A 200x100. W8: the Jacobian of a 100 -> 100
+# function in both modes. W9: a jvp against the plain function it differentiates.
+
+
+def w7_data():
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((200, 100)), rng.standard_normal(100) * 0.1
+
+
+def w7_chainrule():
+    a, x = w7_data()
+    hessian = cr.hessian(lambda v: cr.sum(cr.log(1 + cr.exp(a @ v))) + 0.5 * cr.sum(v * v))
+    return lambda: hessian(x)
+
+
+def w7_torch():
+    import torch
+
+    a, x = (torch.tensor(v) for v in w7_data())
+    hessian = torch.func.hessian(lambda v: torch.log(1 + torch.exp(a @ v)).sum() + 0.5 * (v * v).sum())
+    return lambda: hessian(x)
+
+
+def w7_jax():
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    a, x = (jnp.asarray(v) for v in w7_data())
+    hessian = jax.hessian(lambda v: jnp.sum(jnp.log(1 + jnp.exp(a @ v))) + 0.5 * jnp.sum(v * v))
+    return lambda: hessian(x).block_until_ready()
+
+
+def w7_autograd():
+    import autograd
+    import autograd.numpy as anp
+
+    a, x = w7_data()
+    hessian = autograd.hessian(lambda v: anp.sum(anp.log(1 + anp.exp(anp.dot(a, v)))) + 0.5 * anp.sum(v * v))
+    return lambda: hessian(x)
+
+
+def w8_data():
+    rng = np.random.default_rng(1)
+    return rng.standard_normal((100, 100)) / 10, rng.standard_normal(100)
+
+
+def w8_chainrule(mode):
+    b, x = w8_data()
+    jacobian = cr.jacobian(lambda v: cr.tanh(b @ v) * v, mode=mode)
+    return lambda: jacobian(x)
+
+
+def w8_torch(mode):
+    import torch
+
+    b, x = (torch.tensor(v) for v in w8_data())
+    transform = torch.func.jacrev if mode == "rev" else torch.func.jacfwd
+    jacobian = transform(lambda v: torch.tanh(b @ v) * v)
+    return lambda: jacobian(x)
+
+
+def w9_cases():
+    a, x = w7_data()
+    v = np.ones_like(x)
+
+    def f(t):
+        return cr.sum(cr.log(1 + cr.exp(a @ t))) + 0.5 * cr.sum(t * t)
+
+    def plain():
+        with cr.no_grad():
+            f(cr.tensor(x))
+
+    return {"plain function": lambda: plain, "jvp": lambda: lambda: cr.jvp(f, (x,), (v,))}
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Running and reporting
 
 
@@ -493,6 +570,36 @@ def run(only: set[str], repeats: int) -> list[tuple[str, str, str, str, str]]:
         for name, (median, _) in res.items():
             note = {"chainrule": "target <= 1.10x NumPy", "handwritten NumPy": "reference"}.get(name, "")
             add("W3", name, median * 1e3, "ms", f"{ratio(res, name, 'handwritten NumPy'):.2f}x", note)
+    if "W7" in only:
+        cases = {
+            "chainrule": (w7_chainrule, None),
+            "torch.func.hessian": (w7_torch, "torch"),
+            "jax.hessian (eager)": (w7_jax, "jax"),
+            "autograd.hessian": (w7_autograd, "autograd"),
+        }
+        res = measure(
+            {k: make for k, (make, module) in cases.items() if module is None or installed(module)},
+            repeats * 2,
+            inner=3,
+        )
+        base = "torch.func.hessian" if "torch.func.hessian" in res else None
+        for name, (median, _) in res.items():
+            note = {"chainrule": "target <= 1.0x torch.func.hessian", base: "reference"}.get(name, "")
+            add("W7", name, median * 1e3, "ms", f"{ratio(res, name, base):.2f}x" if base else "", note)
+    if "W8" in only:
+        for mode, peer in (("rev", "jacrev"), ("fwd", "jacfwd")):
+            cases = {f"chainrule ({mode})": lambda mode=mode: w8_chainrule(mode)}
+            if installed("torch"):
+                cases[f"torch.func.{peer}"] = lambda mode=mode: w8_torch(mode)
+            res = measure(cases, repeats * 2, inner=3)
+            base = f"torch.func.{peer}" if installed("torch") else None
+            for name, (median, _) in res.items():
+                note = f"target <= 1.0x torch.func.{peer}" if name.startswith("chainrule") else "reference"
+                add("W8", name, median * 1e3, "ms", f"{ratio(res, name, base):.2f}x" if base else "", note)
+    if "W9" in only:
+        res = measure(w9_cases(), repeats * 2, inner=10)
+        add("W9", "plain function", res["plain function"][0] * 1e6, "us", "1.00x", "reference")
+        add("W9", "jvp", res["jvp"][0] * 1e6, "us", f"{ratio(res, 'jvp', 'plain function'):.2f}x", "target <= 3x")
     if "W6" in only:
         base = w6_measure(w3_numpy)
         add("W6", "handwritten NumPy", base["peak_growth_mb"], "MB", "1.00x", f"drift {base['drift_mb']:+.2f} MB")
@@ -593,7 +700,7 @@ def write_results(rows, repeats):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", nargs="*", default=["W1", "W2", "W3", "W5", "W6"])
+    parser.add_argument("--only", nargs="*", default=["W1", "W2", "W3", "W5", "W6", "W7", "W8", "W9"])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--write", action="store_true", help="rewrite benchmarks/RESULTS.md")
     parser.add_argument("--w5-child", help=argparse.SUPPRESS)
