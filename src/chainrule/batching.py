@@ -97,13 +97,18 @@ def _sum_to(prim, i, t, out, args, params, batch):
     return ops.sum_to(t, shape=(batch, *shape))
 
 
-def _getitem(prim, i, t, out, args, params, batch):
-    index = params["index"]
+def _batch_index(index: Any) -> tuple | None:
+    """The index with a leading slice for the batch axis, or None where that would move axes around."""
     parts = index if isinstance(index, tuple) else (index,)
     advanced = [k for k, p in enumerate(parts) if not (p is None or p is Ellipsis or isinstance(p, (int, slice)))]
     if advanced and advanced != list(range(advanced[0], advanced[-1] + 1)):
-        return NotImplemented  # separated advanced indices move their axes to the front
-    return ops.getitem(t, index=(slice(None), *parts))
+        return None  # separated advanced indices move their axes to the front
+    return (slice(None), *parts)
+
+
+def _getitem(prim, i, t, out, args, params, batch):
+    index = _batch_index(params["index"])
+    return NotImplemented if index is None else ops.getitem(t, index=index)
 
 
 def _matmul(prim, i, t, out, args, params, batch):
@@ -146,4 +151,99 @@ _RULES = {
     "einsum": _einsum,
     "identity": lambda prim, i, t, out, args, params, batch: t,
     "cast": lambda prim, i, t, out, args, params, batch: ops.cast(t, dtype=params["dtype"]),
+}
+
+
+# -- reverse mode with a batch of cotangents (jacobian(mode="rev")): the same idea, backwards -------------------
+
+
+def batched_vjp(prim: Primitive, i: int, g: Any, ans: Any, values: Any, params: dict, batch: int) -> Any:
+    """The gradient of input ``i`` for a batch of cotangents ``g`` (leading axis ``batch``)."""
+    rule = _REVERSE.get(prim.name)
+    if prim.elementwise:
+        gi = _reverse_call(prim, i, g, ans, values, params)
+    elif rule is not None:
+        gi = rule(prim, i, g, ans, values, params, batch)
+        if gi is NotImplemented:
+            gi = _reverse_one_by_one(prim, i, g, ans, values, params, batch)
+    else:
+        gi = _reverse_one_by_one(prim, i, g, ans, values, params, batch)
+    return fit_batched(gi, tuple(values[i].shape), batch)
+
+
+def fit_batched(gi: Any, shape: tuple, batch: int) -> Any:
+    """Sum a batched gradient down to (batch, *shape), as the engine's fit does for one gradient."""
+    if tuple(gi.shape) == (batch, *shape):
+        return gi
+    if len(gi.shape) - 1 < len(shape):
+        gi = _lift(gi, len(shape))
+    lead = len(gi.shape) - 1 - len(shape)
+    if lead:
+        gi = ops.sum(gi, axis=tuple(range(1, 1 + lead)))
+    return ops.sum_to(gi, shape=(batch, *shape))
+
+
+def _reverse_call(prim: Primitive, i: int, g: Any, ans: Any, values: Any, params: dict) -> Any:
+    rules = prim.rules
+    if type(rules) is tuple:
+        return rules[i](g, ans, *values, **params)
+    return rules(i, g, ans, *values, **params)
+
+
+def _reverse_one_by_one(prim, i, g, ans, values, params, batch):
+    shape = tuple(values[i].shape)
+    slices = []
+    for b in range(batch):
+        gi = _reverse_call(prim, i, ops.getitem(g, index=b), ans, values, params)
+        if tuple(gi.shape) != shape:
+            from .engine import fit_gradient
+
+            gi = fit_gradient(gi, values[i], prim.name, i)
+        slices.append(ops.expand_dims(gi, 0))
+    return ops.concatenate(*slices, axis=0)
+
+
+def _reverse_matmul(prim, i, g, ans, values, params, batch):
+    a, b = values
+    if len(a.shape) == 1 and len(b.shape) == 1:
+        return NotImplemented
+    return _reverse_call(prim, i, g, ans, values, params)
+
+
+def _reverse_reshape(prim, i, g, ans, values, params, batch):
+    return ops.reshape(g, shape=(batch, *values[0].shape))
+
+
+def _reverse_transpose(prim, i, g, ans, values, params, batch):
+    ndim = len(values[0].shape)
+    axes = params.get("axes")
+    axes = tuple(range(ndim - 1, -1, -1)) if axes is None else tuple(a % ndim for a in axes)
+    inverse = [0] * ndim
+    for position, axis in enumerate(axes):
+        inverse[axis] = position
+    return ops.transpose(g, axes=(0, *(a + 1 for a in inverse)))
+
+
+def _reverse_getitem(prim, i, g, ans, values, params, batch):
+    index = _batch_index(params["index"])
+    if index is None:
+        return NotImplemented
+    return ops.scatter_add(g, index=index, shape=(batch, *values[0].shape))
+
+
+def _reverse_sum(prim, i, g, ans, values, params, batch):
+    shape = tuple(values[0].shape)
+    if params.get("axis") is not None or params.get("keepdims"):
+        return NotImplemented
+    return ops.broadcast_to(_lift(g, len(shape)), shape=(batch, *shape))
+
+
+_REVERSE = {
+    "matmul": _reverse_matmul,
+    "reshape": _reverse_reshape,
+    "transpose": _reverse_transpose,
+    "broadcast_to": lambda prim, i, g, ans, values, params, batch: g,  # fit_batched sums the broadcast axes
+    "getitem": _reverse_getitem,
+    "identity": lambda prim, i, g, ans, values, params, batch: g,
+    "sum": _reverse_sum,
 }

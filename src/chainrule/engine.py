@@ -410,14 +410,19 @@ def backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool) ->
         _accumulate(leaf, g, create_graph)
 
 
-def gradients(root: Tensor, seed: Any, targets: list[Tensor], retain_graph: bool, create_graph: bool) -> list:
+def gradients(
+    root: Tensor, seed: Any, targets: list[Tensor], retain_graph: bool, create_graph: bool, batch: int | None = None
+) -> list:
     """d(root)/d(target) . seed for each target (None where root does not depend on it); no ``.grad`` is
-    touched. Nodes recorded before every target cannot lead to one, so the walk stops there."""
-    found = _propagate(root, seed, retain_graph, create_graph, targets)
+    touched. Nodes recorded before every target cannot lead to one, so the walk stops there. With ``batch``,
+    ``seed`` holds that many cotangents on a leading axis, and so does each gradient."""
+    found = _propagate(root, seed, retain_graph, create_graph, targets, batch)
     return [found.get(t) for t in targets]
 
 
-def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool, targets: list | None) -> dict:
+def _propagate(
+    root: Tensor, seed: Any, retain_graph: bool, create_graph: bool, targets: list | None, batch: int | None = None
+) -> dict:
     """The backward pass from ``root``: returns the gradients of the leaves (or of ``targets``).
 
     The pending nodes wait in a heap ordered by tick, and the highest tick is taken first: every consumer of a
@@ -464,14 +469,18 @@ def _propagate(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool, 
                 continue  # no work for an input that needs no gradient
             if wanted is not None and (parent._tick < floor if parent._op is not None else parent not in wanted):
                 continue  # no target below
-            if variadic:
+            if batch is not None:
+                from .batching import batched_vjp
+
+                gi = batched_vjp(node._op, i, g, ans, values, params, batch)
+            elif variadic:
                 gi = rules(i, g, ans, *values, **params)
             elif params:
                 gi = rules[i](g, ans, *values, **params)
             else:
                 gi = rules[i](g, ans, *values)
             value = values[i]
-            if gi.shape != value.shape or gi.dtype is not value.dtype:
+            if batch is None and (gi.shape != value.shape or gi.dtype is not value.dtype):
                 gi = fit_gradient(gi, value, node._op.name, i)
             if _anomaly_open[0] and _anomaly.on:
                 _check_gradient(node, i, gi)

@@ -289,15 +289,21 @@ def jacobian(f: Callable[..., Any], argnums: int = 0, mode: str = "rev") -> Call
                 columns.append(ops.reshape(tangent, shape=(-1,)))
             stacked = ops.concatenate(*[ops.expand_dims(c, -1) for c in columns], axis=-1)
             return ops.reshape(stacked, shape=tuple(out.shape) + tuple(x.shape))
-        out, pullback = vjp(g, x)
-        rows = []
-        for k in range(out.size):
-            basis = np.zeros(out.size, dtype=out.dtype)
-            basis[k] = 1
-            (row,) = pullback(basis.reshape(out.shape))
-            rows.append(ops.reshape(row, shape=(1, -1)))
-        stacked = ops.concatenate(*rows, axis=0)
-        return ops.reshape(stacked, shape=tuple(out.shape) + tuple(x.shape))
+        # every output element at once: one backward pass with a batch of cotangents
+        (fresh,), _, _ = _prepare((x,), (0,))
+        out = _as_tensor(g(fresh))
+        create = _nested([fresh])
+        seeds = np.eye(out.size, dtype=out.dtype).reshape((out.size, *out.shape))
+        if not out.requires_grad:
+            rows = Tensor._from_op(np.zeros((out.size, *x.shape), dtype=x.dtype), None)
+        else:
+            (rows,) = engine.gradients(
+                out, Tensor._from_op(seeds, None) if create else seeds, [fresh], create, create, batch=out.size
+            )
+            if rows is None:  # the output does not depend on x
+                rows = np.zeros((out.size, *x.shape), dtype=x.dtype)
+            rows = rows if type(rows) is Tensor else Tensor._from_op(rows, None)
+        return ops.reshape(rows, shape=tuple(out.shape) + tuple(x.shape))
 
     return wrapped
 
