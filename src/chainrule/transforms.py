@@ -90,9 +90,9 @@ def _fresh_input(x: Any, level: int | None = None, tangent: Any = None) -> Tenso
     return fresh
 
 
-def _nested(inputs: list[Tensor]) -> bool:
+def _nested(inputs: list[Tensor], own_level: int | None = None) -> bool:
     """Whether derivatives must stay differentiable: inside another transform, or of tensors in a graph."""
-    return bool(engine._forward.open) or any(t._outer for t in inputs)
+    return any(level != own_level for level in engine._forward.open) or any(t._outer for t in inputs)
 
 
 def _scalar(out: Any, name: str) -> Tensor:
@@ -231,7 +231,7 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
             out_tangents.append(t if t is not None else Tensor._from_op(np.zeros(o.shape, dtype=o.dtype), None))
             if type(o) is Tensor and o._tangents:
                 o._tangents = {k: v for k, v in o._tangents.items() if k != level} or None
-        nested = _nested(inputs)
+        nested = _nested(inputs, level)
     finally:
         engine.close_level(level)
     if not nested:  # a result for the user, not for an outer transform: no graph attached
@@ -253,7 +253,7 @@ def _jvp_batched(f: Callable[[Tensor], Any], x: Tensor, directions: np.ndarray) 
             tangent = Tensor._from_op(np.zeros((batch, *out.shape), dtype=out.dtype), None)
         if out._tangents:
             out._tangents = {k: v for k, v in out._tangents.items() if k != level} or None
-        nested = _nested([fresh])
+        nested = _nested([fresh], level)
     finally:
         engine.close_level(level)
     return (out, tangent) if nested else (out.detach(), tangent.detach())
