@@ -387,8 +387,10 @@ class Tensor:
         snapshot._rg, snapshot._tangents = self._rg, self._tangents
         result = prim(snapshot, other, **params)
         self._overwrite(result.data, prim.name)
-        self._op, self._inputs = result._op, result._inputs
-        self._params, self._tangents = result._params, result._tangents
+        self._tangents = result._tangents
+        if result._op is None:  # forward mode only: nothing recorded
+            return self
+        self._op, self._inputs, self._params = result._op, result._inputs, result._params
         self._tick = next(engine._ticks)
         self._rg = True
         return self

@@ -73,14 +73,19 @@ def _as_tensor(x: Any) -> Tensor:
 
 def _fresh_input(x: Any, level: int | None = None, tangent: Any = None) -> Tensor:
     """A new node standing for ``x`` inside one transform: gradients are taken with respect to it, and through it
-    they still reach whatever ``x`` came from (an outer transform's input, say)."""
+    they still reach whatever ``x`` came from (an outer transform's input, say). Forward mode alone (``level``
+    given, ``x`` in no graph) needs no node: nothing is recorded for a plain jvp."""
     x = _as_tensor(x)
-    base = x
-    if not x.requires_grad:
-        base = Tensor._from_op(x.data, None)
-        base._rg = True
-        base._tangents = x._tangents
-    fresh = ops.identity(base)
+    if level is not None and not x.requires_grad:
+        fresh = Tensor._from_op(x.data, None)
+        fresh._tangents = x._tangents
+    else:
+        base = x
+        if not x.requires_grad:
+            base = Tensor._from_op(x.data, None)
+            base._rg = True
+            base._tangents = x._tangents
+        fresh = ops.identity(base)
     fresh._outer = x.requires_grad or bool(x._tangents)  # derivatives must stay differentiable
     if level is not None:
         tangent = _as_tensor(tangent)
