@@ -1,4 +1,4 @@
-"""Cases found by review: each was a silently wrong result or a bare error before it was fixed."""
+"""Regressions found by review: each was a silently wrong result or a bare error before it was fixed."""
 
 import numpy as np
 import pytest
