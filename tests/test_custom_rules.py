@@ -24,8 +24,9 @@ def test_custom_rule_is_used_by_backward_and_by_every_transform():
     (g,) = cr.vjp(loud_square, np.array([3.0]))[1](np.array([2.0]))
     assert g.tolist() == [200.0]
     assert cr.jacobian(loud_square)(np.array([1.0, 2.0])).tolist() == [[100.0, 0.0], [0.0, 100.0]]
-    with pytest.raises(cr.GradientError, match="reverse rule only"):
-        cr.jvp(loud_square, (np.array([1.0]),), (np.array([1.0]),))
+    # forward mode goes through the same rule (its transpose): a tangent of 1 changes the output by 100
+    assert cr.jvp(loud_square, (np.array([1.0]),), (np.array([1.0]),))[1].tolist() == [100.0]
+    assert cr.jacobian(loud_square, mode="fwd")(np.array([1.0, 2.0])).tolist() == [[100.0, 0.0], [0.0, 100.0]]
     np.testing.assert_array_equal(loud_square(np.array([3.0])).data, [9.0])  # the forward is f's
 
 
@@ -77,3 +78,57 @@ def test_checkpoint_lowers_peak_memory():
     np.testing.assert_allclose(checked_grad, plain_grad, rtol=1e-12)
     # 6 segments of 8 layers on 1.6 MB arrays: the plain graph holds ~100 arrays, checkpointing ~6 plus one segment
     assert checked_peak < 0.5 * plain_peak, (checked_peak, plain_peak)
+
+
+def test_custom_rule_under_second_order_transforms():
+    @cr.custom_vjp
+    def cube(x):
+        return x**3
+
+    cube.defvjp(lambda x: (x**3, x), lambda x, g: g * 3 * x**2)  # a bare Tensor for one input is fine
+    x0 = np.array([1.0, 2.0])
+    expected = np.diag(6 * x0)
+    np.testing.assert_allclose(cr.hessian(lambda t: cr.sum(cube(t)))(x0).data, expected)
+    np.testing.assert_allclose(cr.jacobian(cr.grad(lambda t: cr.sum(cube(t))))(x0).data, expected)
+    assert cr.hvp(lambda t: cr.sum(cube(t)), (x0,), (np.ones(2),))[1].tolist() == [6.0, 12.0]
+
+
+def test_custom_rule_mistakes_are_explained():
+    @cr.custom_vjp
+    def no_pair(x):
+        return x
+
+    no_pair.defvjp(lambda x: x, lambda r, g: (g,))
+    with pytest.raises(cr.GradientError, match="pair"):
+        no_pair(cr.tensor(1.0, requires_grad=True))
+
+    @cr.custom_vjp
+    def too_many(x):
+        return x
+
+    too_many.defvjp(lambda x: (x * 1, None), lambda r, g: (g, g))
+    with pytest.raises(cr.GradientError, match="1 gradients"):
+        too_many(cr.tensor(1.0, requires_grad=True)).backward()
+
+
+@pytest.mark.parametrize("order", [2, 3])
+def test_checkpoint_reverse_over_reverse(order):
+    def blk(t):
+        return cr.tanh(t * 1.3 + 0.1) * t
+
+    f, g = cr.checkpoint(blk), blk
+    for _ in range(order):
+        f, g = cr.grad(f), cr.grad(g)
+    assert f(0.3).item() == pytest.approx(g(0.3).item(), rel=1e-12)
+    x0 = np.array([0.3, -0.2])
+    np.testing.assert_allclose(
+        cr.jacobian(cr.grad(lambda x: cr.sum(cr.checkpoint(blk)(x))))(x0).data,
+        cr.jacobian(cr.grad(lambda x: cr.sum(blk(x))))(x0).data,
+        rtol=1e-12,
+    )
+    x = cr.tensor(0.3, requires_grad=True)
+    cr.checkpoint(blk)(x).backward(create_graph=True)
+    first = x.grad
+    x.grad = None
+    first.backward()
+    assert x.grad.item() == pytest.approx(cr.grad(cr.grad(blk))(0.3).item(), rel=1e-12)

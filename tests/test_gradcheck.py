@@ -26,6 +26,41 @@ def test_gradcheck_catches_a_wrong_rule_and_names_the_input():
 
 def test_gradcheck_refuses_float32_unless_told():
     x = np.ones(3, dtype=np.float32)
-    with pytest.raises(cr.DtypeError, match="float32"):
+    with pytest.raises(cr.DtypeError, match="allow_float32"):
         cr.gradcheck(cr.sin, x)
     assert cr.gradcheck(cr.sin, x, eps=1e-2, atol=1e-2, rtol=1e-2, allow_float32=True)
+    with pytest.raises(cr.DtypeError, match="float16"):
+        cr.gradcheck(cr.sin, np.ones(3, dtype=np.float16), allow_float32=True)
+    with pytest.raises(ValueError, match="order"):
+        cr.gradcheck(cr.sin, np.ones(3), order=3)
+
+
+def test_gradcheck_catches_a_wrong_forward_rule():
+    from chainrule import ops
+    from chainrule.primitive import defjvp, defvjp, primitive
+
+    @primitive("sine_with_a_wrong_forward_rule")
+    def bad(xp, x):
+        return xp.sin(x)
+
+    defvjp(bad, lambda g, ans, x: g * ops.cos(x))
+    defjvp(bad, lambda t, ans, x: t * 2.0)
+    with pytest.raises(cr.GradientError, match="forward mode"):
+        cr.gradcheck(bad, rng.standard_normal(4))
+
+
+def test_gradcheck_catches_a_wrong_second_derivative():
+    @cr.custom_vjp
+    def cube(x):
+        return x**3
+
+    cube.defvjp(lambda x: (x**3, x), lambda x, g: g * 3 * cr.tensor(x.data) ** 2)  # x frozen: wrong 2nd order
+    x = rng.uniform(0.5, 1.5, 3)
+    assert cr.gradcheck(lambda t: cr.sum(cube(t)), x)  # first order is right
+    with pytest.raises(cr.GradientError, match="second order"):
+        cr.gradcheck(lambda t: cr.sum(cube(t)), x, order=2)
+
+
+def test_gradcheck_takes_nested_inputs():
+    params = {"w": rng.standard_normal(3), "b": rng.standard_normal(1)}
+    assert cr.gradcheck(lambda p, x: cr.tanh(p["w"] * x + p["b"]), params, rng.standard_normal(3), order=2)

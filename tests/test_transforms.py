@@ -253,3 +253,89 @@ def test_hessian_is_symmetric_and_matches_finite_differences_of_the_gradient(f):
         e[j] = eps
         column = (g(x0 + e).data - g(x0 - e).data) / (2 * eps)
         np.testing.assert_allclose(h[:, j], column, rtol=1e-5, atol=1e-7)
+
+
+def test_transforms_work_inside_no_grad():
+    with cr.no_grad():
+        assert cr.grad(lambda x: x**2)(3.0).item() == 6.0
+        assert cr.hessian(lambda x: cr.sum(x**3))(np.array([1.0, 2.0])).tolist() == [[6.0, 0.0], [0.0, 12.0]]
+        value, product = cr.hvp(lambda x: x * cr.grad(lambda y: x * y)(2.0), (3.0,), (1.0,))
+        assert value.item() == 9.0 and product.item() == 2.0
+
+
+def test_dicts_are_matched_by_key_not_by_order():
+    x, y = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    _, tangent = cr.jvp(
+        lambda p: cr.sum(p["a"] * 10 + p["b"]), ({"a": x, "b": y},), ({"b": np.ones(2), "a": np.zeros(2)},)
+    )
+    assert tangent.item() == 2.0
+    (g,) = cr.vjp(lambda a: {"p": a * 1.0, "q": a * 10.0}, np.ones(2))[1]({"q": np.zeros(2), "p": np.ones(2)})
+    assert g.tolist() == [1.0, 1.0]
+    with pytest.raises(cr.ShapeError, match="structure"):
+        cr.jvp(lambda p: p["k"], ({"k": x},), ([x],))
+
+
+def test_jacobian_of_nested_outputs_and_inputs():
+    x = np.array([1.0, 2.0])
+    for mode in ("rev", "fwd"):
+        twice, thrice = cr.jacobian(lambda a: (a * 2, a * 3), mode=mode)(x)
+        assert twice.tolist() == [[2.0, 0.0], [0.0, 2.0]] and thrice.tolist() == [[3.0, 0.0], [0.0, 3.0]]
+        jac = cr.jacobian(lambda p: p["w"] * p["b"], mode=mode)({"w": x, "b": np.array(3.0)})
+        assert jac["w"].tolist() == [[3.0, 0.0], [0.0, 3.0]] and jac["b"].tolist() == [1.0, 2.0]
+    h = cr.hessian(lambda p: cr.sum(p["w"] ** 2) * p["b"])({"w": x, "b": np.array(3.0)})
+    assert h["w"]["w"].tolist() == [[6.0, 0.0], [0.0, 6.0]] and h["w"]["b"].tolist() == [2.0, 4.0]
+    assert h["b"]["b"].item() == 0.0
+
+
+def test_argument_mistakes_are_explained():
+    def f(a, b):
+        return cr.sum(a * b)
+
+    x = np.ones(2)
+    with pytest.raises(cr.ShapeError, match="twice"):
+        cr.grad(f, argnums=(0, 0))(x, x)
+    with pytest.raises(cr.ShapeError, match="out of range"):
+        cr.grad(f, argnums=3)(x, x)
+    with pytest.raises(cr.ShapeError, match="out of range"):
+        cr.jacobian(f, argnums=2)(x, x)
+    with pytest.raises(TypeError, match="argnums"):
+        cr.grad(f, argnums="0")(x, x)
+    with pytest.raises(cr.GradientError, match="pair"):
+        cr.grad(lambda a: cr.sum(a), has_aux=True)(x)
+    with pytest.raises(TypeError, match="tuples"):
+        cr.jvp(cr.sin, x, x)
+    with pytest.raises(TypeError, match="NoneType"):
+        cr.grad(lambda a: a)(None)
+    assert cr.jacobian(f, argnums=(0,))(x, x)[0].tolist() == [1.0, 1.0]
+
+
+def test_value_and_grad_returns_plain_aux():
+    (value, aux), g = cr.value_and_grad(lambda a: (cr.sum(a * a), a * 2), has_aux=True)(np.ones(2))
+    assert not aux.requires_grad and not value.requires_grad and g.tolist() == [2.0, 2.0]
+
+
+def test_reverse_through_batched_matrix_products():
+    x0 = np.array([0.5, -1.0, 2.0])
+    g = cr.grad(lambda x: cr.sum(cr.jacobian(lambda v: v @ v, mode="fwd")(x)))(x0)
+    assert g.tolist() == [2.0, 2.0, 2.0]
+    third = cr.jacobian(cr.hessian(lambda v: (v @ v) * cr.sum(v)))(x0)
+    # d3/dxi dxj dxk of (v.v)(sum v) = 2 (delta_ij + delta_ik + delta_jk)
+    eye = np.eye(3)
+    expected = 2 * (eye[:, :, None] + eye[:, None, :] + eye[None, :, :])
+    np.testing.assert_allclose(third.data, expected)
+
+
+@pytest.mark.parametrize("outer", ["jvp", "grad", "jacfwd", "jacrev"])
+@pytest.mark.parametrize("inner", ["jvp", "grad", "jacfwd", "jacrev"])
+def test_no_perturbation_confusion_in_any_combination(outer, inner):
+    def d(f, kind, at):
+        if kind == "jvp":
+            return cr.jvp(f, (at,), (np.ones_like(at),))[1]
+        if kind == "grad":
+            return cr.grad(lambda v: cr.sum(f(v)))(at)
+        return cr.jacobian(f, mode="fwd" if kind == "jacfwd" else "rev")(at).reshape(at.shape)
+
+    def h(x):
+        return x * d(lambda y: x + y, inner, np.array([2.0]))
+
+    assert d(h, outer, np.array([3.0])).tolist() == [1.0]

@@ -115,7 +115,7 @@ def _matmul(prim, i, t, out, args, params, batch):
     a, b = args
     if i == 1 and len(b.shape) == 1:
         if len(a.shape) == 1:
-            return ops.sum(a * t, axis=-1)
+            return ops.sum(a * t, axis=(-1,))
         if len(a.shape) == 2:
             return ops.squeeze(ops.matmul(a, ops.expand_dims(t, -1)), -1)
         return NotImplemented

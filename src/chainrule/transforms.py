@@ -26,21 +26,22 @@ from .tensor import Tensor
 
 
 def tree_flatten(tree: Any) -> tuple[list[Any], Any]:
-    """The leaves of nested tuples, lists and dicts, and a description to rebuild the structure."""
+    """The leaves of nested tuples, lists and dicts (dict keys in sorted order, as in JAX), and a description
+    of the structure to rebuild it (``tree_unflatten``) and to compare it with another."""
     if isinstance(tree, (tuple, list)):
         leaves, specs = [], []
         for item in tree:
             sub, spec = tree_flatten(item)
             leaves += sub
             specs.append((len(sub), spec))
-        return leaves, (type(tree), specs)
+        return leaves, (type(tree), tuple(specs))
     if isinstance(tree, dict):
         leaves, specs = [], []
-        for key, item in tree.items():
-            sub, spec = tree_flatten(item)
+        for key in sorted(tree):
+            sub, spec = tree_flatten(tree[key])
             leaves += sub
             specs.append((key, len(sub), spec))
-        return leaves, (dict, specs)
+        return leaves, (dict, tuple(specs))
     return [tree], None
 
 
@@ -61,11 +62,34 @@ def tree_unflatten(spec: Any, leaves: Sequence[Any]) -> Any:
     return kind(out)
 
 
+def _same_structure(a: Any, b: Any, what: str, name: str) -> None:
+    if tree_flatten(a)[1] != tree_flatten(b)[1]:
+        raise ShapeError(f"{name}: the {what} must have the same nested structure (types, dict keys, lengths)")
+
+
 def _as_tensor(x: Any) -> Tensor:
     if type(x) is Tensor:
         return x
-    array = np.asarray(x, dtype=np.float64) if not hasattr(x, "dtype") or x.dtype.kind in "biu" else np.asarray(x)
-    return Tensor(array)
+    if x is None or isinstance(x, (str, bytes)):
+        raise TypeError(f"expected a Tensor, a NumPy array or a number, got {type(x).__name__}")
+    array = np.asarray(x)
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"expected numeric data, got {type(x).__name__} of dtype {array.dtype}")
+    return Tensor(array.astype(np.float64) if array.dtype.kind in "biu" else array)
+
+
+def _argnums(argnums: Any, count: int, name: str) -> tuple[int, ...]:
+    numbers = (argnums,) if isinstance(argnums, (int, np.integer)) and not isinstance(argnums, bool) else argnums
+    if not isinstance(numbers, (tuple, list)) or not all(isinstance(n, (int, np.integer)) for n in numbers):
+        raise TypeError(f"{name}: argnums must be an int or a tuple of ints, got {argnums!r}")
+    normal = []
+    for n in numbers:
+        if not -count <= n < count:
+            raise ShapeError(f"{name}: argnums {argnums!r} is out of range for a call with {count} arguments")
+        normal.append(int(n) % count)
+    if len(set(normal)) != len(normal):
+        raise ShapeError(f"{name}: argnums {argnums!r} names an argument twice")
+    return tuple(normal)
 
 
 # -- what a transform differentiates with respect to -------------------------------------------------------------
@@ -100,6 +124,12 @@ def _nested(inputs: list[Tensor], own_level: int | None = None) -> bool:
     return any(level != own_level for level in engine._forward.open) or any(t._outer for t in inputs)
 
 
+def _plain(tree: Any) -> Any:
+    """Results for the user: the tensors of ``tree`` without the transform's graph."""
+    leaves, spec = tree_flatten(tree)
+    return tree_unflatten(spec, [leaf.detach() if type(leaf) is Tensor else leaf for leaf in leaves])
+
+
 def _scalar(out: Any, name: str) -> Tensor:
     if type(out) is not Tensor:
         raise GradientError(f"{name}: the function must return a Tensor, got {type(out).__name__}")
@@ -111,32 +141,30 @@ def _scalar(out: Any, name: str) -> Tensor:
     return out
 
 
-def _grads_or_zeros(root: Tensor, seed: Any, inputs: list[Tensor], retain: bool, create: bool) -> list[Tensor]:
-    if not root.requires_grad:
-        found = [None] * len(inputs)
-    else:
+def _grads_or_zeros(
+    root: Tensor, seed: Any, inputs: list[Tensor], retain: bool, create: bool, batch: int | None = None
+) -> list[Tensor]:
+    """Gradients of ``root`` for each input (zeros where it does not depend on one)."""
+    lead = () if batch is None else (batch,)
+    found = [None] * len(inputs)
+    if root.requires_grad:
         if create and type(seed) is not Tensor:
             seed = Tensor._from_op(seed, None)
-        found = engine.gradients(root, seed, inputs, retain, create)
+        found = engine.gradients(root, seed, inputs, retain, create, batch)
     out = []
     for g, x in zip(found, inputs):
         if g is None:
-            out.append(Tensor._from_op(np.zeros(x.shape, dtype=x.dtype), None))
+            out.append(Tensor._from_op(np.zeros(lead + tuple(x.shape), dtype=x.dtype), None))
         else:
             out.append(g if type(g) is Tensor else Tensor._from_op(g, None))
     return out
 
 
-# -- reverse mode -----------------------------------------------------------------------------------------------
-
-
-def _prepare(args: tuple, argnums: int | Sequence[int]) -> tuple[list, list[list[Tensor]], list[Any]]:
-    numbers = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+def _prepare(args: tuple, numbers: tuple[int, ...]) -> tuple[list, list[list[Tensor]], list[Any]]:
+    """The call's arguments with fresh inputs in place of the differentiated ones (nested structures too)."""
     call_args = list(args)
     leaves_per_arg, specs = [], []
     for n in numbers:
-        if not -len(args) <= n < len(args):
-            raise ShapeError(f"argnums {argnums} out of range for a call with {len(args)} arguments")
         leaves, spec = tree_flatten(args[n])
         fresh = [_fresh_input(leaf) for leaf in leaves]
         call_args[n] = tree_unflatten(spec, fresh)
@@ -145,25 +173,38 @@ def _prepare(args: tuple, argnums: int | Sequence[int]) -> tuple[list, list[list
     return call_args, leaves_per_arg, specs
 
 
+def _regroup(values: list[Any], leaves_per_arg: list[list[Any]], specs: list[Any]) -> list[Any]:
+    out, start = [], 0
+    for leaves, spec in zip(leaves_per_arg, specs):
+        out.append(tree_unflatten(spec, values[start : start + len(leaves)]))
+        start += len(leaves)
+    return out
+
+
+# -- reverse mode -----------------------------------------------------------------------------------------------
+
+
 def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
     """``value_and_grad(f)(*args)`` is ``(f(*args), grad(f)(*args))`` from one forward and one backward pass
-    (with ``has_aux``, ``f`` returns ``(value, aux)`` and the result is ``((value, aux), grad)``)."""
+    (with ``has_aux``, ``f`` returns ``(value, aux)`` and the result is ``((value, aux), grad)``). Like
+    ``torch.func``, transforms record what they need even inside ``cr.no_grad()``."""
 
     def wrapped(*args: Any) -> Any:
-        call_args, leaves_per_arg, specs = _prepare(args, argnums)
-        result = f(*call_args)
-        value, aux = result if has_aux else (result, None)
-        value = _scalar(value, "grad")
-        flat = [leaf for leaves in leaves_per_arg for leaf in leaves]
-        create = _nested(flat)
-        seed = np.ones(value.shape, dtype=value.dtype)
-        grads = _grads_or_zeros(value, seed, flat, create, create)
-        out, start = [], 0
-        for leaves, spec in zip(leaves_per_arg, specs):
-            out.append(tree_unflatten(spec, grads[start : start + len(leaves)]))
-            start += len(leaves)
-        grad = out[0] if isinstance(argnums, int) else tuple(out)
-        value = value if create else value.detach()
+        numbers = _argnums(argnums, len(args), "grad")
+        with engine.enable_grad():
+            call_args, leaves_per_arg, specs = _prepare(args, numbers)
+            result = f(*call_args)
+            if has_aux and not (isinstance(result, (tuple, list)) and len(result) == 2):
+                raise GradientError("grad(has_aux=True): the function must return a pair (value, aux)")
+            value, aux = result if has_aux else (result, None)
+            value = _scalar(value, "grad")
+            flat = [leaf for leaves in leaves_per_arg for leaf in leaves]
+            create = _nested(flat)
+            grads = _grads_or_zeros(value, np.ones(value.shape, dtype=value.dtype), flat, create, create)
+        out = _regroup(grads, leaves_per_arg, specs)
+        grad = out[0] if isinstance(argnums, (int, np.integer)) else tuple(out)
+        if not create:
+            value, aux = value.detach(), _plain(aux)
         return ((value, aux), grad) if has_aux else (value, grad)
 
     return wrapped
@@ -183,147 +224,167 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool 
 
 def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable]:
     """``out, vjp_fn = vjp(f, *primals)``; ``vjp_fn(cotangent)`` is a tuple with one gradient per primal."""
-    call_args, leaves_per_arg, specs = _prepare(primals, tuple(range(len(primals))))
-    out_leaves, out_spec = tree_flatten(f(*call_args))
-    out_leaves = [_as_tensor(o) for o in out_leaves]
+    with engine.enable_grad():
+        call_args, leaves_per_arg, specs = _prepare(primals, tuple(range(len(primals))))
+        out_leaves, out_spec = tree_flatten(f(*call_args))
+        out_leaves = [_as_tensor(o) for o in out_leaves]
     out = tree_unflatten(out_spec, out_leaves)
     flat = [leaf for leaves in leaves_per_arg for leaf in leaves]
     create = _nested(flat)
 
     def vjp_fn(cotangent: Any) -> tuple:
-        cot_leaves, _ = tree_flatten(cotangent)
-        if len(cot_leaves) != len(out_leaves):
-            raise ShapeError(f"vjp: {len(cot_leaves)} cotangents for {len(out_leaves)} outputs")
-        total = [Tensor._from_op(np.zeros(x.shape, dtype=x.dtype), None) for x in flat]
-        for o, c in zip(out_leaves, cot_leaves):
-            c = _as_tensor(c)
-            if c.shape != o.shape:
-                raise ShapeError(f"vjp: a cotangent of shape {c.shape} for an output of shape {o.shape}")
-            grads = _grads_or_zeros(o, c if create else c.data, flat, True, create)
-            total = [a + b for a, b in zip(total, grads)]
-        result, start = [], 0
-        for leaves, spec in zip(leaves_per_arg, specs):
-            result.append(tree_unflatten(spec, total[start : start + len(leaves)]))
-            start += len(leaves)
-        return tuple(result)
+        _same_structure(cotangent, out, "cotangent and the output", "vjp")
+        total = None
+        with engine.enable_grad():
+            for o, c in zip(out_leaves, tree_flatten(cotangent)[0]):
+                c = _as_tensor(c)
+                if c.shape != o.shape:
+                    raise ShapeError(f"vjp: a cotangent of shape {c.shape} for an output of shape {o.shape}")
+                grads = _grads_or_zeros(o, c if create else c.data, flat, True, create)
+                total = grads if total is None else [a + b for a, b in zip(total, grads)]
+        return tuple(_regroup(total, leaves_per_arg, specs))
 
-    return (out if create else tree_unflatten(out_spec, [o.detach() for o in out_leaves])), vjp_fn
+    return (out if create else _plain(out)), vjp_fn
 
 
 # -- forward mode -----------------------------------------------------------------------------------------------
 
 
 def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
-    """``(f(*primals), J(primals) @ tangents)`` from one forward pass carrying the tangents."""
-    if len(primals) != len(tangents):
-        raise ShapeError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    """``(f(*primals), J(primals) @ tangents)`` from one forward pass carrying the tangents; ``primals`` and
+    ``tangents`` are tuples (or lists) of the same structure."""
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("jvp(f, primals, tangents): primals and tangents must be tuples, e.g. jvp(f, (x,), (v,))")
+    _same_structure(primals, tangents, "tangents and the primals", "jvp")
     level = engine.open_level()
     try:
-        call_args, inputs = [], []
-        for p, t in zip(primals, tangents):
-            p_leaves, p_spec = tree_flatten(p)
-            t_leaves, _ = tree_flatten(t)
-            if len(p_leaves) != len(t_leaves):
-                raise ShapeError("jvp: the tangents must have the structure of the primals")
-            fresh = [_fresh_input(a, level, b) for a, b in zip(p_leaves, t_leaves)]
-            inputs += fresh
-            call_args.append(tree_unflatten(p_spec, fresh))
-        out = f(*call_args)
-        out_leaves, out_spec = tree_flatten(out)
+        with engine.enable_grad():
+            call_args, inputs = [], []
+            for p, t in zip(primals, tangents):
+                p_leaves, p_spec = tree_flatten(p)
+                fresh = [_fresh_input(a, level, b) for a, b in zip(p_leaves, tree_flatten(t)[0])]
+                inputs += fresh
+                call_args.append(tree_unflatten(p_spec, fresh))
+            out_leaves, out_spec = tree_flatten(f(*call_args))
+            out_leaves = [_as_tensor(o) for o in out_leaves]
         out_tangents = []
         for o in out_leaves:
             t = engine.tangent_of(o, level)
             out_tangents.append(t if t is not None else Tensor._from_op(np.zeros(o.shape, dtype=o.dtype), None))
-            if type(o) is Tensor and o._tangents:
+            if o._tangents:
                 o._tangents = {k: v for k, v in o._tangents.items() if k != level} or None
         nested = _nested(inputs, level)
     finally:
         engine.close_level(level)
-    if not nested:  # a result for the user, not for an outer transform: no graph attached
-        out_leaves = [o.detach() if type(o) is Tensor else o for o in out_leaves]
-        out_tangents = [t.detach() for t in out_tangents]
-    return tree_unflatten(out_spec, out_leaves), tree_unflatten(out_spec, out_tangents)
+    out, tangent = tree_unflatten(out_spec, out_leaves), tree_unflatten(out_spec, out_tangents)
+    return (out, tangent) if nested else (_plain(out), _plain(tangent))
 
 
-def _jvp_batched(f: Callable[[Tensor], Any], x: Tensor, directions: np.ndarray) -> tuple[Tensor, Tensor]:
-    """``f(x)`` and its changes along each of ``directions`` (leading axis), from one forward pass."""
+def _jvp_batched(f: Callable[..., Any], inputs: list[Tensor], position: int, directions: np.ndarray) -> tuple:
+    """The output leaves of ``f(*inputs)`` and their changes along each of ``directions`` (leading axis) of input
+    ``position``, from one forward pass."""
     batch = directions.shape[0]
     level = engine.open_level(batch=batch)
     try:
-        fresh = _fresh_input(x)
-        engine.set_tangent(fresh, level, Tensor._from_op(directions, None))
-        out = _as_tensor(f(fresh))
-        tangent = engine.tangent_of(out, level)
-        if tangent is None:
-            tangent = Tensor._from_op(np.zeros((batch, *out.shape), dtype=out.dtype), None)
-        if out._tangents:
-            out._tangents = {k: v for k, v in out._tangents.items() if k != level} or None
-        nested = _nested([fresh], level)
+        with engine.enable_grad():
+            fresh = [_fresh_input(x) for x in inputs]
+            engine.set_tangent(fresh[position], level, Tensor._from_op(directions, None))
+            out_leaves, out_spec = tree_flatten(f(*fresh))
+            out_leaves = [_as_tensor(o) for o in out_leaves]
+        tangents = []
+        for o in out_leaves:
+            t = engine.tangent_of(o, level)
+            tangents.append(t if t is not None else Tensor._from_op(np.zeros((batch, *o.shape), dtype=o.dtype), None))
+            if o._tangents:
+                o._tangents = {k: v for k, v in o._tangents.items() if k != level} or None
+        nested = _nested(fresh, level)
     finally:
         engine.close_level(level)
-    return (out, tangent) if nested else (out.detach(), tangent.detach())
+    if not nested:
+        out_leaves, tangents = [o.detach() for o in out_leaves], [t.detach() for t in tangents]
+    return out_leaves, out_spec, tangents
 
 
 # -- Jacobians and Hessians -------------------------------------------------------------------------------------
 
 
-def jacobian(f: Callable[..., Any], argnums: int = 0, mode: str = "rev") -> Callable:
-    """The Jacobian of ``f`` with respect to argument ``argnums``, of shape ``out.shape + in.shape``: one
-    backward pass per output element (``mode="rev"``) or one forward pass per input element (``"fwd"``)."""
+def jacobian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, mode: str = "rev") -> Callable:
+    """The Jacobian of ``f``: for one input and one output a Tensor of shape ``out.shape + in.shape``; for nested
+    outputs and inputs (or a tuple ``argnums``), the output's structure holding the input's structure of such
+    blocks, as in JAX. ``mode="rev"`` takes all output elements in one batched backward pass, ``"fwd"`` all
+    input directions in one batched forward pass."""
     if mode not in ("rev", "fwd"):
         raise ValueError(f"jacobian: mode must be 'rev' or 'fwd', got {mode!r}")
 
-    def wrapped(*args: Any) -> Tensor:
-        x = _as_tensor(args[argnums])
+    def wrapped(*args: Any) -> Any:
+        numbers = _argnums(argnums, len(args), "jacobian")
+        in_leaves, in_specs = [], []
+        for n in numbers:
+            leaves, spec = tree_flatten(args[n])
+            in_leaves.append([_as_tensor(leaf) for leaf in leaves])
+            in_specs.append(spec)
+        flat_in = [x for leaves in in_leaves for x in leaves]
 
-        def g(value: Any) -> Any:
-            return f(*args[:argnums], value, *args[argnums + 1 :])
+        def of_leaves(*xs: Any) -> Any:
+            call_args = list(args)
+            for n, value in zip(numbers, _regroup(list(xs), in_leaves, in_specs)):
+                call_args[n] = value
+            return f(*call_args)
 
-        if mode == "fwd" and not engine.batched_level_open():
-            # every basis direction at once: one forward pass with a batch of tangents
-            directions = np.eye(x.size, dtype=x.dtype).reshape((x.size, *x.shape))
-            out, tangents = _jvp_batched(g, x, directions)
-            moved = ops.transpose(tangents, axes=(*range(1, len(tangents.shape)), 0))
-            return ops.reshape(moved, shape=tuple(out.shape) + tuple(x.shape))
-        if mode == "fwd":  # inside another batched level: one direction at a time
-            columns = []
-            for j in range(x.size):
-                basis = np.zeros(x.size, dtype=x.dtype)
-                basis[j] = 1
-                out, tangent = jvp(g, (x,), (basis.reshape(x.shape),))
-                columns.append(ops.reshape(tangent, shape=(-1,)))
-            stacked = ops.concatenate(*[ops.expand_dims(c, -1) for c in columns], axis=-1)
-            return ops.reshape(stacked, shape=tuple(out.shape) + tuple(x.shape))
-        # every output element at once: one backward pass with a batch of cotangents
-        (fresh,), _, _ = _prepare((x,), (0,))
-        out = _as_tensor(g(fresh))
-        create = _nested([fresh])
-        seeds = np.eye(out.size, dtype=out.dtype).reshape((out.size, *out.shape))
-        if not out.requires_grad:
-            rows = Tensor._from_op(np.zeros((out.size, *x.shape), dtype=x.dtype), None)
+        if mode == "fwd":
+            blocks_by_input = []
+            for position, x in enumerate(flat_in):
+                directions = np.eye(x.size, dtype=x.dtype).reshape((x.size, *x.shape))
+                if engine.batched_level_open():  # inside another batched level: one direction at a time
+                    rows = [jvp(of_leaves, tuple(flat_in), _basis(flat_in, position, d)) for d in directions]
+                    out_leaves, out_spec = tree_flatten(rows[0][0])
+                    tangents = [ops.concatenate(*[ops.expand_dims(tree_flatten(r[1])[0][k], 0) for r in rows], axis=0)
+                                for k in range(len(out_leaves))]  # fmt: skip
+                else:
+                    out_leaves, out_spec, tangents = _jvp_batched(of_leaves, flat_in, position, directions)
+                blocks_by_input.append(
+                    [
+                        ops.reshape(ops.transpose(t, axes=(*range(1, len(t.shape)), 0)), shape=(*o.shape, *x.shape))
+                        for o, t in zip(out_leaves, tangents)
+                    ]  # fmt: skip
+                )
+            blocks = [[column[k] for column in blocks_by_input] for k in range(len(out_leaves))]
         else:
-            (rows,) = engine.gradients(
-                out, Tensor._from_op(seeds, None) if create else seeds, [fresh], create, create, batch=out.size
-            )
-            if rows is None:  # the output does not depend on x
-                rows = np.zeros((out.size, *x.shape), dtype=x.dtype)
-            rows = rows if type(rows) is Tensor else Tensor._from_op(rows, None)
-        return ops.reshape(rows, shape=tuple(out.shape) + tuple(x.shape))
+            with engine.enable_grad():
+                fresh = [_fresh_input(x) for x in flat_in]
+                out_leaves, out_spec = tree_flatten(of_leaves(*fresh))
+                out_leaves = [_as_tensor(o) for o in out_leaves]
+                create = _nested(fresh)
+                blocks = []
+                for o in out_leaves:
+                    seeds = np.eye(o.size, dtype=o.dtype).reshape((o.size, *o.shape))
+                    rows = _grads_or_zeros(o, seeds, fresh, True, create, batch=o.size)
+                    blocks.append([ops.reshape(r, shape=(*o.shape, *x.shape)) for r, x in zip(rows, flat_in)])
+            if not create:
+                blocks = [[b.detach() for b in row] for row in blocks]
+        single = isinstance(argnums, (int, np.integer))
+        per_output = []
+        for row in blocks:
+            grouped = _regroup(row, in_leaves, in_specs)
+            per_output.append(grouped[0] if single else tuple(grouped))
+        return tree_unflatten(out_spec, per_output)
 
     return wrapped
 
 
-def hessian(f: Callable[..., Any], argnums: int = 0) -> Callable:
+def _basis(inputs: list[Tensor], position: int, direction: np.ndarray) -> tuple:
+    return tuple(direction if k == position else np.zeros(x.shape, dtype=x.dtype) for k, x in enumerate(inputs))
+
+
+def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable:
     """The Hessian of a scalar function: forward mode over the reverse-mode gradient."""
     return jacobian(grad(f, argnums), argnums, mode="fwd")
 
 
 def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
-    """``(f(*primals), H @ tangents)`` for a scalar function, as ``torch.autograd.functional.hvp``: one forward
-    pass through the gradient. The product has the structure of the primals (one Tensor for one primal)."""
-    with engine.no_grad():
-        value = f(*[tree_unflatten(s, [_as_tensor(a) for a in leaves]) for leaves, s in map(tree_flatten, primals)])
-    _, product = jvp(grad(f, tuple(range(len(primals)))), primals, tangents)
+    """``(f(*primals), H @ tangents)`` for a scalar function, as ``torch.autograd.functional.hvp``, from one
+    forward pass through the gradient. The product has the structure of the primals (one Tensor for one)."""
+    (value, _), (_, product) = jvp(value_and_grad(f, tuple(range(len(primals)))), primals, tangents)
     return value, (product[0] if len(primals) == 1 else product)
 
 
@@ -337,15 +398,16 @@ class custom_vjp:
         def clip_gradient(x):
             return x * 1
 
-        clip_gradient.defvjp(lambda x: (clip_gradient(x), None), lambda residuals, g: (cr.clip(g, -1.0, 1.0),))
+        clip_gradient.defvjp(lambda x: (x * 1, None), lambda residuals, g: (cr.clip(g, -1.0, 1.0),))
 
     ``fwd(*args)`` returns ``(out, residuals)``; ``bwd(residuals, g)`` returns one gradient per argument (None for
-    none). Forward mode is not available through such a function (as in JAX): ``jvp`` raises.
+    none; a single Tensor for a one-argument function). Forward mode goes through the same rule: the reverse rule
+    is linear in ``g``, so ``J v`` is the transpose of ``g -> J^T g`` applied to ``v`` (write ``bwd`` with
+    chainrule operations on ``g``, so it can be transposed and differentiated again).
     """
 
-    def __init__(self, fn: Callable[..., Any], forward_mode_through_fn: bool = False) -> None:
+    def __init__(self, fn: Callable[..., Any]) -> None:
         self.fn = fn
-        self.forward_mode_through_fn = forward_mode_through_fn  # checkpoint: a jvp may simply go through fn
         self.fwd: Callable[..., Any] | None = None
         self.bwd: Callable[..., Any] | None = None
         self.__name__ = getattr(fn, "__name__", "custom_vjp")
@@ -355,35 +417,47 @@ class custom_vjp:
         self.fwd, self.bwd = fwd, bwd
         return self
 
+    def _gradients(self, residuals: Any, g: Tensor, count: int, create_graph: bool) -> tuple:
+        grads = self.bwd(residuals, g)  # type: ignore[misc]
+        if type(grads) is Tensor and count == 1:
+            grads = (grads,)
+        if not isinstance(grads, (tuple, list)) or len(grads) != count:
+            raise GradientError(
+                f"custom_vjp '{self.__name__}': bwd must return a tuple of {count} gradients (None for none), got "
+                f"{type(grads).__name__}" + (f" of length {len(grads)}" if isinstance(grads, (tuple, list)) else "")
+            )
+        return tuple(grads)
+
     def __call__(self, *args: Any) -> Any:
         if self.fwd is None or self.bwd is None:
             return self.fn(*args)
         tensors = [_as_tensor(a) for a in args]
-        out, residuals = self.fwd(*tensors)
-        out = _as_tensor(out)
-        if not any(t.requires_grad or t._tangents for t in tensors) or not engine.is_grad_enabled():
+        result = self.fwd(*tensors)
+        if not (isinstance(result, (tuple, list)) and len(result) == 2):
+            raise GradientError(f"custom_vjp '{self.__name__}': fwd must return a pair (out, residuals)")
+        out, residuals = _as_tensor(result[0]), result[1]
+        if not any(t.requires_grad or t._tangents for t in tensors):
             return out.detach()
-        bwd, name, cache = self.bwd, self.__name__, {}
+        name, cache, count = self.__name__, {}, len(tensors)
 
         def rule(i: int, g: Any, ans: Any, *inputs: Any) -> Any:
+            create = type(g) is Tensor  # the engine hands Tensors to rules when it records the backward pass
             key = id(g)
             if key not in cache:  # one call of bwd serves every input's rule
                 cache.clear()
-                grads = tuple(bwd(residuals, g if type(g) is Tensor else Tensor._from_op(g, None)))
-                if len(grads) != len(inputs):
-                    raise GradientError(
-                        f"custom_vjp '{name}': bwd returned {len(grads)} gradients for {len(inputs)} inputs"
-                    )
-                cache[key] = grads
+                cache[key] = self._gradients(residuals, g if create else Tensor._from_op(g, None), count, create)
             gi = cache[key][i]
             if gi is None:
                 return _zeros(inputs[i])
-            return gi if type(g) is Tensor else ops.constant(_as_tensor(gi))
+            return _as_tensor(gi) if create else ops.constant(_as_tensor(gi))
 
         def forward_rule(i: int, t: Any, ans: Any, *inputs: Any) -> Any:
-            if not self.forward_mode_through_fn:
-                raise GradientError(f"custom_vjp '{name}' defines a reverse rule only; jvp cannot go through it")
-            return jvp(lambda x: self.fn(*inputs[:i], x, *inputs[i + 1 :]), (inputs[i],), (t,))[1]
+            def pulled(g: Tensor) -> Any:
+                gi = self._gradients(residuals, g, count, True)[i]
+                return _zeros(inputs[i]) * g.sum() if gi is None else gi  # (zero, yet depending on g)
+
+            zero = Tensor._from_op(np.zeros(ans.shape, dtype=ans.dtype), None)
+            return vjp(pulled, zero)[1](t)[0]
 
         prim = Primitive(name, lambda xp, *arrays: out.data)
         defvjp_argnum(prim, rule)
@@ -396,20 +470,29 @@ def _zeros(x: Any) -> Any:
     return np.zeros(np.shape(values), dtype=getattr(values, "dtype", np.float64))
 
 
+class _Checkpoint(custom_vjp):
+    """custom_vjp whose reverse rule runs the function again; forward mode simply goes through the function."""
+
+    def _gradients(self, residuals: Any, g: Tensor, count: int, create_graph: bool) -> tuple:
+        args = residuals
+        if not create_graph and not engine._forward.open:  # a plain backward: recompute without keeping a graph
+            args = tuple(a.detach() for a in args)
+        return vjp(self.fn, *args)[1](g)
+
+    def __call__(self, *args: Any) -> Any:
+        if engine._forward.open and any(type(a) is Tensor and a._tangents for a in args):
+            return self.fn(*args)  # tangents need the insides; a jvp keeps no graph of its own to save
+        return super().__call__(*args)
+
+
 def checkpoint(f: Callable[..., Tensor]) -> Callable[..., Tensor]:
     """``checkpoint(f)(*args)`` keeps only ``args`` during the forward pass (nothing of ``f``'s insides) and runs
-    ``f`` again inside backward to get its gradients: memory for time."""
+    ``f`` again inside backward to get its gradients: memory for time. Derivatives of any order go through it."""
 
     def fwd(*args: Tensor) -> tuple[Tensor, tuple]:
         with engine.no_grad():
             return f(*args), args
 
-    def bwd(args: tuple, g: Tensor) -> tuple:
-        if not g.requires_grad and not engine._forward.open:  # a plain backward: recompute without a graph to keep
-            args = tuple(a.detach() for a in args)
-        _, pullback = vjp(f, *args)
-        return pullback(g)
-
-    wrapped = custom_vjp(f, forward_mode_through_fn=True).defvjp(fwd, bwd)
+    wrapped = _Checkpoint(f).defvjp(fwd, lambda residuals, g: ())
     wrapped.__name__ = f"checkpoint({getattr(f, '__name__', 'f')})"
     return wrapped
