@@ -210,8 +210,8 @@ def push_tangents(prim: Primitive, args: tuple, params: dict, out: Tensor) -> No
     jvps = prim.jvps
     if not levels or jvps is None:
         return
-    for level in levels:
-        _forward.open = tuple(lv for lv in levels if lv < level)
+    for position, level in enumerate(levels):
+        _forward.open = levels[:position]  # levels open in order, so these are the ones below
         batch = _forward.batch.get(level) if _forward.batch else None
         try:
             total = None
@@ -238,7 +238,11 @@ def push_tangents(prim: Primitive, args: tuple, params: dict, out: Tensor) -> No
                     from .ops.elementwise import cast
 
                     total = cast(total, dtype=out.dtype)
-                set_tangent(out, level, total if type(total) is Tensor else Tensor._from_op(total, None))
+                total = total if type(total) is Tensor else Tensor._from_op(total, None)
+                if out._tangents is None:
+                    out._tangents = {level: total}
+                else:
+                    set_tangent(out, level, total)
         finally:
             _forward.open = levels
 
