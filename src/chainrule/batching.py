@@ -33,11 +33,15 @@ def batched_change(prim: Primitive, i: int, t: Any, out: Any, args: tuple, param
     return _one_by_one(prim, i, t, out, args, params, batch)
 
 
+def _apply(rules: Any, i: int, v: Any, ans: Any, args: Any, params: dict) -> Any:
+    """Call a primitive's rule for input ``i`` (one rule per input, or one rule told which input)."""
+    if type(rules) is tuple:
+        return rules[i](v, ans, *args, **params)
+    return rules(i, v, ans, *args, **params)
+
+
 def _call(prim: Primitive, i: int, t: Any, out: Any, args: tuple, params: dict) -> Any:
-    jvps = prim.jvps
-    if type(jvps) is tuple:
-        return jvps[i](t, out, *args, **params)
-    return jvps(i, t, out, *args, **params)
+    return _apply(prim.jvps, i, t, out, args, params)
 
 
 def _lift(t: Any, rank: int) -> Any:
@@ -184,10 +188,7 @@ def fit_batched(gi: Any, shape: tuple, batch: int) -> Any:
 
 
 def _reverse_call(prim: Primitive, i: int, g: Any, ans: Any, values: Any, params: dict) -> Any:
-    rules = prim.rules
-    if type(rules) is tuple:
-        return rules[i](g, ans, *values, **params)
-    return rules(i, g, ans, *values, **params)
+    return _apply(prim.rules, i, g, ans, values, params)
 
 
 def _reverse_one_by_one(prim, i, g, ans, values, params, batch):
