@@ -660,7 +660,7 @@ def w5_micrograd_depth_1000() -> str:
 
 def versions() -> str:
     parts = [f"Python {platform.python_version()}", f"NumPy {np.__version__}", f"chainrule {cr.__version__}"]
-    for module in ("torch", "autograd", "mygrad", "micrograd"):
+    for module in ("torch", "jax", "autograd", "mygrad", "micrograd"):
         if installed(module):
             try:
                 from importlib.metadata import version
