@@ -64,3 +64,15 @@ def test_gradcheck_catches_a_wrong_second_derivative():
 def test_gradcheck_takes_nested_inputs():
     params = {"w": rng.standard_normal(3), "b": rng.standard_normal(1)}
     assert cr.gradcheck(lambda p, x: cr.tanh(p["w"] * x + p["b"]), params, rng.standard_normal(3), order=2)
+
+
+def test_gradcheck_catches_a_wrong_mixed_second_derivative():
+    @cr.custom_vjp
+    def product(a, b):
+        return a * b
+
+    product.defvjp(lambda a, b: (a * b, (a, b)), lambda r, g: (g * r[1], g * cr.tensor(r[0].data)))  # a frozen
+    a, b = rng.standard_normal(3), rng.standard_normal(3)
+    assert cr.gradcheck(product, a, b)
+    with pytest.raises(cr.GradientError, match="second order"):
+        cr.gradcheck(product, a, b, order=2)

@@ -339,3 +339,29 @@ def test_no_perturbation_confusion_in_any_combination(outer, inner):
         return x * d(lambda y: x + y, inner, np.array([2.0]))
 
     assert d(h, outer, np.array([3.0])).tolist() == [1.0]
+
+
+def test_reverse_over_transforms_that_close_over_the_outer_variable():
+    x2 = np.array([1.0, 2.0])
+    assert cr.grad(lambda x: x * cr.grad(lambda y: x * y)(2.0))(3.0).item() == 6.0
+    assert cr.grad(lambda x: cr.grad(lambda y: x * y)(2.0))(3.0).item() == 1.0
+    assert cr.grad(lambda x: cr.jvp(lambda y: x * y * y, (2.0,), (1.0,))[1])(3.0).item() == 4.0
+    assert cr.grad(lambda x: cr.vjp(lambda y: x * y * y, 2.0)[1](1.0)[0])(3.0).item() == 4.0
+    for mode in ("fwd", "rev"):
+        assert cr.grad(lambda x, mode=mode: cr.sum(cr.jacobian(lambda y: x * y * y, mode=mode)(x2)))(3.0).item() == 6.0
+    assert cr.grad(lambda x: cr.hvp(lambda y: x * y**3, (2.0,), (1.0,))[1])(3.0).item() == 12.0
+    assert cr.grad(lambda a: cr.sum(cr.hessian(lambda y: a * cr.sum(y**3))(x2)))(2.0).item() == 18.0
+    inner = cr.jacobian(lambda x: cr.grad(lambda y: cr.sum(x * y * y))(x2))(np.array([3.0, 4.0]))
+    assert inner.tolist() == [[2.0, 0.0], [0.0, 4.0]]
+    # with the tape: a transform inside a recorded computation stays differentiable
+    x = cr.tensor(3.0, requires_grad=True)
+    g = cr.grad(lambda y: x * y * y)(2.0)
+    (x * g).backward()
+    assert x.grad.item() == 24.0
+    # and a plain call gives a plain result
+    assert not cr.grad(lambda v: v**2)(3.0).requires_grad
+
+
+def test_einsum_ellipsis_against_an_operand_without_one():
+    x = np.random.default_rng(4).standard_normal((3, 4))
+    assert cr.gradcheck(lambda a, b: cr.einsum("...j,j->...", a, b), x, x[0], order=2)

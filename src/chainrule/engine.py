@@ -424,6 +424,34 @@ def gradients(
     return [found.get(t) for t in targets]
 
 
+def reaches_outside(root: Tensor, targets: list[Tensor], since: int) -> bool:
+    """Whether ``root`` depends, other than through ``targets``, on tensors that require grad and existed before
+    tick ``since`` (when the asking transform began): then gradients with respect to the targets must stay
+    differentiable for an outer derivative (a transform closing over the variable of an enclosing one). The
+    inputs of transforms nested inside (born after ``since``) are not variables of this one."""
+    wanted = set(targets)
+    if root._op is None:
+        return root._rg and root not in wanted and getattr(root, "_born", 0) <= since
+    seen = {root}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node in wanted or node._inputs is None:
+            continue
+        for parent in node._inputs:
+            if type(parent) is not Tensor or not parent._rg or parent in wanted or parent in seen:
+                continue
+            if parent._op is None:
+                if getattr(parent, "_born", 0) <= since:
+                    return True
+                continue
+            if parent._tick < since:
+                return True
+            seen.add(parent)
+            stack.append(parent)
+    return False
+
+
 def _propagate(
     root: Tensor, seed: Any, retain_graph: bool, create_graph: bool, targets: list | None, batch: int | None = None
 ) -> dict:
@@ -459,6 +487,9 @@ def _propagate(
         if wanted is not None:
             if node in wanted:
                 found[node] = g
+                if not retain_graph:
+                    node._inputs = None
+                continue  # a target's own inputs lie outside what was asked for
         elif node._retained:  # a gradient that also flows on: the retained copy must not share its memory
             _accumulate(node, g if create_graph else g.copy(), create_graph)
         if create_graph:

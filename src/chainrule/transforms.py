@@ -89,6 +89,8 @@ def _argnums(argnums: Any, count: int, name: str) -> tuple[int, ...]:
         normal.append(int(n) % count)
     if len(set(normal)) != len(normal):
         raise ShapeError(f"{name}: argnums {argnums!r} names an argument twice")
+    if not normal:
+        raise ShapeError(f"{name}: argnums is empty: name at least one argument to differentiate")
     return tuple(normal)
 
 
@@ -109,9 +111,10 @@ def _fresh_input(x: Any, level: int | None = None, tangent: Any = None) -> Tenso
             base = Tensor._from_op(x.data, None)
             base._rg = True
             base._tangents = x._tangents
+            base._born = next(engine._ticks)  # an input of this transform, not a variable of enclosing ones
         fresh = ops.identity(base)
     fresh._outer = x.requires_grad or bool(x._tangents)  # derivatives must stay differentiable
-    if level is not None:
+    if level is not None and tangent is not None:
         tangent = _as_tensor(tangent)
         if tangent.shape != x.shape:
             raise ShapeError(f"jvp: a tangent of shape {tangent.shape} for a primal of shape {x.shape}")
@@ -122,6 +125,12 @@ def _fresh_input(x: Any, level: int | None = None, tangent: Any = None) -> Tenso
 def _nested(inputs: list[Tensor], own_level: int | None = None) -> bool:
     """Whether derivatives must stay differentiable: inside another transform, or of tensors in a graph."""
     return any(level != own_level for level in engine._forward.open) or any(t._outer for t in inputs)
+
+
+def _needs_graph(results: list[Tensor], inputs: list[Tensor], since: int) -> bool:
+    """Forward mode: results that depend on tensors requiring grad (other than the transform's own inputs)
+    belong to an enclosing reverse-mode derivative and must keep their graph."""
+    return any(r.requires_grad and engine.reaches_outside(r, inputs, since) for r in results if type(r) is Tensor)
 
 
 def _plain(tree: Any) -> Any:
@@ -191,6 +200,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_
 
     def wrapped(*args: Any) -> Any:
         numbers = _argnums(argnums, len(args), "grad")
+        since = next(engine._ticks)
         with engine.enable_grad():
             call_args, leaves_per_arg, specs = _prepare(args, numbers)
             result = f(*call_args)
@@ -199,7 +209,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_
             value, aux = result if has_aux else (result, None)
             value = _scalar(value, "grad")
             flat = [leaf for leaves in leaves_per_arg for leaf in leaves]
-            create = _nested(flat)
+            create = _nested(flat) or (value.requires_grad and engine.reaches_outside(value, flat, since))
             grads = _grads_or_zeros(value, np.ones(value.shape, dtype=value.dtype), flat, create, create)
         out = _regroup(grads, leaves_per_arg, specs)
         grad = out[0] if isinstance(argnums, (int, np.integer)) else tuple(out)
@@ -224,13 +234,14 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool 
 
 def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable]:
     """``out, vjp_fn = vjp(f, *primals)``; ``vjp_fn(cotangent)`` is a tuple with one gradient per primal."""
+    since = next(engine._ticks)
     with engine.enable_grad():
         call_args, leaves_per_arg, specs = _prepare(primals, tuple(range(len(primals))))
         out_leaves, out_spec = tree_flatten(f(*call_args))
         out_leaves = [_as_tensor(o) for o in out_leaves]
     out = tree_unflatten(out_spec, out_leaves)
     flat = [leaf for leaves in leaves_per_arg for leaf in leaves]
-    create = _nested(flat)
+    create = _nested(flat) or any(o.requires_grad and engine.reaches_outside(o, flat, since) for o in out_leaves)
 
     def vjp_fn(cotangent: Any) -> tuple:
         _same_structure(cotangent, out, "cotangent and the output", "vjp")
@@ -256,6 +267,7 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError("jvp(f, primals, tangents): primals and tangents must be tuples, e.g. jvp(f, (x,), (v,))")
     _same_structure(primals, tangents, "tangents and the primals", "jvp")
+    since = next(engine._ticks)
     level = engine.open_level()
     try:
         with engine.enable_grad():
@@ -273,7 +285,7 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
             out_tangents.append(t if t is not None else Tensor._from_op(np.zeros(o.shape, dtype=o.dtype), None))
             if o._tangents:
                 o._tangents = {k: v for k, v in o._tangents.items() if k != level} or None
-        nested = _nested(inputs, level)
+        nested = _nested(inputs, level) or _needs_graph(out_leaves + out_tangents, inputs, since)
     finally:
         engine.close_level(level)
     out, tangent = tree_unflatten(out_spec, out_leaves), tree_unflatten(out_spec, out_tangents)
@@ -284,10 +296,11 @@ def _jvp_batched(f: Callable[..., Any], inputs: list[Tensor], position: int, dir
     """The output leaves of ``f(*inputs)`` and their changes along each of ``directions`` (leading axis) of input
     ``position``, from one forward pass."""
     batch = directions.shape[0]
+    since = next(engine._ticks)
     level = engine.open_level(batch=batch)
     try:
         with engine.enable_grad():
-            fresh = [_fresh_input(x) for x in inputs]
+            fresh = [_fresh_input(x, level if k == position else None) for k, x in enumerate(inputs)]
             engine.set_tangent(fresh[position], level, Tensor._from_op(directions, None))
             out_leaves, out_spec = tree_flatten(f(*fresh))
             out_leaves = [_as_tensor(o) for o in out_leaves]
@@ -297,7 +310,7 @@ def _jvp_batched(f: Callable[..., Any], inputs: list[Tensor], position: int, dir
             tangents.append(t if t is not None else Tensor._from_op(np.zeros((batch, *o.shape), dtype=o.dtype), None))
             if o._tangents:
                 o._tangents = {k: v for k, v in o._tangents.items() if k != level} or None
-        nested = _nested(fresh, level)
+        nested = _nested(fresh, level) or _needs_graph(out_leaves + tangents, fresh, since)
     finally:
         engine.close_level(level)
     if not nested:
@@ -350,11 +363,14 @@ def jacobian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, mode: str 
                 )
             blocks = [[column[k] for column in blocks_by_input] for k in range(len(out_leaves))]
         else:
+            since = next(engine._ticks)
             with engine.enable_grad():
                 fresh = [_fresh_input(x) for x in flat_in]
                 out_leaves, out_spec = tree_flatten(of_leaves(*fresh))
                 out_leaves = [_as_tensor(o) for o in out_leaves]
-                create = _nested(fresh)
+                create = _nested(fresh) or any(
+                    o.requires_grad and engine.reaches_outside(o, fresh, since) for o in out_leaves
+                )
                 blocks = []
                 for o in out_leaves:
                     seeds = np.eye(o.size, dtype=o.dtype).reshape((o.size, *o.shape))

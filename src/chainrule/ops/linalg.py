@@ -76,6 +76,8 @@ def _einsum_vjp(i, g, ans, *operands, subscripts=""):
                 extra_subscripts.append(c)
                 extra_operands.append(xp.ones(sizes[c], dtype=dtype))
                 present.add(c)
+    if "..." not in target and any("..." in part for part in (output, *others)):
+        target = "..." + target  # NumPy cannot sum '...' away: keep those axes, the engine sums them afterwards
     spec = ",".join([output, *others, *extra_subscripts]) + "->" + target
     grad = einsum(g, *operands[:i], *operands[i + 1 :], *extra_operands, subscripts=spec)
     if grad.shape != x.shape:
