@@ -30,7 +30,7 @@ def batched_change(prim: Primitive, i: int, t: Any, out: Any, args: tuple, param
         result = rule(prim, i, t, out, args, params, batch)
         if result is not NotImplemented:
             return result
-    return _one_by_one(prim, i, t, out, args, params, batch)
+    return _forward_one_by_one(prim, i, t, out, args, params, batch)
 
 
 def _apply(rules: Any, i: int, v: Any, ans: Any, args: Any, params: dict) -> Any:
@@ -51,14 +51,21 @@ def _lift(t: Any, rank: int) -> Any:
     return t if missing <= 0 else ops.reshape(t, shape=shape[:1] + (1,) * missing + shape[1:])
 
 
-def _one_by_one(prim: Primitive, i: int, t: Any, out: Any, args: tuple, params: dict, batch: int) -> Any:
-    slices = []
-    for b in range(batch):
-        change = _call(prim, i, ops.getitem(t, index=b), out, args, params)
-        if tuple(change.shape) != tuple(out.shape):
-            change = ops.broadcast_to(change, shape=tuple(out.shape))
-        slices.append(ops.expand_dims(change, 0))
+def _one_by_one(rules: Any, i: int, v: Any, ans: Any, args: Any, params: dict, batch: int, fit: Any) -> Any:
+    """The rule applied to each slice of the batch ``v`` in turn, each result fitted, stacked again."""
+    slices = [
+        ops.expand_dims(fit(_apply(rules, i, ops.getitem(v, index=b), ans, args, params)), 0) for b in range(batch)
+    ]
     return ops.concatenate(*slices, axis=0)
+
+
+def _forward_one_by_one(prim: Primitive, i: int, t: Any, out: Any, args: tuple, params: dict, batch: int) -> Any:
+    shape = tuple(out.shape)
+
+    def fit(change: Any) -> Any:
+        return change if tuple(change.shape) == shape else ops.broadcast_to(change, shape=shape)
+
+    return _one_by_one(prim.jvps, i, t, out, args, params, batch, fit)
 
 
 def _from_end(axis: Any, ndim: int) -> tuple[int, ...]:
@@ -192,16 +199,12 @@ def _reverse_call(prim: Primitive, i: int, g: Any, ans: Any, values: Any, params
 
 
 def _reverse_one_by_one(prim, i, g, ans, values, params, batch):
-    shape = tuple(values[i].shape)
-    slices = []
-    for b in range(batch):
-        gi = _reverse_call(prim, i, ops.getitem(g, index=b), ans, values, params)
-        if tuple(gi.shape) != shape:
-            from .engine import fit_gradient
+    from .engine import fit_gradient
 
-            gi = fit_gradient(gi, values[i], prim.name, i)
-        slices.append(ops.expand_dims(gi, 0))
-    return ops.concatenate(*slices, axis=0)
+    def fit(gi: Any) -> Any:
+        return gi if tuple(gi.shape) == tuple(values[i].shape) else fit_gradient(gi, values[i], prim.name, i)
+
+    return _one_by_one(prim.rules, i, g, ans, values, params, batch, fit)
 
 
 def _reverse_matmul(prim, i, g, ans, values, params, batch):

@@ -279,17 +279,23 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
                 call_args.append(tree_unflatten(p_spec, fresh))
             out_leaves, out_spec = tree_flatten(f(*call_args))
             out_leaves = [_as_tensor(o) for o in out_leaves]
-        out_tangents = []
-        for o in out_leaves:
-            t = engine.tangent_of(o, level)
-            out_tangents.append(t if t is not None else Tensor._from_op(np.zeros(o.shape, dtype=o.dtype), None))
-            if o._tangents:
-                o._tangents = {k: v for k, v in o._tangents.items() if k != level} or None
+        out_tangents = _take_tangents(out_leaves, level, ())
         nested = _nested(inputs, level) or _needs_graph(out_leaves + out_tangents, inputs, since)
     finally:
         engine.close_level(level)
     out, tangent = tree_unflatten(out_spec, out_leaves), tree_unflatten(out_spec, out_tangents)
     return (out, tangent) if nested else (_plain(out), _plain(tangent))
+
+
+def _take_tangents(outputs: list[Tensor], level: int, lead: tuple) -> list[Tensor]:
+    """The outputs' tangents at ``level`` (zeros where none arrived), removed from the outputs as the level closes."""
+    tangents = []
+    for o in outputs:
+        t = engine.tangent_of(o, level)
+        tangents.append(t if t is not None else Tensor._from_op(np.zeros((*lead, *o.shape), dtype=o.dtype), None))
+        if o._tangents:
+            o._tangents = {k: v for k, v in o._tangents.items() if k != level} or None
+    return tangents
 
 
 def _jvp_batched(f: Callable[..., Any], inputs: list[Tensor], position: int, directions: np.ndarray) -> tuple:
@@ -304,12 +310,7 @@ def _jvp_batched(f: Callable[..., Any], inputs: list[Tensor], position: int, dir
             engine.set_tangent(fresh[position], level, Tensor._from_op(directions, None))
             out_leaves, out_spec = tree_flatten(f(*fresh))
             out_leaves = [_as_tensor(o) for o in out_leaves]
-        tangents = []
-        for o in out_leaves:
-            t = engine.tangent_of(o, level)
-            tangents.append(t if t is not None else Tensor._from_op(np.zeros((batch, *o.shape), dtype=o.dtype), None))
-            if o._tangents:
-                o._tangents = {k: v for k, v in o._tangents.items() if k != level} or None
+        tangents = _take_tangents(out_leaves, level, (batch,))
         nested = _nested(fresh, level) or _needs_graph(out_leaves + tangents, fresh, since)
     finally:
         engine.close_level(level)
