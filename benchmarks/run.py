@@ -51,17 +51,67 @@ def timed(fn, gc_on: bool = False, inner: int = 1) -> float:
     return elapsed / inner
 
 
+WARMUP_SECONDS = 0.5
+SETTLE_SECONDS = 0.3
+REWARM_CALLS = 3
+
+
 def measure(cases: dict, repeats: int, inner: int = 1) -> dict[str, tuple[float, list[float]]]:
     """Run the cases in turn, round after round (the garbage collector off unless a case's name says "gc on"),
     so a slow spell of this shared machine hits all of them alike. Returns each case's median time and its
     per-round times; ratios are taken round by round (see ``ratio``)."""
     fns = {name: make() for name, make in cases.items()}
     for fn in fns.values():
-        fn()  # warm up
+        # Warm up for a while, not once: the C allocator adapts its thresholds for large arrays over the first
+        # calls (until then each one maps fresh pages and pays page faults), so a single call would time start-up.
+        start = time.perf_counter()
+        while time.perf_counter() - start < WARMUP_SECONDS:
+            fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
             times[name].append(timed(fn, gc_on="gc on" in name, inner=inner))
+    return {name: (statistics.median(ts), ts) for name, ts in times.items()}
+
+
+def _worker(make, gc_on: bool, inner: int, conn) -> None:
+    fn = make()
+    start = time.perf_counter()
+    while time.perf_counter() - start < WARMUP_SECONDS:
+        fn()
+    conn.send("ready")
+    while conn.recv():
+        for _ in range(REWARM_CALLS):  # wake this process's BLAS threads and caches after the pause
+            fn()
+        conn.send(timed(fn, gc_on=gc_on, inner=inner))
+
+
+def measure_isolated(cases: dict, repeats: int, inner: int = 1) -> dict[str, tuple[float, list[float]]]:
+    """Like ``measure``, but each case lives in a process of its own and is asked for its rounds in turn: a
+    library's allocations (the C allocator's state, the memory it keeps mapped) then never slow down another's,
+    which matters once steps move megabytes. The makers must be functions defined at the top of this file."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    workers = {}
+    for name, make in cases.items():
+        here, there = context.Pipe()
+        process = context.Process(target=_worker, args=(make, "gc on" in name, inner, there), daemon=True)
+        process.start()
+        workers[name] = (process, here)
+    for _, conn in workers.values():
+        conn.recv()  # warmed up
+    times: dict[str, list[float]] = {name: [] for name in workers}
+    try:
+        for _ in range(repeats):
+            for name, (_, conn) in workers.items():
+                time.sleep(SETTLE_SECONDS)  # the last worker's BLAS threads spin a while after its work: let them stop
+                conn.send(True)
+                times[name].append(conn.recv())
+    finally:
+        for process, conn in workers.values():
+            conn.send(False)
+            process.join(timeout=10)
     return {name: (statistics.median(ts), ts) for name, ts in times.items()}
 
 
@@ -562,7 +612,7 @@ def run(only: set[str], repeats: int) -> list[tuple[str, str, str, str, str]]:
             "MyGrad": (w3_mygrad, "mygrad"),
             "HIPS autograd": (w3_autograd, "autograd"),
         }
-        res = measure(
+        res = measure_isolated(
             {k: make for k, (make, module) in cases.items() if module is None or installed(module)},
             repeats * 2,
             inner=10,
