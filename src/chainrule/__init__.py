@@ -13,6 +13,7 @@
 from .creation import ones, ones_like, tensor, zeros, zeros_like
 from .engine import detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .errors import AnomalyError, ChainruleError, DtypeError, GradientError, InplaceError, ShapeError
+from .explainer import draw, explain
 from .functions import (
     abs,
     add,

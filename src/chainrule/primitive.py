@@ -23,8 +23,28 @@ from .tensor import Tensor
 Rule = Callable[..., Any]
 
 
+class Formulas:
+    """The derivative rules of a primitive written out for people: one text per input, naming the inputs
+    ``{a} {b} {c}``, the output ``{out}`` and any parameter by its name. ``local`` texts are local derivatives
+    (d out / d input, elementwise); otherwise a text says what the input receives from the gradient ``g``."""
+
+    __slots__ = ("texts", "local")
+
+    def __init__(self, texts: tuple[str, ...], local: bool) -> None:
+        self.texts, self.local = texts, local
+
+    def text(self, position: int, names: dict[str, str]) -> str:
+        template = self.texts[min(position, len(self.texts) - 1)]  # a variadic op states one text for all
+        return template.format_map(_Names(names))
+
+
+class _Names(dict):
+    def __missing__(self, key: str) -> str:
+        return key
+
+
 class Primitive:
-    __slots__ = ("name", "forward", "rules", "jvps", "elementwise", "uses_output", "is_view", "hint")
+    __slots__ = ("name", "forward", "rules", "jvps", "elementwise", "uses_output", "is_view", "hint", "formulas")
 
     def __init__(self, name: str, forward: Callable[..., Any], *, is_view: bool = False, hint: str = "") -> None:
         self.name = name
@@ -35,6 +55,7 @@ class Primitive:
         self.uses_output = False
         self.is_view = is_view
         self.hint = hint
+        self.formulas: Formulas | None = None  # the rules in words, for the explainer (see ``describe``)
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
@@ -82,6 +103,16 @@ def defvjp(prim: Primitive, *rules: Rule | None) -> None:
     """One reverse rule per input, in order (None for an input that is never differentiable)."""
     prim.rules = rules
     prim.uses_output = any(rule is not None and _reads_ans(rule) for rule in rules)
+
+
+def describe(prim: Primitive, *local: str) -> None:
+    """The local derivative of ``prim`` with respect to each input, in words: ``describe(sin, "cos({a})")``."""
+    prim.formulas = Formulas(local, local=True)
+
+
+def describe_vjp(prim: Primitive, *received: str) -> None:
+    """What each input of a non-elementwise ``prim`` receives from the gradient ``g``: ``"g @ {b}ᵀ"``."""
+    prim.formulas = Formulas(received, local=False)
 
 
 def defvjp_argnum(prim: Primitive, rule: Rule) -> None:

@@ -10,7 +10,7 @@ gradient in half between tied operands; clip passes the gradient where lo <= x <
 
 from __future__ import annotations
 
-from ..primitive import constant, defjvp_elementwise, defjvp_linear, defvjp, primitive
+from ..primitive import constant, defjvp_elementwise, defjvp_linear, defvjp, describe, primitive
 
 BROADCAST_HINT = (
     "Operand shapes must be equal or 1 in each trailing axis; reshape or expand_dims one operand so they line up."
@@ -25,6 +25,7 @@ def add(xp, x, y):
 
 
 defvjp(add, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
+describe(add, "1", "1")
 
 
 @primitive("subtract", hint=BROADCAST_HINT)
@@ -33,6 +34,7 @@ def subtract(xp, x, y):
 
 
 defvjp(subtract, lambda g, ans, x, y: g, lambda g, ans, x, y: -g)
+describe(subtract, "1", "-1")
 
 
 @primitive("multiply", hint=BROADCAST_HINT)
@@ -41,6 +43,7 @@ def multiply(xp, x, y):
 
 
 defvjp(multiply, lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x)
+describe(multiply, "{b}", "{a}")
 
 
 @primitive("divide", hint=BROADCAST_HINT)
@@ -49,6 +52,7 @@ def divide(xp, x, y):
 
 
 defvjp(divide, lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * x / (y * y))
+describe(divide, "1/{b}", "-{a}/{b}²")
 
 
 @primitive("negative")
@@ -57,6 +61,7 @@ def negative(xp, x):
 
 
 defvjp(negative, lambda g, ans, x: -g)
+describe(negative, "-1")
 
 
 @primitive("power", hint=BROADCAST_HINT)
@@ -77,6 +82,7 @@ defvjp(
     # d(x^y)/dy = x^y log x; where x == 0 the product x^y log x tends to 0 (for y > 0), so use log 1 there
     lambda g, ans, x, y: g * ans * log(where(1.0, x, condition=constant(x == 0))),
 )
+describe(power, "{b}·{a}^({b}-1)", "{a}^{b}·log({a})")
 
 
 @primitive("square")
@@ -85,6 +91,7 @@ def square(xp, x):
 
 
 defvjp(square, lambda g, ans, x: g * 2 * x)
+describe(square, "2·{a}")
 
 
 @primitive("sqrt")
@@ -93,6 +100,7 @@ def sqrt(xp, x):
 
 
 defvjp(sqrt, lambda g, ans, x: g / (2 * ans))
+describe(sqrt, "1/(2·sqrt({a}))")
 
 # -- exponentials and logarithms --------------------------------------------------------------------------------
 
@@ -103,6 +111,7 @@ def exp(xp, x):
 
 
 defvjp(exp, lambda g, ans, x: g * ans)
+describe(exp, "exp({a})")
 
 
 @primitive("expm1")
@@ -111,6 +120,7 @@ def expm1(xp, x):
 
 
 defvjp(expm1, lambda g, ans, x: g * (ans + 1))
+describe(expm1, "exp({a})")
 
 
 @primitive("log")
@@ -119,6 +129,7 @@ def log(xp, x):
 
 
 defvjp(log, lambda g, ans, x: g / x)
+describe(log, "1/{a}")
 
 
 @primitive("log1p")
@@ -127,6 +138,7 @@ def log1p(xp, x):
 
 
 defvjp(log1p, lambda g, ans, x: g / (1 + x))
+describe(log1p, "1/(1 + {a})")
 
 # -- trigonometric and hyperbolic -------------------------------------------------------------------------------
 
@@ -137,6 +149,7 @@ def sin(xp, x):
 
 
 defvjp(sin, lambda g, ans, x: g * cos(x))
+describe(sin, "cos({a})")
 
 
 @primitive("cos")
@@ -145,6 +158,7 @@ def cos(xp, x):
 
 
 defvjp(cos, lambda g, ans, x: -g * sin(x))
+describe(cos, "-sin({a})")
 
 
 @primitive("tan")
@@ -153,6 +167,7 @@ def tan(xp, x):
 
 
 defvjp(tan, lambda g, ans, x: g * (1 + ans * ans))
+describe(tan, "1 + tan²({a})")
 
 
 @primitive("arcsin")
@@ -161,6 +176,7 @@ def arcsin(xp, x):
 
 
 defvjp(arcsin, lambda g, ans, x: g / sqrt(1 - x * x))
+describe(arcsin, "1/sqrt(1 - {a}²)")
 
 
 @primitive("arccos")
@@ -169,6 +185,7 @@ def arccos(xp, x):
 
 
 defvjp(arccos, lambda g, ans, x: -g / sqrt(1 - x * x))
+describe(arccos, "-1/sqrt(1 - {a}²)")
 
 
 @primitive("arctan")
@@ -177,6 +194,7 @@ def arctan(xp, x):
 
 
 defvjp(arctan, lambda g, ans, x: g / (1 + x * x))
+describe(arctan, "1/(1 + {a}²)")
 
 
 @primitive("sinh")
@@ -185,6 +203,7 @@ def sinh(xp, x):
 
 
 defvjp(sinh, lambda g, ans, x: g * cosh(x))
+describe(sinh, "cosh({a})")
 
 
 @primitive("cosh")
@@ -193,6 +212,7 @@ def cosh(xp, x):
 
 
 defvjp(cosh, lambda g, ans, x: g * sinh(x))
+describe(cosh, "sinh({a})")
 
 
 @primitive("tanh")
@@ -201,6 +221,7 @@ def tanh(xp, x):
 
 
 defvjp(tanh, lambda g, ans, x: g * (1 - ans * ans))
+describe(tanh, "1 - tanh²({a})")
 
 # -- activations ------------------------------------------------------------------------------------------------
 
@@ -213,6 +234,7 @@ def sigmoid(xp, x):
 
 
 defvjp(sigmoid, lambda g, ans, x: g * ans * (1 - ans))
+describe(sigmoid, "sigmoid({a})·(1 - sigmoid({a}))")
 
 
 @primitive("softplus")
@@ -222,6 +244,7 @@ def softplus(xp, x):
 
 
 defvjp(softplus, lambda g, ans, x: g * sigmoid(x))
+describe(softplus, "sigmoid({a})")
 
 
 @primitive("relu")
@@ -230,6 +253,7 @@ def relu(xp, x):
 
 
 defvjp(relu, lambda g, ans, x: g * (x > 0))
+describe(relu, "1 if {a} > 0 else 0")
 
 
 @primitive("absolute")
@@ -238,6 +262,7 @@ def absolute(xp, x):
 
 
 defvjp(absolute, lambda g, ans, x: g * sign(x))
+describe(absolute, "sign({a})")
 
 
 @primitive("maximum", hint=BROADCAST_HINT)
@@ -250,6 +275,7 @@ defvjp(
     lambda g, ans, x, y: g * (x > y) + (g * 0.5) * (x == y),
     lambda g, ans, x, y: g * (y > x) + (g * 0.5) * (x == y),
 )
+describe(maximum, "1 if {a} > {b}, 1/2 if {a} = {b}, else 0", "1 if {b} > {a}, 1/2 if {a} = {b}, else 0")
 
 
 @primitive("minimum", hint=BROADCAST_HINT)
@@ -262,6 +288,7 @@ defvjp(
     lambda g, ans, x, y: g * (x < y) + (g * 0.5) * (x == y),
     lambda g, ans, x, y: g * (y < x) + (g * 0.5) * (x == y),
 )
+describe(minimum, "1 if {a} < {b}, 1/2 if {a} = {b}, else 0", "1 if {b} < {a}, 1/2 if {a} = {b}, else 0")
 
 
 @primitive("clip")
@@ -278,6 +305,7 @@ def _inside(x, lo, hi):
 
 
 defvjp(clip, lambda g, ans, x, lo=None, hi=None: g * _inside(x, lo, hi))
+describe(clip, "1 if lo ≤ {a} ≤ hi else 0")
 
 
 @primitive("where", hint=BROADCAST_HINT)
@@ -290,6 +318,7 @@ defvjp(
     lambda g, ans, x, y, condition=None: where(g, 0.0, condition=condition),
     lambda g, ans, x, y, condition=None: where(0.0, g, condition=condition),
 )
+describe(where, "1 where the condition holds, else 0", "0 where the condition holds, else 1")
 
 
 @primitive("cast")
@@ -298,6 +327,7 @@ def cast(xp, x, dtype=None):
 
 
 defvjp(cast, lambda g, ans, x, dtype=None: cast(g, dtype=x.dtype))
+describe(cast, "1")
 defjvp_linear(cast)
 
 # Forward rules. Every primitive above except cast is elementwise: its Jacobian is diagonal, so the forward

@@ -5,7 +5,7 @@ from __future__ import annotations
 from string import ascii_letters
 
 from ..backend import array_module
-from ..primitive import constant, defjvp, defjvp_argnum, defvjp, defvjp_argnum, primitive
+from ..primitive import constant, defjvp, defjvp_argnum, defvjp, defvjp_argnum, describe_vjp, primitive
 from .shape import broadcast_to, expand_dims, squeeze, swapaxes
 
 MATMUL_HINT = (
@@ -38,6 +38,7 @@ def _matmul_vjp_b(g, ans, a, b):
 
 
 defvjp(matmul, _matmul_vjp_a, _matmul_vjp_b)
+describe_vjp(matmul, "g @ {b}ᵀ", "{a}ᵀ @ g")
 defjvp(matmul, lambda t, ans, a, b: matmul(t, b), lambda t, ans, a, b: matmul(a, t))
 
 
@@ -97,6 +98,7 @@ def _letter_sizes(subscript, shape):
 
 
 defvjp_argnum(einsum, _einsum_vjp)
+describe_vjp(einsum, "einsum of g with the other operands")
 defjvp_argnum(  # multilinear: the tangent takes the place of its operand
     einsum,
     lambda i, t, ans, *operands, subscripts="": einsum(*operands[:i], t, *operands[i + 1 :], subscripts=subscripts),

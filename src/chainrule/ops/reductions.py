@@ -10,7 +10,7 @@ when some inputs are zero (no division by zero).
 from __future__ import annotations
 
 from ..backend import array_module
-from ..primitive import constant, defjvp, defjvp_linear, defvjp, primitive
+from ..primitive import constant, defjvp, defjvp_linear, defvjp, describe_vjp, primitive
 from .elementwise import exp
 from .shape import broadcast_to, concatenate, expand_dims, getitem, reshape, transpose
 
@@ -38,6 +38,7 @@ def sum(xp, x, axis=None, keepdims=False):
 
 
 defvjp(sum, lambda g, ans, x, axis=None, keepdims=False: unreduce(g, x.shape, axis, keepdims))
+describe_vjp(sum, "g spread back over the summed axes")
 defjvp_linear(sum)
 
 
@@ -65,6 +66,7 @@ def max(xp, x, axis=None, keepdims=False):
 
 
 defvjp(max, _extremum_vjp)
+describe_vjp(max, "g shared among the maxima (ties equally)")
 defjvp(max, _reduction_jvp(_extremum_vjp))
 
 
@@ -74,6 +76,7 @@ def min(xp, x, axis=None, keepdims=False):
 
 
 defvjp(min, _extremum_vjp)
+describe_vjp(min, "g shared among the minima (ties equally)")
 defjvp(min, _reduction_jvp(_extremum_vjp))
 
 
@@ -112,6 +115,7 @@ def _products_of_others(x, axis):
 
 
 defvjp(prod, _prod_vjp)
+describe_vjp(prod, "g · (product of the other elements)")
 defjvp(prod, _reduction_jvp(_prod_vjp))
 
 
@@ -129,6 +133,7 @@ def _logsumexp_vjp(g, ans, x, axis=None, keepdims=False):
 
 
 defvjp(logsumexp, _logsumexp_vjp)
+describe_vjp(logsumexp, "g · softmax({a})")
 defjvp(logsumexp, _reduction_jvp(_logsumexp_vjp))
 
 
@@ -142,6 +147,7 @@ def log_softmax(xp, x, axis=None):
 
 
 defvjp(log_softmax, lambda g, ans, x, axis=None: g - exp(ans) * sum(g, axis=axis, keepdims=True))
+describe_vjp(log_softmax, "g - softmax({a})·sum(g)")
 defjvp(log_softmax, lambda t, ans, x, axis=None: t - sum(exp(ans) * t, axis=axis, keepdims=True))
 
 
@@ -151,4 +157,5 @@ def softmax(xp, x, axis=None):
 
 
 defvjp(softmax, lambda g, ans, x, axis=None: ans * (g - sum(g * ans, axis=axis, keepdims=True)))
+describe_vjp(softmax, "{out}·(g - sum(g·{out}))")
 defjvp(softmax, lambda t, ans, x, axis=None: ans * (t - sum(t * ans, axis=axis, keepdims=True)))  # J is symmetric

@@ -7,7 +7,7 @@ inverse permutation, sum over broadcast axes, scatter the gradient of a selectio
 from __future__ import annotations
 
 from ..backend import array_module
-from ..primitive import constant, defjvp, defjvp_argnum, defjvp_linear, defvjp, defvjp_argnum, primitive
+from ..primitive import constant, defjvp, defjvp_argnum, defjvp_linear, defvjp, defvjp_argnum, describe_vjp, primitive
 
 
 @primitive("reshape", is_view=True, hint="The new shape must have the same number of elements.")
@@ -16,6 +16,7 @@ def reshape(xp, x, shape=()):
 
 
 defvjp(reshape, lambda g, ans, x, shape=(): reshape(g, shape=x.shape))
+describe_vjp(reshape, "g reshaped back to the shape of {a}")
 defjvp_linear(reshape)
 
 
@@ -34,6 +35,7 @@ def _inverse(axes, ndim):
 
 
 defvjp(transpose, lambda g, ans, x, axes=None: transpose(g, axes=_inverse(axes, len(x.shape))))
+describe_vjp(transpose, "g transposed back")
 defjvp_linear(transpose)
 
 
@@ -47,6 +49,7 @@ def broadcast_to(xp, x, shape=()):
 
 
 defvjp(broadcast_to, lambda g, ans, x, shape=(): sum_to(g, shape=x.shape))
+describe_vjp(broadcast_to, "g summed over the broadcast axes")
 defjvp_linear(broadcast_to)
 
 
@@ -75,6 +78,7 @@ def _sum_to_vjp(g, ans, x, shape=()):
 
 
 defvjp(sum_to, _sum_to_vjp)
+describe_vjp(sum_to, "g broadcast back to the shape of {a}")
 defjvp_linear(sum_to)
 
 
@@ -90,6 +94,7 @@ def getitem(xp, x, index=None):
 
 
 defvjp(getitem, lambda g, ans, x, index=None: scatter_add(g, index=index, shape=x.shape))
+describe_vjp(getitem, "g placed at the indexed positions of zeros shaped like {a}")
 defjvp_linear(getitem)
 
 
@@ -105,6 +110,7 @@ def scatter_add(xp, g, index=None, shape=()):
 
 
 defvjp(scatter_add, lambda g, ans, x, index=None, shape=(): getitem(g, index=index))
+describe_vjp(scatter_add, "g at the index")
 defjvp_linear(scatter_add)
 
 
@@ -128,6 +134,7 @@ defvjp(
     lambda g, ans, x, value, index=None: g * _untouched(x, index),
     lambda g, ans, x, value, index=None: getitem(g, index=index),
 )
+describe_vjp(setitem, "g, zero where {a} was overwritten", "g at the written positions")
 defjvp(
     setitem,
     lambda t, ans, x, value, index=None: t * _untouched(x, index),
@@ -154,6 +161,7 @@ def _concatenate_vjp(i, g, ans, *xs, axis=0):
 
 
 defvjp_argnum(concatenate, _concatenate_vjp)
+describe_vjp(concatenate, "the slice of g that came from this operand")
 defjvp_argnum(
     concatenate,
     lambda i, t, ans, *xs, axis=0: concatenate(*[t if k == i else _zeros_like(x) for k, x in enumerate(xs)], axis=axis),
@@ -217,4 +225,5 @@ def identity(xp, x):
 
 
 defvjp(identity, lambda g, ans, x: g)
+describe_vjp(identity, "g")
 defjvp_linear(identity)

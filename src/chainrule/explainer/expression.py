@@ -1,0 +1,507 @@
+"""The expression language of the command line, parsed, never evaluated as Python.
+
+A tokenizer and a recursive-descent parser turn text such as ``sin(x*y) + cos(x*y)`` into a tree of five node
+kinds (number, variable, unary minus, binary operator, call of a known function); everything else is refused
+with an :class:`ExpressionError` that points at the position. ``build`` then computes the tree with chainrule
+operations on float64 scalars, sharing repeated subexpressions so that ``x*y`` written twice is one node with
+two consumers, as in the textbook graph.
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import functions as F
+from ..creation import tensor
+from ..errors import ChainruleError
+from ..tensor import Tensor
+
+MAX_LENGTH = 1000  # characters
+MAX_DEPTH = 60  # nested parentheses, calls, unary minus and powers
+
+# name -> (number of arguments, the chainrule function)
+FUNCTIONS: dict[str, tuple[int, Any]] = {
+    **{
+        name: (1, getattr(F, name))
+        for name in (
+            "sin cos tan arcsin arccos arctan sinh cosh tanh exp expm1 log log1p sqrt square sigmoid relu softplus abs"
+        ).split()
+    },
+    "maximum": (2, F.maximum),
+    "minimum": (2, F.minimum),
+    "power": (2, F.power),
+    "clip": (3, None),  # clip(x, lo, hi): the bounds are numbers
+}
+
+BINARY = {"+": F.add, "-": F.subtract, "*": F.multiply, "/": F.divide, "**": F.power}
+
+# What a refused character most likely meant, said in one line.
+REFUSED = {
+    "'": "strings are not part of the expression language",
+    '"': "strings are not part of the expression language",
+    "[": "subscripts and lists are not part of the expression language",
+    "]": "subscripts and lists are not part of the expression language",
+    "{": "sets and dicts are not part of the expression language",
+    "}": "sets and dicts are not part of the expression language",
+    ":": "lambdas, slices and annotations are not part of the expression language",
+    ";": "only one expression can be given",
+    "^": "'^' is not a power here: write x**y",
+    "=": "assignments are not part of the expression: give values after it, as in x=2",
+    "\\": "backslashes are not part of the expression language",
+    "#": "comments are not part of the expression language",
+    "`": "backquotes are not part of the expression language",
+}
+OPERATORS_NOT_SUPPORTED = {"%", "@", "<", ">", "&", "|", "~", "!", "$", "?"}
+
+
+class ExpressionError(ChainruleError, ValueError):
+    """A refused or failing expression: the message, then the expression with a caret under the place."""
+
+    def __init__(self, message: str, source: str = "", start: int = 0, end: int | None = None) -> None:
+        self.message, self.source, self.start = message, source, start
+        self.end = max(end if end is not None else start + 1, start + 1)
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        if not self.source:
+            return self.message
+        shown, start, end = _window(self.source, self.start, self.end)
+        return f"{self.message}\n  {shown}\n  {' ' * start}{'^' * (end - start)}"
+
+
+def _window(source: str, start: int, end: int, width: int = 100) -> tuple[str, int, int]:
+    """The part of a long source around the error, with printable characters only."""
+    shown = "".join(c if c.isprintable() else "?" for c in source)
+    if len(shown) <= width:
+        return shown, min(start, len(shown)), min(end, len(shown) + 1)
+    left = max(0, min(start - width // 2, len(shown) - width))
+    text = ("..." if left else "") + shown[left : left + width] + ("..." if left + width < len(shown) else "")
+    offset = 3 if left else 0
+    return text, start - left + offset, min(end - left + offset, len(text))
+
+
+# -- tokens ----------------------------------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r"(?P<space>\s+)"
+    r"|(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
+    r"|(?P<name>[A-Za-z_][A-Za-z_0-9]*)"
+    r"|(?P<op>\*\*|//|[-+*/(),])"
+)
+
+
+@dataclass
+class Token:
+    kind: str  # "number", "name", "op", "end"
+    text: str
+    start: int
+
+    @property
+    def end(self) -> int:
+        return self.start + max(len(self.text), 1)
+
+
+def tokenize(source: str) -> list[Token]:
+    if len(source) > MAX_LENGTH:
+        raise ExpressionError(
+            f"the expression is too long ({len(source)} characters; at most {MAX_LENGTH})", source, MAX_LENGTH
+        )
+    tokens: list[Token] = []
+    position = 0
+    while position < len(source):
+        match = _TOKEN.match(source, position)
+        if match is None:
+            char = source[position]
+            previous = tokens[-1] if tokens else None
+            if char == "." and previous is not None and (previous.kind == "name" or previous.text == ")"):
+                message = "attribute access is not part of the expression language"
+            elif char in REFUSED:
+                message = REFUSED[char]
+                if char == "=" and _inside_call(tokens):
+                    message = "keyword arguments are not allowed: pass arguments by position"
+            elif char in OPERATORS_NOT_SUPPORTED:
+                message = f"the operator '{char}' is not supported: use + - * / ** and functions"
+            else:
+                message = f"unexpected character {char!r}"
+            raise ExpressionError(message, source, position)
+        kind = match.lastgroup
+        text = match.group()
+        after = source[match.end() : match.end() + 1]
+        if kind == "number" and (after.isalnum() or after == "_"):
+            raise ExpressionError(
+                f"a number runs into a name: write {text}*{source[match.end()]} for a product",
+                source,
+                match.start(),
+                match.end() + 1,
+            )
+        if kind == "op" and text == "//":
+            raise ExpressionError("floor division '//' is not supported: use /", source, position, position + 2)
+        if kind == "name" and (keyword.iskeyword(text) or keyword.issoftkeyword(text)) and text != "_":
+            raise keyword_error(Token(kind, text, position), source)
+        if kind != "space":
+            tokens.append(Token(kind, text, position))
+        position = match.end()
+    tokens.append(Token("end", "", len(source)))
+    return tokens
+
+
+def keyword_error(token: Token, source: str) -> ExpressionError:
+    what = {
+        "lambda": "lambdas are",
+        "for": "comprehensions and loops are",
+        "import": "imports are",
+        "if": "conditional expressions are",
+        "not": "logical operators are",
+        "and": "logical operators are",
+        "or": "logical operators are",
+    }.get(token.text, f"the Python keyword '{token.text}' is")
+    return ExpressionError(f"{what} not part of the expression language", source, token.start, token.end)
+
+
+def _inside_call(tokens: list[Token]) -> bool:
+    depth = 0
+    for token in reversed(tokens):
+        if token.text == ")":
+            depth += 1
+        elif token.text == "(":
+            if depth == 0:
+                return True
+            depth -= 1
+    return False
+
+
+# -- the tree --------------------------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Expr:
+    kind: str  # "number", "variable", "neg", "binary", "call"
+    start: int
+    end: int
+    text: str = ""  # the number's text, the variable's or function's name, or the binary operator
+    args: list[Expr] = field(default_factory=list)
+    value: float = 0.0  # for numbers
+
+    def key(self) -> str:
+        """The same text for the same computation, so a repeated subexpression becomes one node."""
+        if self.kind == "number":  # each written number is a node of its own
+            return f"number@{self.start}"
+        if self.kind == "variable":
+            return self.text
+        return f"{self.kind}:{self.text}(" + ",".join(a.key() for a in self.args) + ")"
+
+    def variables(self) -> list[str]:
+        found: dict[str, None] = {}
+        stack = [self]
+        while stack:
+            e = stack.pop()
+            if e.kind == "variable":
+                found[e.text] = None
+            stack.extend(reversed(e.args))
+        return list(found)
+
+
+class Parser:
+    """expr := term (('+'|'-') term)* ; term := unary (('*'|'/') unary)* ; unary := '-' unary | '+' unary | power ;
+    power := atom ('**' unary)? ; atom := number | name | name '(' expr (',' expr)* ')' | '(' expr ')'"""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.tokens = tokenize(source)
+        self.position = 0
+        self.depth = 0
+
+    def parse(self) -> Expr:
+        if self.tokens[0].kind == "end":
+            raise ExpressionError("the expression is empty", self.source, 0)
+        tree = self.expression()
+        token = self.peek()
+        if token.kind != "end":
+            raise self.unexpected(token)
+        return tree
+
+    # helpers
+    def peek(self) -> Token:
+        return self.tokens[self.position]
+
+    def take(self) -> Token:
+        token = self.tokens[self.position]
+        self.position += 1
+        return token
+
+    def error(self, message: str, token: Token) -> ExpressionError:
+        return ExpressionError(message, self.source, token.start, token.end)
+
+    def unexpected(self, token: Token) -> ExpressionError:
+        if token.kind == "end":
+            return self.error("the expression ends too early", token)
+        if token.text == ",":
+            return self.error("a comma outside a function call: tuples are not part of the expression language", token)
+        if token.text == ")":
+            return self.error("this ')' closes nothing", token)
+        if token.text == "(":
+            return self.error("only functions can be called, by name: sin(x)", token)
+        return self.error(f"expected an operator before {token.text!r}", token)
+
+    def unclosed(self, found: Token, opening: Token, message: str) -> ExpressionError:
+        return self.error(message, opening) if found.kind == "end" else self.unexpected(found)
+
+    def deeper(self, token: Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"the expression is nested too deeply (more than {MAX_DEPTH} levels)", token)
+
+    # grammar
+    def expression(self) -> Expr:
+        left = self.term()
+        while self.peek().text in ("+", "-"):
+            op = self.take()
+            right = self.term()
+            left = Expr("binary", left.start, right.end, op.text, [left, right])
+        return left
+
+    def term(self) -> Expr:
+        left = self.unary()
+        while self.peek().text in ("*", "/"):
+            op = self.take()
+            right = self.unary()
+            left = Expr("binary", left.start, right.end, op.text, [left, right])
+        return left
+
+    def unary(self) -> Expr:
+        token = self.peek()
+        if token.text in ("-", "+"):
+            self.take()
+            self.deeper(token)
+            operand = self.unary()
+            self.depth -= 1
+            if token.text == "+":
+                return operand
+            return Expr("neg", token.start, operand.end, "-", [operand])
+        return self.power()
+
+    def power(self) -> Expr:
+        base = self.atom()
+        if self.peek().text == "**":
+            token = self.take()
+            self.deeper(token)
+            exponent = self.unary()  # right-associative, and 2**-1 works as in Python
+            self.depth -= 1
+            return Expr("binary", base.start, exponent.end, "**", [base, exponent])
+        return base
+
+    def atom(self) -> Expr:
+        token = self.take()
+        if token.kind == "number":
+            value = float(token.text)
+            if not math.isfinite(value):
+                raise self.error(f"the number {token.text} is too large for float64", token)
+            return Expr("number", token.start, token.end, token.text, value=value)
+        if token.text == "(":
+            self.deeper(token)
+            inner = self.expression()
+            self.depth -= 1
+            close = self.take()
+            if close.text != ")":
+                raise self.unclosed(close, token, "expected ')' to close the '(' here")
+            inner.start, inner.end = token.start, close.end
+            return inner
+        if token.kind == "name":
+            if token.text.startswith("_"):
+                raise self.error("names starting with '_' are not allowed", token)
+            if self.peek().text == "(":
+                return self.call(token)
+            if token.text in FUNCTIONS:
+                raise self.error(f"'{token.text}' is a function: call it, as in {token.text}(x)", token)
+            return Expr("variable", token.start, token.end, token.text)
+        raise self.unexpected(token)
+
+    def call(self, name: Token) -> Expr:
+        if name.text not in FUNCTIONS:
+            known = ", ".join(sorted(FUNCTIONS))
+            raise self.error(f"unknown function '{name.text}' (known: {known})", name)
+        opening = self.take()
+        self.deeper(opening)
+        args: list[Expr] = []
+        if self.peek().text != ")":
+            while True:
+                args.append(self.expression())
+                if self.peek().text != ",":
+                    break
+                self.take()
+        close = self.take()
+        if close.text != ")":
+            raise self.unclosed(close, opening, "expected ')' to close this call")
+        self.depth -= 1
+        arity = FUNCTIONS[name.text][0]
+        if len(args) != arity:
+            plural = "s" if arity > 1 else ""
+            raise ExpressionError(
+                f"{name.text} takes {arity} argument{plural}, got {len(args)}", self.source, name.start, close.end
+            )
+        return Expr("call", name.start, close.end, name.text, args)
+
+
+def parse(source: str) -> Expr:
+    """The tree of an expression, or an ExpressionError pointing at what is refused."""
+    if not isinstance(source, str):
+        raise ExpressionError(f"an expression is text, got {type(source).__name__}")
+    return Parser(source).parse()
+
+
+# -- values ----------------------------------------------------------------------------------------------------
+
+
+def parse_assignment(text: str) -> tuple[str, float]:
+    """``x=2`` -> ("x", 2.0), refusing what is not a name and a finite number."""
+    name, sep, value = text.partition("=")
+    name, value = name.strip(), value.strip()
+    if not sep:
+        raise ExpressionError("a value is given as name=number, as in x=2", text, 0, len(text))
+    if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
+        raise ExpressionError(f"{name!r} is not a variable name", text, 0, max(len(name), 1))
+    if name in FUNCTIONS:
+        raise ExpressionError(f"'{name}' is a function, not a variable", text, 0, len(name))
+    start = text.index("=") + 1
+    try:
+        number = float(value)
+    except ValueError:
+        raise ExpressionError(f"the value of {name} is not a number: {value!r}", text, start, len(text)) from None
+    if not math.isfinite(number):
+        raise ExpressionError(f"the value of {name} must be a finite number", text, start, len(text))
+    return name, number
+
+
+DOMAINS = {
+    "log": "log needs a positive argument",
+    "log1p": "log1p needs an argument above -1",
+    "sqrt": "sqrt needs an argument of at least 0",
+    "arcsin": "arcsin needs an argument between -1 and 1",
+    "arccos": "arccos needs an argument between -1 and 1",
+    "/": "division by zero",
+    "**": "a negative number to a non-integer power, or 0 to a negative power",
+    "power": "a negative number to a non-integer power, or 0 to a negative power",
+}
+
+
+@dataclass
+class Built:
+    """An expression computed with chainrule: its output, its variables (leaves that require grad) and, for
+    every computed tensor, the span of the source that made it."""
+
+    source: str
+    output: Tensor
+    variables: dict[str, Tensor]
+    spans: dict[int, tuple[int, int]]
+
+    def span_of(self, t: Tensor | None) -> tuple[int, int]:
+        return self.spans.get(id(t), (0, len(self.source))) if t is not None else (0, len(self.source))
+
+
+def build(source: str, values: dict[str, float]) -> Built:
+    """Parse ``source`` and compute it at ``values``; refuses missing values and domain errors."""
+    tree = parse(source)
+    needed = tree.variables()
+    missing = [name for name in needed if name not in values]
+    if missing:
+        first = _first_use(tree, missing[0])
+        names = ", ".join(missing)
+        raise ExpressionError(
+            f"no value for {names}: give one after the expression, as in {missing[0]}=1", source, first.start, first.end
+        )
+    variables = {name: tensor(float(v), requires_grad=True, name=name) for name, v in values.items()}
+    spans: dict[int, tuple[int, int]] = {}
+    memo: dict[str, Any] = {}
+
+    def compute(e: Expr) -> Any:
+        key = e.key()
+        if key in memo:
+            return memo[key]
+        if e.kind == "number":
+            result: Any = tensor(e.value, name=e.text)
+        elif e.kind == "variable":
+            result = variables[e.text]
+        else:
+            args = [compute(a) for a in e.args]
+            with np.errstate(all="ignore"):
+                result = _apply(e, args, source)
+            if type(result) is not Tensor:
+                result = tensor(result)
+            spans.setdefault(id(result), (e.start, e.end))
+            if not result._rg and result._op is None and not result.name:  # computed from numbers alone
+                result.name = _short(result.item())
+            _check_finite(e, args, result, source)
+        memo[key] = result
+        return result
+
+    output = compute_iteratively(tree, compute)
+    return Built(source, output, variables, spans)
+
+
+def compute_iteratively(tree: Expr, compute: Any) -> Any:
+    """Compute the children before the parents without recursion (the depth is bounded, but be thrifty)."""
+    order: list[Expr] = []
+    stack = [tree]
+    while stack:
+        e = stack.pop()
+        order.append(e)
+        stack.extend(e.args)
+    for e in reversed(order):
+        compute(e)
+    return compute(tree)
+
+
+def _apply(e: Expr, args: list, source: str) -> Any:
+    if e.kind == "neg":
+        return F.negative(args[0])
+    if e.kind == "binary":
+        return BINARY[e.text](args[0], args[1])
+    if e.text == "clip":
+        bounds = []
+        for bound, arg in zip(e.args[1:], args[1:]):
+            if arg._rg:
+                message = "clip's bounds must be numbers, not expressions of variables"
+                raise ExpressionError(message, source, bound.start, bound.end)
+            bounds.append(arg.item())
+        return F.clip(args[0], bounds[0], bounds[1])
+    return FUNCTIONS[e.text][1](*args)
+
+
+def _check_finite(e: Expr, args: list, result: Tensor, source: str) -> None:
+    value = result.item()
+    if math.isfinite(value) or not all(math.isfinite(a.item()) for a in args):
+        return
+    what = e.text if e.kind != "neg" else "-"
+    if math.isnan(value) or what in ("/", "log"):
+        reason = DOMAINS.get(what, f"{what} is undefined there")
+        raise ExpressionError(f"{_call(e, args)} is undefined: {reason}", source, e.start, e.end)
+    raise ExpressionError(f"{_call(e, args)} overflows float64 (|value| > 1.8e308)", source, e.start, e.end)
+
+
+def _call(e: Expr, args: list) -> str:
+    shown = [_short(a.item()) for a in args]
+    if e.kind == "binary":
+        return f"{shown[0]} {e.text} {shown[1]}"
+    if e.kind == "neg":
+        return f"-({shown[0]})"
+    return f"{e.text}({', '.join(shown)})"
+
+
+def _short(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def _first_use(tree: Expr, name: str) -> Expr:
+    stack = [tree]
+    while stack:
+        e = stack.pop()
+        if e.kind == "variable" and e.text == name:
+            return e
+        stack.extend(reversed(e.args))
+    return tree
