@@ -142,6 +142,8 @@ def tokenize(source: str) -> list[Token]:
             )
         if kind == "op" and text == "//":
             raise ExpressionError("floor division '//' is not supported: use /", source, position, position + 2)
+        if kind == "name" and text.startswith("_"):
+            raise ExpressionError("names starting with '_' are not allowed", source, position, match.end())
         if kind == "name" and (keyword.iskeyword(text) or keyword.issoftkeyword(text)) and text != "_":
             raise keyword_error(Token(kind, text, position), source)
         if kind != "space":
@@ -187,14 +189,6 @@ class Expr:
     text: str = ""  # the number's text, the variable's or function's name, or the binary operator
     args: list[Expr] = field(default_factory=list)
     value: float = 0.0  # for numbers
-
-    def key(self) -> str:
-        """The same text for the same computation, so a repeated subexpression becomes one node."""
-        if self.kind == "number":  # each written number is a node of its own
-            return f"number@{self.start}"
-        if self.kind == "variable":
-            return self.text
-        return f"{self.kind}:{self.text}(" + ",".join(a.key() for a in self.args) + ")"
 
     def variables(self) -> list[str]:
         found: dict[str, None] = {}
@@ -313,8 +307,6 @@ class Parser:
             inner.start, inner.end = token.start, close.end
             return inner
         if token.kind == "name":
-            if token.text.startswith("_"):
-                raise self.error("names starting with '_' are not allowed", token)
             if self.peek().text == "(":
                 return self.call(token)
             if token.text in FUNCTIONS:
@@ -417,44 +409,45 @@ def build(source: str, values: dict[str, float]) -> Built:
         )
     variables = {name: tensor(float(v), requires_grad=True, name=name) for name, v in values.items()}
     spans: dict[int, tuple[int, int]] = {}
-    memo: dict[str, Any] = {}
-
-    def compute(e: Expr) -> Any:
-        key = e.key()
-        if key in memo:
-            return memo[key]
-        if e.kind == "number":
-            result: Any = tensor(e.value, name=e.text)
-        elif e.kind == "variable":
-            result = variables[e.text]
-        else:
-            args = [compute(a) for a in e.args]
-            with np.errstate(all="ignore"):
-                result = _apply(e, args, source)
-            if type(result) is not Tensor:
-                result = tensor(result)
-            spans.setdefault(id(result), (e.start, e.end))
-            if not result._rg and result._op is None and not result.name:  # computed from numbers alone
-                result.name = _short(result.item())
-            _check_finite(e, args, result, source)
-        memo[key] = result
-        return result
-
-    output = compute_iteratively(tree, compute)
-    return Built(source, output, variables, spans)
-
-
-def compute_iteratively(tree: Expr, compute: Any) -> Any:
-    """Compute the children before the parents without recursion (the depth is bounded, but be thrifty)."""
+    # Children before parents, without recursion (a chain x*x*...*x is as deep as it is long). A subexpression
+    # seen before, with the same operation on the same operands, is the node computed then.
     order: list[Expr] = []
     stack = [tree]
     while stack:
         e = stack.pop()
         order.append(e)
         stack.extend(e.args)
+    known: dict[tuple, int] = {}
+    results: list[Any] = []
+    slot: dict[int, int] = {}
     for e in reversed(order):
-        compute(e)
-    return compute(tree)
+        if e.kind == "number":  # each written number is a node of its own
+            key: tuple = ("number", e.start)
+        elif e.kind == "variable":
+            key = ("variable", e.text)
+        else:
+            key = (e.kind, e.text, *(slot[id(a)] for a in e.args))
+        if key not in known:
+            known[key] = len(results)
+            results.append(_compute(e, [results[slot[id(a)]] for a in e.args], variables, spans, source))
+        slot[id(e)] = known[key]
+    return Built(source, results[slot[id(tree)]], variables, spans)
+
+
+def _compute(e: Expr, args: list, variables: dict[str, Tensor], spans: dict, source: str) -> Tensor:
+    if e.kind == "number":
+        return tensor(e.value, name=e.text)
+    if e.kind == "variable":
+        return variables[e.text]
+    with np.errstate(all="ignore"):
+        result = _apply(e, args, source)
+    if type(result) is not Tensor:
+        result = tensor(result)
+    spans.setdefault(id(result), (e.start, e.end))
+    if not result._rg and result._op is None and not result.name:  # computed from numbers alone
+        result.name = _short(result.item())
+    _check_finite(e, args, result, source)
+    return result
 
 
 def _apply(e: Expr, args: list, source: str) -> Any:

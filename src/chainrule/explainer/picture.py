@@ -106,7 +106,7 @@ def build_view(graph: Graph, show_grads: bool, max_nodes: int = MAX_NODES) -> Vi
             if (source, target) in seen:
                 continue
             seen.add((source, target))
-            view.edges.append((source, target, edge_label(node) if source != summary_key else "..."))
+            view.edges.append((source, target, edge_label(node) if source != summary_key else ""))
     return view
 
 
@@ -182,7 +182,11 @@ def layout(view: View) -> dict[tuple[int, int], list[tuple[float, float]]]:
             (left[int(layer)] + widths[int(layer)] / 2, MARGIN + position * row + row / 2 - ROW_GAP / 2)
             for position, layer in points
         ]
-    return routes
+    # the layout may start below or above zero: move everything to the top margin
+    top = min([b.y for b in view.boxes.values()] + [y - row / 2 for r in routes.values() for _, y in r])
+    for box in view.boxes.values():
+        box.y += MARGIN - top
+    return {edge: [(x, y + MARGIN - top) for x, y in points] for edge, points in routes.items()}
 
 
 class Figure:
@@ -255,10 +259,13 @@ def render_svg(view: View, routes: dict) -> str:
         for (x0, y0), (x1, y1) in zip(points, points[1:]):
             mid = (x0 + x1) / 2
             path += f" C{mid:.1f},{y0:.1f} {mid:.1f},{y1:.1f} {x1:.1f},{y1:.1f}"
+        dashes = ' stroke-dasharray="4 3"' if a.kind == "summary" else ""
         out.append(
             f'<path class="edge" data-from="{_attr(a.lines[0])}" data-to="{_attr(b.lines[0])}" d="{path}" '
-            'fill="none" stroke="#475569" stroke-width="1.3" marker-end="url(#arrow)"/>'
+            f'fill="none" stroke="#475569" stroke-width="1.3"{dashes} marker-end="url(#arrow)"/>'
         )
+        if not label:
+            continue
         (x0, y0), (x1, y1) = points[-2], points[-1]
         lx, ly = x0 + (x1 - x0) * 0.55, y0 + (y1 - y0) * 0.55
         w = len(label) * CHAR_WIDTH + 6

@@ -1,0 +1,102 @@
+"""The HTML report: self-contained, the seed numbers, the accuracy panel, and a check in a real headless browser."""
+
+import html
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+import chainrule as cr
+from chainrule.explainer.expression import build
+from chainrule.explainer.graph import capture
+from chainrule.explainer.report import finite_differences, page
+
+pytest.importorskip("igraph")
+pytest.importorskip("matplotlib")
+
+BROWSER = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+
+
+def seed_page():
+    built = build("sin(x*y) + cos(x*y)", {"x": 2.0, "y": 3.0})
+    return page(capture(built.output), title="sin(x*y) + cos(x*y)", accuracy=True)
+
+
+def test_page_is_self_contained_and_has_every_part():
+    text = seed_page()
+    assert text.startswith("<!DOCTYPE html>")
+    for section in ("id='picture'", "id='forward'", "id='backward'", "id='accuracy'"):
+        assert section in text
+    # nothing fetched from a network: no external scripts, styles, images or fonts
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)
+    assert "<link" not in text and "@import" not in text
+    plain = html.unescape(text)
+    for number in ("0.680755", "1.23959", "3.71876", "2.47917", "0.279415 (from v) + 0.96017 (from u) = 1.23959"):
+        assert number in plain
+
+
+def test_accuracy_panel_shows_why_ad_is_preferred():
+    built = build("sin(x*y) + cos(x*y)", {"x": 2.0, "y": 3.0})
+    graph = capture(built.output)
+    result = finite_differences(graph, graph.inputs[0])
+    assert result["exact"] == pytest.approx(3.718757354547875, rel=1e-15)
+    forward, central = result["forward_error"], result["central_error"]
+    # truncation error shrinks with h, then rounding error takes over: no step size is exact
+    assert forward[0] > forward[4] > forward[7] and forward[-1] > forward[7]
+    assert central[0] > central[3] and central[-1] > central[4]
+    assert min(central) < 1e-9 and min(forward) > 1e-10
+    assert min(forward) > 1e-15 and min(central) > 1e-15
+
+
+def browser_check(text, tmp_path):
+    """Open the page in headless Chromium and read back what its own script measured."""
+    path = tmp_path / "report.html"
+    path.write_text(text, encoding="utf-8")
+    command = [
+        BROWSER,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+        path.as_uri(),
+    ]
+    dom = subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
+    match = re.search(r'data-selfcheck="([^"]*)"', dom)
+    assert match, "the page's check did not run in the browser"
+    return json.loads(html.unescape(match.group(1)))
+
+
+needs_browser = pytest.mark.skipif(BROWSER is None, reason="no headless Chromium installed")
+
+
+@needs_browser
+def test_page_renders_in_a_real_browser(tmp_path):
+    check = browser_check(seed_page(), tmp_path)
+    assert check["nodes"] == 6 and check["edges"] == 6
+    assert check["plot"] and check["plot"][0] > 200 and check["plot"][1] > 100
+    assert check["problems"] == []
+
+
+@needs_browser
+def test_the_browser_check_catches_labels_that_overflow(tmp_path, monkeypatch):
+    from chainrule.explainer import picture
+
+    monkeypatch.setattr(picture, "CHAR_WIDTH", 2.0)  # boxes far too narrow for their text
+    check = browser_check(seed_page(), tmp_path)
+    assert any("overflows its box" in p for p in check["problems"])
+
+
+def test_explanation_html_of_a_tensor_graph():
+    w = cr.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True, name="w")
+    out = cr.sum(cr.tanh(w @ w))
+    text = cr.explain(out).html(accuracy=True)
+    assert "float64[2, 2]" in text and "a random unit direction" in text
