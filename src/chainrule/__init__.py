@@ -28,6 +28,7 @@ from .functions import (
     divide,
     dot,
     einsum,
+    erf,
     exp,
     expand_dims,
     expm1,
@@ -84,6 +85,11 @@ from .transforms import (
     value_and_grad,
     vjp,
 )
+
+# isort: split
+from . import nn, optim  # built on everything above
+from .nn.init import manual_seed
+from .serialization import CheckpointError, load, save
 
 __version__ = "0.1.0"
 

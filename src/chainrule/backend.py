@@ -43,3 +43,29 @@ def _register(kind: type) -> ModuleType:
     if kind not in (list, tuple):
         _module_of_type[kind] = module
     return module
+
+
+_SPECIAL: dict[tuple[str, str], Any] = {}
+
+
+def special_function(xp: ModuleType, name: str) -> Any:
+    """An elementwise special function (``erf``) for the arrays of ``xp``: NumPy has none, so for NumPy it is
+    Python's exact ``math`` function applied elementwise; another backend brings its own (CuPy: cupyx)."""
+    key = (xp.__name__, name)
+    if key not in _SPECIAL:
+        if xp is numpy:
+            import math
+
+            vectorised = numpy.frompyfunc(getattr(math, name), 1, 1)
+
+            def apply(x: Any) -> Any:
+                x = numpy.asarray(x)
+                dtype = x.dtype if x.dtype.kind == "f" else numpy.dtype(numpy.float64)
+                out = vectorised(x)
+                return dtype.type(out) if x.ndim == 0 else out.astype(dtype)
+
+            _SPECIAL[key] = apply
+        else:
+            special = importlib.import_module(f"{xp.__name__}x.scipy.special")
+            _SPECIAL[key] = getattr(special, name)
+    return _SPECIAL[key]

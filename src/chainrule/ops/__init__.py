@@ -13,6 +13,7 @@ from .elementwise import (
     cosh,
     divide,
     equal,
+    erf,
     exp,
     expm1,
     greater,
@@ -41,13 +42,16 @@ from .elementwise import (
     where,
 )
 from .linalg import einsum, matmul
+from .losses import softmax_cross_entropy
 from .reductions import log_softmax, logsumexp, max, min, prod, softmax, sum, unreduce
 from .shape import (
     broadcast_to,
     concatenate,
     expand_dims,
+    fold,
     getitem,
     identity,
+    pad,
     reshape,
     scatter_add,
     setitem,
@@ -55,6 +59,8 @@ from .shape import (
     sum_to,
     swapaxes,
     transpose,
+    unfold,
+    window_count,
 )
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -10,6 +10,9 @@ gradient in half between tied operands; clip passes the gradient where lo <= x <
 
 from __future__ import annotations
 
+import math
+
+from ..backend import special_function
 from ..primitive import constant, defjvp_elementwise, defjvp_linear, defvjp, describe, primitive
 
 BROADCAST_HINT = (
@@ -197,6 +200,15 @@ defvjp(arctan, lambda g, ans, x: g / (1 + x * x))
 describe(arctan, "1/(1 + {a}²)")
 
 
+@primitive("erf")
+def erf(xp, x):
+    return special_function(xp, "erf")(x)
+
+
+defvjp(erf, lambda g, ans, x: g * (2 / math.sqrt(math.pi)) * exp(-(x * x)))
+describe(erf, "2/sqrt(pi)·exp(-{a}²)")
+
+
 @primitive("sinh")
 def sinh(xp, x):
     return xp.sinh(x)
@@ -333,7 +345,7 @@ defjvp_linear(cast)
 # Forward rules. Every primitive above except cast is elementwise: its Jacobian is diagonal, so the forward
 # rule multiplies the tangent by the very local derivative its reverse rule multiplies the cotangent by.
 for _prim in (add, subtract, multiply, divide, negative, power, square, sqrt, exp, expm1, log, log1p, sin, cos, tan,
-              arcsin, arccos, arctan, sinh, cosh, tanh, sigmoid, softplus, relu, absolute, maximum, minimum, clip,
+              arcsin, arccos, arctan, erf, sinh, cosh, tanh, sigmoid, softplus, relu, absolute, maximum, minimum, clip,
               where):  # fmt: skip
     defjvp_elementwise(_prim)
 

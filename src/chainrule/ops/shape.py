@@ -227,3 +227,58 @@ def identity(xp, x):
 defvjp(identity, lambda g, ans, x: g)
 describe_vjp(identity, "g")
 defjvp_linear(identity)
+
+
+# -- windows: padding, and the sliding windows that convolution and pooling read ------------------------------
+
+
+@primitive("pad")
+def pad(xp, x, widths=()):
+    """Zeros around ``x``: ``widths`` holds a (before, after) pair for every axis."""
+    return xp.pad(x, widths)
+
+
+def _unpad(g, x, widths):
+    return getitem(g, index=tuple(slice(before, before + n) for (before, _), n in zip(widths, x.shape)))
+
+
+defvjp(pad, lambda g, ans, x, widths=(): _unpad(g, x, widths))
+describe_vjp(pad, "g without the padding")
+defjvp_linear(pad)
+
+
+def window_count(size: int, kernel: int, stride: int) -> int:
+    return (size - kernel) // stride + 1
+
+
+@primitive("unfold", is_view=True, hint="The kernel must fit in the last two axes.")
+def unfold(xp, x, kernel=(1, 1), stride=(1, 1)):
+    """The windows of the last two axes: (..., H, W) -> (..., OH, OW, kh, kw), a view without copies."""
+    if x.shape[-2] < kernel[0] or x.shape[-1] < kernel[1]:
+        raise ValueError(f"a {kernel[0]}x{kernel[1]} kernel does not fit in {x.shape[-2]}x{x.shape[-1]}")
+    windows = xp.lib.stride_tricks.sliding_window_view(x, kernel, axis=(-2, -1))
+    return windows[..., :: stride[0], :: stride[1], :, :]
+
+
+defvjp(unfold, lambda g, ans, x, kernel=(1, 1), stride=(1, 1): fold(g, kernel=kernel, stride=stride, shape=x.shape))
+describe_vjp(unfold, "g added back from every window to the place it read")
+defjvp_linear(unfold)
+
+
+@primitive("fold")
+def fold(xp, g, kernel=(1, 1), stride=(1, 1), shape=()):
+    """The transpose of ``unfold``: each window's values added back where the window read them. One pass per
+    kernel offset (kh * kw passes), never one per pixel."""
+    out = xp.zeros(shape, dtype=g.dtype)
+    rows, cols = g.shape[-4], g.shape[-3]
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            down = slice(i, i + stride[0] * (rows - 1) + 1, stride[0])
+            across = slice(j, j + stride[1] * (cols - 1) + 1, stride[1])
+            out[..., down, across] += g[..., i, j]
+    return out
+
+
+defvjp(fold, lambda g, ans, x, kernel=(1, 1), stride=(1, 1), shape=(): unfold(g, kernel=kernel, stride=stride))
+describe_vjp(fold, "the windows of g")
+defjvp_linear(fold)
