@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import chainrule as cr
+from chainrule import ops
+from chainrule.nn import functional as F
 
 rng = np.random.default_rng(0)
 
@@ -77,7 +79,17 @@ CASES = {
     "concatenate": (lambda x, y: cr.concatenate([x, y], axis=1), [normal, normal]),
     "matmul": (lambda x, y: x @ cr.transpose(y), [normal, normal]),
     "einsum": (lambda x, y: cr.einsum("ij,kj->ik", x, y), [normal, normal]),
+    "erf": (cr.erf, [normal]),
+    "pad": (lambda x: F.pad(x, (1, 2)), [normal]),
+    "unfold": (lambda x: F.unfold(x, (2, 3), stride=(1, 2)), [normal]),
+    "fold": (lambda x: _fold(x), [normal]),
+    "softmax_cross_entropy": (lambda x: F.cross_entropy(x, [0, 3, 1]), [normal]),
 }
+
+
+def _fold(x):
+    # (3, 4) read as 3 maps with one 2x2 window each, added back into 3 maps of 2x2
+    return ops.fold(cr.reshape(x, (3, 1, 1, 2, 2)), kernel=(2, 2), stride=(1, 1), shape=(3, 2, 2))
 
 
 def _set(x, y):

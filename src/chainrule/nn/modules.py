@@ -141,12 +141,12 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = np.float64, generator=None):
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(np.empty((out_features, in_features)), dtype=dtype)
+        self.weight = Parameter(np.zeros((out_features, in_features)), dtype=dtype)
         init.kaiming_uniform_(self.weight, a=math.sqrt(5), nonlinearity="leaky_relu", generator=generator)
         self.bias = None
         if bias:
             bound = 1 / math.sqrt(in_features) if in_features else 0.0
-            self.bias = init.uniform_(Parameter(np.empty(out_features), dtype=dtype), -bound, bound, generator)
+            self.bias = init.uniform_(Parameter(np.zeros(out_features), dtype=dtype), -bound, bound, generator)
 
     def forward(self, x: Any) -> Tensor:
         shape = np.shape(x.data if type(x) is Tensor else x)
@@ -252,7 +252,7 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings: int, embedding_dim: int, dtype: Any = np.float64, generator=None) -> None:
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
-        weight = Parameter(np.empty((num_embeddings, embedding_dim)), dtype=dtype)
+        weight = Parameter(np.zeros((num_embeddings, embedding_dim)), dtype=dtype)
         self.weight = init.normal_(weight, generator=generator)
 
     def forward(self, indices: Any) -> Tensor:
@@ -270,12 +270,12 @@ class Conv2d(Module):
         kh, kw = F._pair(kernel_size, "kernel_size")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = (kh, kw), stride, padding
-        self.weight = Parameter(np.empty((out_channels, in_channels, kh, kw)), dtype=dtype)
+        self.weight = Parameter(np.zeros((out_channels, in_channels, kh, kw)), dtype=dtype)
         init.kaiming_uniform_(self.weight, a=math.sqrt(5), nonlinearity="leaky_relu", generator=generator)
         self.bias = None
         if bias:
             bound = 1 / math.sqrt(in_channels * kh * kw)
-            self.bias = init.uniform_(Parameter(np.empty(out_channels), dtype=dtype), -bound, bound, generator)
+            self.bias = init.uniform_(Parameter(np.zeros(out_channels), dtype=dtype), -bound, bound, generator)
 
     def forward(self, x: Any) -> Tensor:
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
