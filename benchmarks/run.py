@@ -305,8 +305,8 @@ def w3_problem(dtype=np.float64):
 LR = 0.01
 
 
-def w3_numpy():
-    weights, biases, x, labels = w3_problem()
+def w3_numpy(dtype=np.float64):
+    weights, biases, x, labels = w3_problem(dtype)
     (w1, w2, w3), (b1, b2, b3) = weights, biases
     n = len(labels)
     rows = np.arange(n)
@@ -417,6 +417,65 @@ def w3_mygrad():
         for p in params:
             p.data -= LR * p.grad
             p.null_grad()
+
+    return step
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# W10: the same MLP written as a user of each library would, with its layers, loss and optimizer
+# (chainrule.nn + chainrule.optim, torch.nn + torch.optim), in float64 and float32; the weights are W3's.
+
+
+def w10_chainrule(dtype=np.float64):
+    from chainrule import nn, optim
+
+    weights, biases, x, labels = w3_problem(dtype)
+    model = nn.Sequential(
+        nn.Linear(784, 256, dtype=dtype),
+        nn.ReLU(),
+        nn.Linear(256, 256, dtype=dtype),
+        nn.ReLU(),
+        nn.Linear(256, 10, dtype=dtype),
+    )
+    model.load_state_dict(
+        {
+            f"{i}.{kind}": v
+            for i, (w, b) in zip((0, 2, 4), zip(weights, biases))
+            for kind, v in (("weight", w.T), ("bias", b))
+        }
+    )
+    opt = optim.SGD(model.parameters(), lr=LR)
+
+    def step():
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), labels)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def w10_torch(dtype=np.float64):
+    import torch
+
+    weights, biases, x, labels = w3_problem(dtype)
+    layers = [
+        torch.nn.Linear(a, b, dtype=getattr(torch, np.dtype(dtype).name))
+        for a, b in ((784, 256), (256, 256), (256, 10))
+    ]
+    with torch.no_grad():
+        for layer, w, b in zip(layers, weights, biases):
+            layer.weight.copy_(torch.tensor(w.T))
+            layer.bias.copy_(torch.tensor(b))
+    model = torch.nn.Sequential(layers[0], torch.nn.ReLU(), layers[1], torch.nn.ReLU(), layers[2])
+    opt = torch.optim.SGD(model.parameters(), lr=LR)
+    x, labels = torch.tensor(x), torch.tensor(labels)
+
+    def step():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), labels)
+        loss.backward()
+        opt.step()
 
     return step
 
@@ -620,6 +679,40 @@ def run(only: set[str], repeats: int) -> list[tuple[str, str, str, str, str]]:
         for name, (median, _) in res.items():
             note = {"chainrule": "target <= 1.10x NumPy", "handwritten NumPy": "reference"}.get(name, "")
             add("W3", name, median * 1e3, "ms", f"{ratio(res, name, 'handwritten NumPy'):.2f}x", note)
+    if "W10" in only:
+        from functools import partial
+
+        cases = {
+            "handwritten NumPy float64": (partial(w3_numpy, np.float64), None),
+            "chainrule float64": (partial(w10_chainrule, np.float64), None),
+            "PyTorch float64": (partial(w10_torch, np.float64), "torch"),
+            "HIPS autograd float64": (w3_autograd, "autograd"),
+            "handwritten NumPy float32": (partial(w3_numpy, np.float32), None),
+            "chainrule float32": (partial(w10_chainrule, np.float32), None),
+            "PyTorch float32": (partial(w10_torch, np.float32), "torch"),
+        }
+        res = measure_isolated(
+            {k: make for k, (make, module) in cases.items() if module is None or installed(module)},
+            repeats * 2,
+            inner=10,
+        )
+        for name, (median, _) in res.items():
+            bits = name.split()[-1]
+            base = f"handwritten NumPy {bits}"
+            note = "reference" if name == base else "target <= 1.10x NumPy" if name.startswith("chainrule") else ""
+            add("W10", name, median * 1e3, "ms", f"{ratio(res, name, base):.2f}x", note)
+    if "W11" in only:
+        base = w6_measure(w3_numpy)
+        add("W11", "handwritten NumPy", base["peak_growth_mb"], "MB", "1.00x", f"drift {base['drift_mb']:+.2f} MB")
+        mine = w6_measure(w10_chainrule)
+        add(
+            "W11",
+            "chainrule (nn + optim)",
+            mine["peak_growth_mb"],
+            "MB",
+            f"{mine['peak_growth_mb'] / base['peak_growth_mb']:.2f}x",
+            f"drift {mine['drift_mb']:+.2f} MB; target <= 1.3x, no drift",
+        )
     if "W7" in only:
         cases = {
             "chainrule": (w7_chainrule, None),
@@ -750,7 +843,7 @@ def write_results(rows, repeats):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", nargs="*", default=["W1", "W2", "W3", "W5", "W6", "W7", "W8", "W9"])
+    parser.add_argument("--only", nargs="*", default=["W1", "W2", "W3", "W5", "W6", "W7", "W8", "W9", "W10", "W11"])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--write", action="store_true", help="rewrite benchmarks/RESULTS.md")
     parser.add_argument("--w5-child", help=argparse.SUPPRESS)

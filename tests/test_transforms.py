@@ -80,6 +80,7 @@ CASES = {
     "matmul": (lambda x, y: x @ cr.transpose(y), [normal, normal]),
     "einsum": (lambda x, y: cr.einsum("ij,kj->ik", x, y), [normal, normal]),
     "erf": (cr.erf, [normal]),
+    "linear": (lambda x, y, z: F.linear(x, y, z[0, :3]), [normal, normal, normal]),
     "pad": (lambda x: F.pad(x, (1, 2)), [normal]),
     "unfold": (lambda x: F.unfold(x, (2, 3), stride=(1, 2)), [normal]),
     "fold": (lambda x: _fold(x), [normal]),

@@ -37,6 +37,18 @@ def gelu(x: Any, approximate: str = "none") -> Tensor:
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
+def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """x @ weight.T + bias (weight shaped (out_features, in_features)), in one operation."""
+    xs, ws = np.shape(constant(x)), np.shape(constant(weight))
+    if len(ws) != 2 or not xs or xs[-1] != ws[1]:
+        raise ShapeError(
+            f"linear: input of shape {xs} and weight of shape {ws}: the input's last axis must equal the weight's "
+            "second (weight is (out_features, in_features))"
+        )
+    args = (x, weight) if bias is None else (x, weight, bias)
+    return fn._public(ops.linear)(*args)
+
+
 def _check_reduction(op: str, reduction: str) -> None:
     if reduction not in REDUCTIONS:
         raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")

@@ -155,8 +155,7 @@ class Linear(Module):
                 f"Linear({self.in_features}, {self.out_features}): input of shape {shape} must end in "
                 f"{self.in_features} features; reshape it (x.reshape(len(x), -1)) or change in_features"
             )
-        out = x @ self.weight.T
-        return out + self.bias if self.bias is not None else out
+        return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

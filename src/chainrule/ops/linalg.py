@@ -6,7 +6,7 @@ from string import ascii_letters
 
 from ..backend import array_module
 from ..primitive import constant, defjvp, defjvp_argnum, defvjp, defvjp_argnum, describe_vjp, primitive
-from .shape import broadcast_to, expand_dims, squeeze, swapaxes
+from .shape import broadcast_to, expand_dims, reshape, squeeze, swapaxes
 
 MATMUL_HINT = (
     "The last axis of the first operand must equal the second-to-last axis of the second (or its only axis); "
@@ -40,6 +40,38 @@ def _matmul_vjp_b(g, ans, a, b):
 defvjp(matmul, _matmul_vjp_a, _matmul_vjp_b)
 describe_vjp(matmul, "g @ {b}ᵀ", "{a}ᵀ @ g")
 defjvp(matmul, lambda t, ans, a, b: matmul(t, b), lambda t, ans, a, b: matmul(a, t))
+
+
+@primitive("linear", hint="x (..., in_features), weight (out_features, in_features), bias (out_features,).")
+def linear(xp, x, weight, *bias):
+    """x @ weight.T (+ bias): a dense layer as one node, as PyTorch's addmm, so its weight gradient is a fresh
+    contiguous product rather than the transpose of one."""
+    out = xp.matmul(x, weight.T)
+    if bias:
+        out += bias[0]
+    return out
+
+
+def _linear_vjp(i, g, ans, x, weight, *bias):
+    if i == 0:
+        return matmul(g, weight)
+    if i == 1:  # sum over every leading axis of g^T x
+        rows = reshape(g, shape=(-1, g.shape[-1]))
+        return matmul(swapaxes(rows, -1, -2), reshape(x, shape=(-1, x.shape[-1])))
+    return g  # the engine sums it over the broadcast axes
+
+
+def _linear_jvp(i, t, ans, x, weight, *bias):
+    if i == 0:
+        return linear(t, weight)
+    if i == 1:
+        return linear(x, t)
+    return broadcast_to(t, shape=ans.shape)
+
+
+defvjp_argnum(linear, _linear_vjp)
+describe_vjp(linear, "g @ {b}", "gᵀ @ {a}", "g summed over the batch")
+defjvp_argnum(linear, _linear_jvp)
 
 
 @primitive("einsum", hint="Each operand needs one letter per axis (or '...'), and a letter's axes must agree.")
