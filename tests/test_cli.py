@@ -1,5 +1,7 @@
 """The command line: grad and explain on the seed example, JSON, files, and clean refusals (no traceback)."""
 
+import contextlib
+import io
 import json
 import math
 import subprocess
@@ -44,8 +46,17 @@ def test_unused_variable_has_zero_gradient(capsys):
     assert json.loads(out)["grad"] == {"x": 6.0, "w": 0.0}
 
 
-def test_expression_starting_with_minus(capsys):
-    code, out, _ = run(capsys, "grad", "-x*y", "x=2", "y=3", "--json")
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["grad", "-x*y", "x=2", "y=3", "--json"],
+        ["grad", "--json", "-x*y", "x=2", "y=3"],
+        ["grad", "--json", "--", "-x*y", "x=2", "y=3"],
+        ["grad", "-x*y", "--json", "x=2", "y=3"],
+    ],
+)
+def test_options_anywhere_and_expressions_starting_with_minus(capsys, argv):
+    code, out, _ = run(capsys, *argv)
     assert code == 0 and json.loads(out) == {"value": -6.0, "grad": {"x": -3.0, "y": -2.0}}
 
 
@@ -87,11 +98,16 @@ def test_refusals_are_one_message_and_a_caret(capsys, argv, words):
 
 @given(st.text(max_size=40), st.lists(st.text(max_size=8), max_size=3))
 def test_any_input_ends_cleanly(expression, values):
-    try:
-        code = main(["grad", expression, *[v for v in values if not v.startswith("-")], "--json"])
-    except SystemExit as stop:  # argparse's own refusal of a malformed command line
-        code = stop.code
-    assert code in (0, 1, 2)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            code = main(["grad", "--", expression, *values])
+        except SystemExit as stop:  # argparse's own refusal of a malformed command line
+            code = stop.code
+    assert code in (0, EXIT_REFUSED)
+    if code:
+        first = err.getvalue().splitlines()[0]
+        assert first.startswith(("chainrule: error: ", "usage: ")) and "Traceback" not in err.getvalue()
 
 
 def test_installed_command_and_module_run():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -54,16 +55,28 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def _protect_expression(argv: list[str]) -> tuple[list[str], str | None]:
-    """An expression that starts with '-' ("-x*y") would be read as an option: hold it aside while parsing."""
-    for i, arg in enumerate(argv):
-        if arg in ("grad", "explain"):
-            if i + 1 < len(argv) and argv[i + 1].startswith("-") and len(argv[i + 1]) > 1:
-                candidate = argv[i + 1]
-                if candidate.split("=")[0] not in (*OPTIONS_WITH_VALUE, "--json", "-h", "--help"):
-                    return [*argv[: i + 1], "\x00expression", *argv[i + 2 :]], candidate
-            break
-    return argv, None
+def _split(argv: list[str]) -> list[str]:
+    """Options first, then ``--`` and the expression and values: an expression may start with '-' ("-x*y") and
+    options may come anywhere, so argparse is shown the arguments already sorted."""
+    if not argv or argv[0] not in ("grad", "explain"):
+        return argv
+    options, positionals = [argv[0]], []
+    rest = iter(argv[1:])
+    for arg in rest:
+        name = arg.split("=", 1)[0]
+        if arg == "--":
+            positionals.extend(rest)
+        elif name in OPTIONS_WITH_VALUE:
+            options.append(arg)
+            if "=" not in arg:
+                options.append(next(rest, ""))
+        elif arg in ("--json", "-h", "--help") and not positionals:
+            options.append(arg)
+        elif arg == "--json":
+            options.append(arg)
+        else:
+            positionals.append(arg)
+    return [*options, "--", *positionals] if positionals else options
 
 
 def evaluate(expression: str, assignments: list[str]) -> Built:
@@ -116,6 +129,12 @@ def _finite(value: Any) -> bool:
         return False
 
 
+def at_values(built: Built) -> str:
+    """ "  at x = 2, y = 3" (empty without variables)."""
+    at = ", ".join(f"{n} = {v.item():g}" for n, v in built.variables.items())
+    return f"  at {at}" if at else ""
+
+
 def run_grad(args: argparse.Namespace) -> int:
     built = evaluate(args.expression, args.values)
     value = built.output.item()
@@ -124,8 +143,8 @@ def run_grad(args: argparse.Namespace) -> int:
         print(json.dumps({"value": value, "grad": grads}))
         return 0
     name = capture(built.output).output.name
-    at = ", ".join(f"{n} = {v.item():g}" for n, v in built.variables.items())
-    print(f"{name} = {args.expression} = {value!r}" + (f"  at {at}" if at else ""))
+    shown = f"{name} = {args.expression}" if args.expression.strip() != name else name
+    print(f"{shown} = {value!r}{at_values(built)}")
     for variable, g in grads.items():
         print(f"d{name}/d{variable} = {g!r}")
     return 0
@@ -134,11 +153,12 @@ def run_grad(args: argparse.Namespace) -> int:
 def run_explain(args: argparse.Namespace) -> int:
     from .explainer.walkthrough import explain_text
 
+    if args.max_nodes < 3:
+        raise ExpressionError(f"--max-nodes must be at least 3, got {args.max_nodes}", None)
     built = evaluate(args.expression, args.values)
     gradients(built)  # refuses a derivative that is not finite, pointing at its place
     graph: Graph = capture(built.output)
-    at = ", ".join(f"{n} = {v.item():g}" for n, v in built.variables.items())
-    title = f"{graph.output.name} = {args.expression}" + (f"  at {at}" if at else "")
+    title = f"{graph.output.name} = {args.expression}{at_values(built)}"
     text = explain_text(graph, title=title)
     unused = [n for n in built.variables if graph.node_of(built.variables[n]) is None]
     print(text)
@@ -164,17 +184,16 @@ def run_explain(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    argv, held = _protect_expression(argv)
-    args = parser().parse_args(argv)
-    if held is not None:
-        args.expression = held
+    args = parser().parse_args(_split(list(sys.argv[1:] if argv is None else argv)))
     try:
         return run_grad(args) if args.command == "grad" else run_explain(args)
     except ExpressionError as error:
         print(f"chainrule: error: {error.render()}", file=sys.stderr)
         return EXIT_REFUSED
-    except (ChainruleError, ImportError, OSError, ValueError, ArithmeticError) as error:
+    except BrokenPipeError:  # the reader went away (| head): stop quietly
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (no flush error at exit)
+        return 0
+    except (ChainruleError, ImportError, OSError) as error:
         print(f"chainrule: error: {error}", file=sys.stderr)
         return EXIT_FAILED
 

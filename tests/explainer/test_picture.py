@@ -57,10 +57,12 @@ def test_seed_picture_is_the_textbook_figure():
 def test_tensor_graph_shows_shapes_and_small_values():
     w = cr.tensor(np.arange(6.0).reshape(3, 2), requires_grad=True, name="w")
     v = cr.tensor([1.0, -1.0, 0.5], requires_grad=True, name="v")
-    out = cr.sum(cr.relu(v @ w))
+    big = cr.tensor(np.ones((4, 2)), requires_grad=True, name="big")
+    out = cr.sum(cr.relu(v @ w)) + cr.sum(big)
     found, _, _ = boxes(cr.draw(out).svg())
-    assert "value float64[3, 2]" in found["w"][2]
+    assert "value [[0, 1], [2, 3], [4, 5]]" in found["w"][2]
     assert "value [1, -1, 0.5]" in found["v"][2]
+    assert "value float64[4, 2]" in found["big"][2]
 
 
 def test_dot_export():
@@ -101,6 +103,33 @@ def test_big_graphs_are_summarised():
     assert len(found) <= 25 and "z" in found
     assert any(name.startswith("...") for name in found)  # the folded part is said, not dropped silently
     assert all(a in found and b in found for a, b in edges)
+
+
+def test_summaries_keep_what_is_near_the_output():
+    y = cr.tensor(0.3, requires_grad=True, name="y")
+    near = cr.exp(y)
+    near.name = "near"
+    h = y
+    for _ in range(60):
+        h = cr.sin(h) * y
+    out = h + near
+    found, edges, _ = boxes(cr.draw(out, max_nodes=12).svg())
+    assert {"near", "z"} <= set(found) and len(found) <= 12
+    with pytest.raises(ValueError, match="at least 3"):
+        cr.draw(out, max_nodes=2)
+
+
+def test_the_canvas_holds_every_edge():
+    x = cr.tensor(0.5, requires_grad=True, name="x")
+    out = x
+    for _ in range(4):
+        out = cr.sin(out) + x  # x feeds every layer: long edges with bends
+    svg = cr.draw(out).svg()
+    height = float(re.search(r'height="(\d+)"', svg).group(1))
+    width = float(re.search(r'width="(\d+)"', svg).group(1))
+    for path in re.findall(r'class="edge"[^>]* d="([^"]+)"', svg):
+        numbers = [float(v) for v in re.findall(r"-?\d+\.?\d*", path)]
+        assert max(numbers[1::2]) <= height and max(numbers[0::2]) <= width
 
 
 def test_missing_layout_library_is_a_clear_error(monkeypatch):

@@ -15,7 +15,7 @@ def draw(t: Any, max_nodes: int = MAX_NODES) -> Figure:
     return Figure(capture(t), max_nodes=max_nodes)
 
 
-def explain(t: Any, limit: int | None = 200) -> Explanation:
+def explain(t: Any, limit: int | None = 100) -> Explanation:
     """The walk-through of the graph that produced ``t`` as text (a str), with ``.html()`` for a page:
     the forward table, the backward steps with local derivatives and contributions, the final gradients."""
     return explain_text(capture(t), limit=limit)

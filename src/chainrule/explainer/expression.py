@@ -3,8 +3,8 @@
 A tokenizer and a recursive-descent parser turn text such as ``sin(x*y) + cos(x*y)`` into a tree of five node
 kinds (number, variable, unary minus, binary operator, call of a known function); everything else is refused
 with an :class:`ExpressionError` that points at the position. ``build`` then computes the tree with chainrule
-operations on float64 scalars, sharing repeated subexpressions so that ``x*y`` written twice is one node with
-two consumers, as in the textbook graph.
+operations on float64 scalars, sharing repeated subexpressions (written alike: ``y*x`` is another) so that
+``x*y`` written twice is one node with two consumers, as in the textbook graph.
 """
 
 from __future__ import annotations
@@ -63,13 +63,13 @@ OPERATORS_NOT_SUPPORTED = {"%", "@", "<", ">", "&", "|", "~", "!", "$", "?"}
 class ExpressionError(ChainruleError, ValueError):
     """A refused or failing expression: the message, then the expression with a caret under the place."""
 
-    def __init__(self, message: str, source: str = "", start: int = 0, end: int | None = None) -> None:
+    def __init__(self, message: str, source: str | None = "", start: int = 0, end: int | None = None) -> None:
         self.message, self.source, self.start = message, source, start
         self.end = max(end if end is not None else start + 1, start + 1)
         super().__init__(self.render())
 
     def render(self) -> str:
-        if not self.source:
+        if not isinstance(self.source, str):
             return self.message
         shown, start, end = _window(self.source, self.start, self.end)
         return f"{self.message}\n  {shown}\n  {' ' * start}{'^' * (end - start)}"
@@ -121,6 +121,8 @@ def tokenize(source: str) -> list[Token]:
             previous = tokens[-1] if tokens else None
             if char == "." and previous is not None and (previous.kind == "name" or previous.text == ")"):
                 message = "attribute access is not part of the expression language"
+            elif source.startswith(("==", "!=", "<=", ">="), position):
+                message = "comparisons are not part of the expression language"
             elif char in REFUSED:
                 message = REFUSED[char]
                 if char == "=" and _inside_call(tokens):
@@ -144,7 +146,7 @@ def tokenize(source: str) -> list[Token]:
             raise ExpressionError("floor division '//' is not supported: use /", source, position, position + 2)
         if kind == "name" and text.startswith("_"):
             raise ExpressionError("names starting with '_' are not allowed", source, position, match.end())
-        if kind == "name" and (keyword.iskeyword(text) or keyword.issoftkeyword(text)) and text != "_":
+        if kind == "name" and keyword.iskeyword(text):
             raise keyword_error(Token(kind, text, position), source)
         if kind != "space":
             tokens.append(Token(kind, text, position))
@@ -295,7 +297,8 @@ class Parser:
         if token.kind == "number":
             value = float(token.text)
             if not math.isfinite(value):
-                raise self.error(f"the number {token.text} is too large for float64", token)
+                shown = token.text if len(token.text) <= 24 else token.text[:20] + "..."
+                raise self.error(f"the number {shown} is too large for float64", token)
             return Expr("number", token.start, token.end, token.text, value=value)
         if token.text == "(":
             self.deeper(token)
@@ -343,7 +346,7 @@ class Parser:
 def parse(source: str) -> Expr:
     """The tree of an expression, or an ExpressionError pointing at what is refused."""
     if not isinstance(source, str):
-        raise ExpressionError(f"an expression is text, got {type(source).__name__}")
+        raise ExpressionError(f"an expression is text, got {type(source).__name__}", None)
     return Parser(source).parse()
 
 
@@ -370,16 +373,20 @@ def parse_assignment(text: str) -> tuple[str, float]:
     return name, number
 
 
-DOMAINS = {
-    "log": "log needs a positive argument",
-    "log1p": "log1p needs an argument above -1",
-    "sqrt": "sqrt needs an argument of at least 0",
-    "arcsin": "arcsin needs an argument between -1 and 1",
-    "arccos": "arccos needs an argument between -1 and 1",
-    "/": "division by zero",
-    "**": "a negative number to a non-integer power, or 0 to a negative power",
-    "power": "a negative number to a non-integer power, or 0 to a negative power",
-}
+def domain_problem(what: str, args: list[float], value: float) -> str:
+    """Why an operation on finite numbers gave a value that is not finite, in words."""
+    if what in ("log", "log1p", "sqrt", "arcsin", "arccos"):
+        need = {"log": "a positive argument", "log1p": "an argument above -1", "sqrt": "an argument of at least 0"}
+        return f"undefined: {what} needs {need.get(what, 'an argument between -1 and 1')}"
+    if what == "/" and args[1] == 0:
+        return "undefined: division by zero"
+    if what in ("**", "power") and args[0] == 0 and args[1] < 0:
+        return "undefined: 0 to a negative power"
+    if what in ("**", "power") and math.isnan(value):
+        return "undefined: a negative number to a non-integer power"
+    if math.isnan(value):
+        return f"undefined: {what} has no value there"
+    return "too large: it overflows float64 (|value| > 1.8e308)"
 
 
 @dataclass
@@ -421,8 +428,8 @@ def build(source: str, values: dict[str, float]) -> Built:
     results: list[Any] = []
     slot: dict[int, int] = {}
     for e in reversed(order):
-        if e.kind == "number":  # each written number is a node of its own
-            key: tuple = ("number", e.start)
+        if e.kind == "number":
+            key: tuple = ("number", e.value)
         elif e.kind == "variable":
             key = ("variable", e.text)
         else:
@@ -431,7 +438,10 @@ def build(source: str, values: dict[str, float]) -> Built:
             known[key] = len(results)
             results.append(_compute(e, [results[slot[id(a)]] for a in e.args], variables, spans, source))
         slot[id(e)] = known[key]
-    return Built(source, results[slot[id(tree)]], variables, spans)
+    output = results[slot[id(tree)]]
+    if tree.kind not in ("number", "variable") and not output.requires_grad:
+        output.name = None  # a result computed from numbers alone is still the output, z
+    return Built(source, output, variables, spans)
 
 
 def _compute(e: Expr, args: list, variables: dict[str, Tensor], spans: dict, source: str) -> Tensor:
@@ -467,18 +477,17 @@ def _apply(e: Expr, args: list, source: str) -> Any:
 
 
 def _check_finite(e: Expr, args: list, result: Tensor, source: str) -> None:
+    """Every operand is finite (each was checked when computed): a value that is not finite is this
+    operation's own domain error or overflow."""
     value = result.item()
-    if math.isfinite(value) or not all(math.isfinite(a.item()) for a in args):
-        return
-    what = e.text if e.kind != "neg" else "-"
-    if math.isnan(value) or what in ("/", "log"):
-        reason = DOMAINS.get(what, f"{what} is undefined there")
-        raise ExpressionError(f"{_call(e, args)} is undefined: {reason}", source, e.start, e.end)
-    raise ExpressionError(f"{_call(e, args)} overflows float64 (|value| > 1.8e308)", source, e.start, e.end)
+    if not math.isfinite(value):
+        problem = domain_problem(e.text if e.kind != "neg" else "-", [a.item() for a in args], value)
+        raise ExpressionError(f"{_call(e, args)} is {problem}", source, e.start, e.end)
 
 
 def _call(e: Expr, args: list) -> str:
     shown = [_short(a.item()) for a in args]
+    shown = [f"({v})" if v.startswith("-") and e.kind == "binary" else v for v in shown]
     if e.kind == "binary":
         return f"{shown[0]} {e.text} {shown[1]}"
     if e.kind == "neg":

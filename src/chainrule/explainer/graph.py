@@ -199,7 +199,15 @@ def format_value(value: Any, digits: int = 6) -> str:
             text = f"{number:.{digits}g}"
             return "0" if text == "-0" else text
         return str(number)
-    xp = array_module(value)
-    if size <= 6 and value.ndim == 1:
-        return "[" + ", ".join(format_value(v, 4) for v in xp.asarray(value).tolist()) + "]"
+    if size <= SMALL:
+        return _nested(array_module(value).asarray(value).tolist())
     return f"{value.dtype}{list(value.shape)}"
+
+
+SMALL = 6  # tensors of at most this many elements show their values
+
+
+def _nested(values: Any) -> str:
+    if isinstance(values, list):
+        return "[" + ", ".join(_nested(v) for v in values) + "]"
+    return format_value(values, 4)

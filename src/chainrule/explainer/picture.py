@@ -79,8 +79,9 @@ def build_view(graph: Graph, show_grads: bool, max_nodes: int = MAX_NODES) -> Vi
         members.setdefault(group[node.index], []).append(node)
     keys = sorted(members)
     hidden: set[int] = set()
-    if len(keys) > max_nodes:  # keep the part next to the output
-        hidden = set(keys[: len(keys) - (max_nodes - 1)])
+    if len(keys) > max_nodes:  # keep the boxes nearest the output (fewest edges away), fold the rest
+        near = _by_distance_from_output(graph, group, set(keys))
+        hidden = set(keys) - set(near[: max_nodes - 1])
     view = View()
     summary_key = -1
     if hidden:
@@ -108,6 +109,23 @@ def build_view(graph: Graph, show_grads: bool, max_nodes: int = MAX_NODES) -> Vi
             seen.add((source, target))
             view.edges.append((source, target, edge_label(node) if source != summary_key else ""))
     return view
+
+
+def _by_distance_from_output(graph: Graph, group: list[int], keys: set[int]) -> list[int]:
+    """The boxes in breadth-first order from the output's box, walking edges backwards."""
+    inputs: dict[int, set[int]] = {k: set() for k in keys}
+    for node in graph.nodes:
+        target = group[node.index]
+        if target in keys:
+            inputs[target].update(group[i] for i in node.inputs if group[i] in keys and group[i] != target)
+    start = group[graph.output.index]
+    order, seen = [start], {start}
+    for key in order:  # the list grows as it is walked: a queue
+        for source in sorted(inputs[key], reverse=True):
+            if source not in seen:
+                seen.add(source)
+                order.append(source)
+    return order
 
 
 def _fold_chains(graph: Graph) -> list[int]:
@@ -197,6 +215,8 @@ class Figure:
     """
 
     def __init__(self, graph: Graph, max_nodes: int = MAX_NODES) -> None:
+        if max_nodes < 3:
+            raise ValueError(f"max_nodes must be at least 3 (the output, one input, one summary), got {max_nodes}")
         self.graph = graph
         self.max_nodes = max_nodes
 
@@ -241,8 +261,9 @@ class Figure:
 
 
 def render_svg(view: View, routes: dict) -> str:
-    width = max(b.x + b.width for b in view.boxes.values()) + MARGIN
-    height = max(b.y + b.height for b in view.boxes.values()) + MARGIN
+    bends = [point for points in routes.values() for point in points]
+    width = max([b.x + b.width for b in view.boxes.values()] + [x for x, _ in bends]) + MARGIN
+    height = max([b.y + b.height for b in view.boxes.values()] + [y + ROW_GAP for _, y in bends]) + MARGIN
     if view.note:
         height += LINE_HEIGHT
     out = [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import io
+import warnings
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from .graph import Graph, Node, format_value
 from .walkthrough import arrived_text, backward_steps, definition, edge_text
 
 STEPS = tuple(10.0**-k for k in range(1, 16))  # finite-difference step sizes, 1e-1 down to 1e-15
+ACCURACY_INPUTS = 4  # inputs compared with finite differences on the page
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem; color: #0f172a; }
@@ -61,19 +63,28 @@ def _esc(text: Any) -> str:
     return html.escape(str(text))
 
 
-def page(graph: Graph, title: str = "", picture: bool = True, accuracy: bool = False) -> str:
+def page(graph: Graph, title: str = "", picture: bool = True, accuracy: bool = False, limit: int | None = 100) -> str:
     heading = title or f"the graph of {graph.output.name}"
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>chainrule: {_esc(heading)}</title><style>{STYLE}</style></head><body>\n"
         f"<h1>How chainrule differentiates <code>{_esc(heading)}</code></h1>\n"
-        + fragment(graph, picture=picture, accuracy=accuracy)
+        + fragment(graph, picture=picture, accuracy=accuracy, limit=limit)
         + SELF_CHECK
         + "</body></html>\n"
     )
 
 
-def fragment(graph: Graph, picture: bool = True, accuracy: bool = False) -> str:
+def _rows(rows: list[str], limit: int | None, columns: int) -> str:
+    """Table rows, the middle ones summarised when there are more than ``limit``."""
+    if limit is None or len(rows) <= limit:
+        return "".join(rows)
+    head, tail = rows[: limit // 2], rows[len(rows) - (limit - limit // 2) :]
+    skipped = len(rows) - len(head) - len(tail)
+    return "".join(head) + f"<tr><td colspan='{columns}'>... {skipped} more rows ...</td></tr>" + "".join(tail)
+
+
+def fragment(graph: Graph, picture: bool = True, accuracy: bool = False, limit: int | None = 100) -> str:
     graph.walk_back()
     steps, received = backward_steps(graph)
     out = graph.output
@@ -84,7 +95,8 @@ def fragment(graph: Graph, picture: bool = True, accuracy: bool = False) -> str:
         f"<p class='result'>{_esc(out.name)} = {_esc(format_value(out.value))}"
         + (f" at {_esc(at)}" if at else "")
         + "; "
-        + ", ".join(f"d{_esc(out.name)}/d{_esc(n.name)} = {_esc(_grad(n))}" for n in inputs)
+        + ", ".join(f"d{_esc(out.name)}/d{_esc(n.name)} = {_esc(format_value(n.grad))}" for n in inputs[:20])
+        + (f", ... ({len(inputs) - 20} more inputs)" if len(inputs) > 20 else "")
         + "</p>"
     )
     if picture:
@@ -101,16 +113,15 @@ def fragment(graph: Graph, picture: bool = True, accuracy: bool = False) -> str:
         except ImportError as error:
             parts.append(f"<p class='note'>(no picture: {_esc(error)})</p>")
         parts.append("</section>")
-    rows = "".join(
-        f"<tr><td>{_esc(n.name)}</td><td>{_esc(definition(graph, n))}</td><td>{_esc(format_value(n.value))}</td></tr>"
-        for n in graph.nodes
-    )
+    cells = [(n.name, definition(graph, n), format_value(n.value)) for n in graph.nodes]
+    rows = _rows(["<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in row) + "</tr>" for row in cells], limit, 3)
     parts.append(
         "<section id='forward'><h2>Forward pass</h2><p class='note'>The computation split into simple operations, "
         f"each value named.</p><table><tr><th>name</th><th>definition</th><th>value</th></tr>{rows}</table></section>"
     )
-    rows = ""
+    groups = []  # one group of rows per operation, kept whole when the table is summarised
     for step in steps:
+        lines = []
         node = step.node
         for j, edge in enumerate(step.edges):
             local, receives = edge_text(step, edge)
@@ -120,10 +131,10 @@ def fragment(graph: Graph, picture: bool = True, accuracy: bool = False) -> str:
                 if j == 0
                 else ""
             )
-            rows += f"<tr>{head}<td>{_esc(local)}</td><td>{_esc(receives)}</td></tr>"
-    finals = "".join(
-        f"<li>{_esc(arrived_text(n, received[n.index], out) if n.grad is not None else _grad(n))}</li>" for n in inputs
-    )
+            lines.append(f"<tr>{head}<td>{_esc(local)}</td><td>{_esc(receives)}</td></tr>")
+        groups.append("".join(lines))
+    rows = _rows(groups, limit, 4)
+    finals = "".join(f"<li>{_esc(arrived_text(n, received[n.index], out))}</li>" for n in inputs)
     parts.append(
         "<section id='backward'><h2>Backward pass</h2><p class='note'>From the output back to the inputs: each "
         "operation multiplies the gradient that reached it by the local derivative of each input; a value that "
@@ -134,10 +145,6 @@ def fragment(graph: Graph, picture: bool = True, accuracy: bool = False) -> str:
     if accuracy:
         parts.append(accuracy_section(graph))
     return "\n".join(parts)
-
-
-def _grad(node: Node) -> str:
-    return format_value(node.grad) if node.grad is not None else "0"
 
 
 def finite_differences(graph: Graph, node: Node, steps: tuple[float, ...] = STEPS) -> dict[str, Any]:
@@ -174,7 +181,7 @@ def finite_differences(graph: Graph, node: Node, steps: tuple[float, ...] = STEP
 
 
 def accuracy_section(graph: Graph) -> str:
-    inputs = [n for n in graph.inputs if n.value is not None]
+    inputs = graph.inputs[:ACCURACY_INPUTS]
     parts = [
         "<section id='accuracy'><h2>Accuracy: automatic differentiation against finite differences</h2>",
         "<p class='note'>Finite differences estimate a derivative from two nearby values of the function. A "
@@ -182,8 +189,11 @@ def accuracy_section(graph: Graph) -> str:
         "and h² for central ones); a small step loses digits when two nearly equal numbers are subtracted "
         "(rounding error, about 1e-16 / h). No step gets both right, and the best one depends on the function. "
         "Automatic differentiation applies the exact derivative rules, so it is exact up to the rounding of "
-        "each operation: that is why it is preferred.</p>",
+        "each operation: that is why it is preferred. Errors are relative to the automatically computed "
+        "derivative.</p>",
     ]
+    if len(graph.inputs) > ACCURACY_INPUTS:
+        parts.append(f"<p class='note'>(the first {ACCURACY_INPUTS} of {len(graph.inputs)} inputs)</p>")
     results = {n.name: finite_differences(graph, n) for n in inputs}
     for name, r in results.items():
         columns = zip(r["steps"], r["forward"], r["forward_error"], r["central"], r["central_error"])
@@ -214,10 +224,12 @@ def plot(results: dict[str, dict], output: str) -> str:
     floor = 1e-17  # an exact match is drawn at the bottom of the plot
     eps = float(np.finfo(np.float64).eps)
     figure, axes = plt.subplots(figsize=(7, 4.2))
+    colors = iter(["#2563eb", "#dc2626", "#9333ea", "#ea580c", "#0891b2", "#be185d", "#4d7c0f", "#92400e"])
     for name, r in results.items():
         for kind, style in (("forward", "o-"), ("central", "s--")):
             errors = [max(e, floor) if np.isfinite(e) else np.nan for e in r[f"{kind}_error"]]
-            axes.loglog(r["steps"], errors, style, markersize=4, label=f"{kind} difference, d{output}/d{name}")
+            label = f"{kind} difference, d{output}/d{name}"
+            axes.loglog(r["steps"], errors, style, color=next(colors), markersize=4, label=label)
     axes.axhline(eps, color="#16a34a", linewidth=1.5, label="float64 rounding: the order of AD's error")
     axes.set_xlabel("step size h")
     axes.set_ylabel("relative error")
@@ -225,7 +237,9 @@ def plot(results: dict[str, dict], output: str) -> str:
     axes.grid(True, which="major", alpha=0.3)
     axes.legend(fontsize=8)
     axes.set_title("Finite differences: error against step size")
-    figure.tight_layout()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a crowded figure cannot always be tightened: not worth a message
+        figure.tight_layout()
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg")
     plt.close(figure)

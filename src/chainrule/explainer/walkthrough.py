@@ -15,6 +15,7 @@ from .graph import Graph, Node, format_value
 INFIX = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "power": "**", "matmul": "@"}
 # How an operation is labelled on the edges of a picture.
 EDGE_LABEL = {**INFIX, "multiply": "×", "divide": "÷", "power": "^", "negative": "neg"}
+CONTRIBUTIONS_SHOWN = 6  # a value used more often than this shows its first uses and a count
 PARAMS_SHOWN_MAX = 24  # characters of a parameter's repr beyond which it is abbreviated
 
 
@@ -31,9 +32,24 @@ def definition(graph: Graph, node: Node) -> str:
     if op == "negative":
         return f"-{names[0]}"
     if op == "getitem":
-        return f"{names[0]}[{_short(node.params.get('index'))}]"
+        return f"{names[0]}[{_index(node.params.get('index'))}]"
     params = [f"{k}={_short(v)}" for k, v in node.params.items() if v is not None and v is not False]
     return f"{op}({', '.join(names + params)})"
+
+
+def _index(index: Any) -> str:
+    """An index as it was written: ``1:``, ``::2``, ``0, ...``, ``array[5]``."""
+    parts = index if isinstance(index, tuple) else (index,)
+    shown = []
+    for part in parts:
+        if isinstance(part, slice):
+            text = ":".join("" if v is None else str(v) for v in (part.start, part.stop))
+            shown.append(text + (f":{part.step}" if part.step is not None else ""))
+        elif part is Ellipsis:
+            shown.append("...")
+        else:
+            shown.append(_short(part))
+    return ", ".join(shown)
 
 
 def _short(value: Any) -> str:
@@ -99,8 +115,10 @@ def arrived_text(node: Node, arrived: list[tuple[Node, Any]], output: Node) -> s
     total = format_value(node.grad)
     if len(arrived) <= 1:
         return f"{head} = {total}"
-    parts = " + ".join(f"{format_value(sent)} (from {consumer.name})" for consumer, sent in arrived)
-    return f"{head} = {parts} = {total}"
+    parts = [f"{format_value(sent)} (from {consumer.name})" for consumer, sent in arrived]
+    if len(parts) > CONTRIBUTIONS_SHOWN:
+        parts = [*parts[: CONTRIBUTIONS_SHOWN - 1], f"... ({len(arrived) - CONTRIBUTIONS_SHOWN + 1} more)"]
+    return f"{head} = {' + '.join(parts)} = {total}"
 
 
 def edge_text(step: Step, edge: Edge) -> tuple[str, str]:
@@ -109,10 +127,10 @@ def edge_text(step: Step, edge: Edge) -> tuple[str, str]:
     formulas = node.op.formulas
     if formulas is not None and formulas.local:
         if edge.local is not None:  # single numbers: the textbook product
-            product = f"{format_value(node.grad)} × {format_value(edge.local)} = {format_value(edge.sent)}"
-            return f"d{node.name}/d{source.name} = {edge.formula} = {format_value(edge.local)}", (
-                f"{source.name} receives {product}"
-            )
+            local = format_value(edge.local)
+            product = f"{format_value(node.grad)} × {local} = {format_value(edge.sent)}"
+            shown = edge.formula if edge.formula == local else f"{edge.formula} = {local}"
+            return f"d{node.name}/d{source.name} = {shown}", f"{source.name} receives {product}"
         return f"d{node.name}/d{source.name} = {edge.formula} (elementwise)", (
             f"{source.name} receives g · ({edge.formula}) = {format_value(edge.sent)}"
         )
@@ -138,7 +156,7 @@ class Explanation(str):
         printer.text(str(self))
 
 
-def explain_text(graph: Graph, title: str = "", limit: int | None = 200) -> Explanation:
+def explain_text(graph: Graph, title: str = "", limit: int | None = 100) -> Explanation:
     """The walk-through as text; with more than ``limit`` nodes, the middle is summarised."""
     out = graph.output
     lines = []
@@ -161,18 +179,14 @@ def explain_text(graph: Graph, title: str = "", limit: int | None = 200) -> Expl
         for edge in step.edges:
             left, right = edge_text(step, edge)
             body.append(f"      {left:<38} {right}")
-    lines += _limited(body, None if limit is None else 6 * limit)
+    lines += _limited(body, None if limit is None else 2 * limit)
     lines.append("")
     lines.append("Gradients")
     inputs = graph.inputs
     if not inputs:
         lines.append("  (no input requires grad)")
-    for node in inputs:
-        arrived = received[node.index]
-        if node.grad is None:
-            lines.append(f"  d{out.name}/d{node.name} = 0 (the output does not depend on it)")
-        else:
-            lines.append(f"  {arrived_text(node, arrived, out)}")
+    for node in inputs:  # every input of the graph is reached by the walk
+        lines.append(f"  {arrived_text(node, received[node.index], out)}")
     text = Explanation("\n".join(lines))
     text.graph = graph
     return text

@@ -317,7 +317,7 @@ def _inside(x, lo, hi):
 
 
 defvjp(clip, lambda g, ans, x, lo=None, hi=None: g * _inside(x, lo, hi))
-describe(clip, "1 if lo ≤ {a} ≤ hi else 0")
+describe(clip, "1 if {lo} ≤ {a} ≤ {hi} else 0")
 
 
 @primitive("where", hint=BROADCAST_HINT)
