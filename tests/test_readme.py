@@ -12,7 +12,8 @@ from chainrule.cli import main
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def test_readme_examples():
+def test_readme_examples(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the examples save files
     failures, tried = doctest.testfile(
         str(README), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
     )
