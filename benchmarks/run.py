@@ -623,6 +623,22 @@ def w9_cases():
 # Running and reporting
 
 
+def memory_against_numpy(add, workload: str, name: str, make) -> dict:
+    """Peak memory growth over 50 steps of ``make``'s step beside handwritten NumPy's; returns NumPy's figures."""
+    base = w6_measure(w3_numpy)
+    add(workload, "handwritten NumPy", base["peak_growth_mb"], "MB", "1.00x", f"drift {base['drift_mb']:+.2f} MB")
+    mine = w6_measure(make)
+    add(
+        workload,
+        name,
+        mine["peak_growth_mb"],
+        "MB",
+        f"{mine['peak_growth_mb'] / base['peak_growth_mb']:.2f}x",
+        f"drift {mine['drift_mb']:+.2f} MB; target <= 1.3x, no drift",
+    )
+    return base
+
+
 def run(only: set[str], repeats: int) -> list[tuple[str, str, str, str, str]]:
     rows = []
 
@@ -702,17 +718,7 @@ def run(only: set[str], repeats: int) -> list[tuple[str, str, str, str, str]]:
             note = "reference" if name == base else "target <= 1.10x NumPy" if name.startswith("chainrule") else ""
             add("W10", name, median * 1e3, "ms", f"{ratio(res, name, base):.2f}x", note)
     if "W11" in only:
-        base = w6_measure(w3_numpy)
-        add("W11", "handwritten NumPy", base["peak_growth_mb"], "MB", "1.00x", f"drift {base['drift_mb']:+.2f} MB")
-        mine = w6_measure(w10_chainrule)
-        add(
-            "W11",
-            "chainrule (nn + optim)",
-            mine["peak_growth_mb"],
-            "MB",
-            f"{mine['peak_growth_mb'] / base['peak_growth_mb']:.2f}x",
-            f"drift {mine['drift_mb']:+.2f} MB; target <= 1.3x, no drift",
-        )
+        memory_against_numpy(add, "W11", "chainrule (nn + optim)", w10_chainrule)
     if "W7" in only:
         cases = {
             "chainrule": (w7_chainrule, None),
@@ -744,17 +750,7 @@ def run(only: set[str], repeats: int) -> list[tuple[str, str, str, str, str]]:
         add("W9", "plain function", res["plain function"][0] * 1e6, "us", "1.00x", "reference")
         add("W9", "jvp", res["jvp"][0] * 1e6, "us", f"{ratio(res, 'jvp', 'plain function'):.2f}x", "target <= 3x")
     if "W6" in only:
-        base = w6_measure(w3_numpy)
-        add("W6", "handwritten NumPy", base["peak_growth_mb"], "MB", "1.00x", f"drift {base['drift_mb']:+.2f} MB")
-        mine = w6_measure(w3_chainrule)
-        add(
-            "W6",
-            "chainrule",
-            mine["peak_growth_mb"],
-            "MB",
-            f"{mine['peak_growth_mb'] / base['peak_growth_mb']:.2f}x",
-            f"drift {mine['drift_mb']:+.2f} MB; target <= 1.3x, no drift",
-        )
+        base = memory_against_numpy(add, "W6", "chainrule", w3_chainrule)
         for name, make, module in [("MyGrad", w3_mygrad, "mygrad"), ("HIPS autograd", w3_autograd, "autograd")]:
             if installed(module):
                 m = w6_measure(make)

@@ -255,18 +255,17 @@ class Parser:
 
     # grammar
     def expression(self) -> Expr:
-        left = self.term()
-        while self.peek().text in ("+", "-"):
-            op = self.take()
-            right = self.term()
-            left = Expr("binary", left.start, right.end, op.text, [left, right])
-        return left
+        return self.left_associative(("+", "-"), self.term)
 
     def term(self) -> Expr:
-        left = self.unary()
-        while self.peek().text in ("*", "/"):
+        return self.left_associative(("*", "/"), self.unary)
+
+    def left_associative(self, operators: tuple[str, ...], operand: Any) -> Expr:
+        """operand (operator operand)*, grouped from the left: 1 - 2 - 3 is (1 - 2) - 3."""
+        left = operand()
+        while self.peek().text in operators:
             op = self.take()
-            right = self.unary()
+            right = operand()
             left = Expr("binary", left.start, right.end, op.text, [left, right])
         return left
 
