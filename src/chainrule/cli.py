@@ -70,9 +70,7 @@ def _split(argv: list[str]) -> list[str]:
             options.append(arg)
             if "=" not in arg:
                 options.append(next(rest, ""))
-        elif arg in ("--json", "-h", "--help") and not positionals:
-            options.append(arg)
-        elif arg == "--json":
+        elif arg == "--json" or (arg in ("-h", "--help") and not positionals):  # "-h" later is an expression
             options.append(arg)
         else:
             positionals.append(arg)
