@@ -124,3 +124,40 @@ def test_other_files_are_not_taken_for_checkpoints(tmp_path):
     with pytest.raises(FileNotFoundError):
         cr.load(tmp_path / "missing.crz")
     assert serialization.VERSION == 1
+
+
+def test_headers_that_lie_and_damaged_flags_are_clear_errors(tmp_path):
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (2**37,)})
+    path = tmp_path / "liar.crz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("chainrule.json", '{"format": "chainrule", "version": 1, "root": {"t": "array", "a": 0}}')
+        archive.writestr("arrays/0.npy", header.getvalue() + b"\\0" * 64)
+    with pytest.raises(cr.CheckpointError, match="claims"):
+        cr.load(path)
+    good = tmp_path / "good.crz"
+    cr.save(np.arange(10.0), good)
+    data = bytearray(good.read_bytes())
+    data[data.index(b"PK\x01\x02") + 8] |= 0x01  # the "encrypted" flag in the first central directory entry
+    good.write_bytes(bytes(data))
+    with pytest.raises(cr.CheckpointError):
+        cr.load(good)
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(IsADirectoryError):
+        cr.load(tmp_path / "folder")
+
+
+def test_saving_keeps_permissions_and_follows_links(tmp_path):
+    target = tmp_path / "real.crz"
+    cr.save([1], target)
+    os.chmod(target, 0o640)
+    link = tmp_path / "link.crz"
+    link.symlink_to(target)
+    cr.save([2], link)
+    assert link.is_symlink() and cr.load(target) == [2]
+    assert target.stat().st_mode & 0o777 == 0o640
+    fresh = tmp_path / "fresh.crz"
+    cr.save([3], fresh)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert fresh.stat().st_mode & 0o777 == 0o666 & ~umask

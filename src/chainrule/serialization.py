@@ -35,9 +35,12 @@ class CheckpointError(ChainruleError, ValueError):
 def save(obj: Any, path: str | os.PathLike) -> Path:
     """Save ``obj`` (tensors, NumPy arrays and scalars, numbers, strings, None, and lists, tuples and dicts of
     them, such as ``model.state_dict()`` or ``optimizer.state_dict()``) to ``path``, atomically."""
-    path = Path(path)
+    path = Path(path).resolve()  # through a symbolic link: replace the file it names, not the link
     arrays: list[np.ndarray] = []
-    root = _encode(obj, arrays, "obj")
+    try:
+        root = _encode(obj, arrays, "obj")
+    except RecursionError:
+        raise CheckpointError("cr.save: the object is nested too deeply to save") from None
     manifest = json.dumps({"format": FORMAT, "version": VERSION, "root": root}).encode()
     handle = tempfile.NamedTemporaryFile(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp", delete=False)
     try:
@@ -49,12 +52,23 @@ def save(obj: Any, path: str | os.PathLike) -> Path:
             archive.close()
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(handle.name, _mode_for(path))
         os.replace(handle.name, path)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise
     _sync_directory(path.parent)
     return path
+
+
+def _mode_for(path: Path) -> int:
+    """The permissions the file would have had if written directly: the old file's, or the umask's."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _sync_directory(directory: Path) -> None:
@@ -114,8 +128,12 @@ def _array(array: Any, arrays: list, where: str) -> int:
 def load(path: str | os.PathLike) -> Any:
     """Load what ``save`` wrote: tensors come back as tensors (with their requires_grad), arrays as arrays."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"cr.load: {path} is a folder, not a checkpoint file")
     try:
         with zipfile.ZipFile(path) as archive:
+            if MANIFEST not in archive.namelist():
+                raise CheckpointError(f"cr.load: {path} is a ZIP archive but not a chainrule file (no {MANIFEST})")
             info = archive.getinfo(MANIFEST)
             if info.file_size > MAX_MANIFEST_BYTES:
                 raise CheckpointError(f"cr.load: {path}: the description of the contents is implausibly large")
@@ -131,10 +149,43 @@ def load(path: str | os.PathLike) -> Any:
         raise
     except FileNotFoundError:
         raise
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, EOFError, OSError, RecursionError) as error:
+    except (
+        zipfile.BadZipFile,
+        KeyError,
+        ValueError,
+        TypeError,
+        EOFError,
+        OSError,
+        RecursionError,
+        NotImplementedError,  # an unknown compression method or ZIP version: a damaged header
+        RuntimeError,  # "encrypted": a damaged flag bit
+        MemoryError,
+    ) as error:
         raise CheckpointError(
             f"cr.load: {path} is damaged or truncated ({type(error).__name__}: {error}); nothing was loaded"
         ) from error
+
+
+def _read_array(stream: Any, stored: int) -> np.ndarray:
+    """An array from ``.npy`` bytes, refusing a header that claims more data than the member holds (before
+    allocating it) and any array of Python objects."""
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+    else:  # version 3 (UTF-8 field names) has no public reader of its own
+        shape, fortran, dtype = np.lib.format._read_array_header(stream, version)
+    if dtype.hasobject:
+        raise ValueError("an array of Python objects, which is never loaded (it would need pickle)")
+    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    if count * dtype.itemsize > stored:
+        raise ValueError(f"an array header claims {count * dtype.itemsize} bytes in a member of {stored}")
+    data = stream.read(count * dtype.itemsize)
+    if len(data) != count * dtype.itemsize:
+        raise EOFError("the array's data ends early")
+    array = np.frombuffer(data, dtype=dtype, count=count).copy()
+    return array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
 
 
 def _decode(node: Any, archive: zipfile.ZipFile) -> Any:
@@ -142,8 +193,9 @@ def _decode(node: Any, archive: zipfile.ZipFile) -> Any:
         raise ValueError("a malformed entry in the description of the contents")
     kind = node["t"]
     if kind in ("tensor", "array", "scalar"):
-        with archive.open(f"arrays/{int(node['a'])}.npy") as member:
-            array = np.lib.format.read_array(io.BufferedReader(member), allow_pickle=False)  # type: ignore[arg-type]
+        name = f"arrays/{int(node['a'])}.npy"
+        with archive.open(name) as member:
+            array = _read_array(io.BufferedReader(member), archive.getinfo(name).file_size)  # type: ignore[arg-type]
         if kind == "tensor":
             return Tensor(array, requires_grad=bool(node.get("requires_grad", False)))
         return array[()] if kind == "scalar" else array

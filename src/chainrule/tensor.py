@@ -38,6 +38,7 @@ class Tensor:
     name: str | None = None
     _version: list | None = None
     _retained = False
+    _parameter = False  # made by nn.Parameter: a module's parameter even while frozen (requires_grad False)
     _params: dict = {}  # noqa: RUF012  (shared and never mutated)
     _tangents: dict | None = None  # forward mode: level -> tangent
 

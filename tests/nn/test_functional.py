@@ -92,6 +92,22 @@ def test_unfold_and_fold_are_adjoint():
     check_grads(lambda t: F.unfold(t, (3, 2), (2, 1)) ** 2, x)
 
 
+def test_linear_fused_operation():
+    x, w, b = rng.standard_normal((2, 3, 4)), rng.standard_normal((5, 4)), rng.standard_normal(5)
+    np.testing.assert_allclose(F.linear(x, w, b).numpy(), x @ w.T + b, rtol=1e-13)
+    check_grads(F.linear, x, w, b)  # three dimensions: the weight's gradient sums over two batch axes
+    check_grads(F.linear, x[0, 0], w)  # one sample, no bias
+    mixed = F.linear(x.astype(np.float32), w.astype(np.float32), b)  # a float64 bias promotes, as x @ w.T + b
+    assert mixed.dtype == np.float64
+    with pytest.raises(cr.ShapeError, match=r"a bias of shape \(2, 5\)"):
+        F.linear(x, w, np.zeros((2, 5)))
+
+
+def test_window_arguments_are_checked():
+    with pytest.raises(ValueError, match="stride must be an int or a pair of ints of at least 1"):
+        F.max_pool2d(np.zeros((1, 1, 4, 4)), 2, stride=0)
+
+
 def test_pad():
     x = rng.standard_normal((2, 3, 4))
     np.testing.assert_array_equal(F.pad(x, (1, 2)).numpy(), np.pad(x, ((0, 0), (1, 1), (2, 2))))
@@ -178,6 +194,7 @@ def test_layer_norm():
     expected = (x - mean) / np.sqrt(var + 1e-5) * w + b
     np.testing.assert_allclose(F.layer_norm(x, (5,), w, b).numpy(), expected, rtol=1e-12)
     check_grads(lambda t, u, v: F.layer_norm(t, (2, 5), None, None) * u + v, x, w, b)
+    check_grads(lambda t, u, v: F.layer_norm(t, (5,), u, v), x, w, b)  # the affine path itself
 
 
 def test_embedding_accumulates_repeated_rows():

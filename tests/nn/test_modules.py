@@ -78,7 +78,7 @@ def test_linear_matches_numpy_and_checks_its_input():
     x = np.random.default_rng(1).standard_normal((5, 3))
     np.testing.assert_allclose(layer(x).numpy(), x @ layer.weight.numpy().T + layer.bias.numpy(), rtol=1e-14)
     check_grads(lambda t, w, b: t @ w.T + b, x, layer.weight.numpy(), layer.bias.numpy())
-    with pytest.raises(cr.ShapeError, match=r"Linear\(3, 2\): input of shape \(5, 4\) must end in 3 features"):
+    with pytest.raises(cr.ShapeError, match=r"linear: input of shape \(5, 4\) and weight of shape \(2, 3\)"):
         layer(np.zeros((5, 4)))
     assert repr(nn.Sequential(layer, nn.ReLU())).startswith("Sequential(\n  (0): Linear(in_features=3")
 
@@ -97,11 +97,6 @@ def test_conv_net_shapes_and_gradients():
     x = np.random.default_rng(0).standard_normal((4, 2, 4, 4))
     assert net(x).shape == (4, 5)
     check_grads(lambda w, b: nn.functional.conv2d(x, w, b, padding=1).tanh(), conv.weight.numpy(), conv.bias.numpy())
-
-
-def test_embedding_layer():
-    table = nn.Embedding(10, 3)
-    assert table(np.array([[1, 2], [3, 4]])).shape == (2, 2, 3)
 
 
 def test_initialisers_follow_their_formulas_and_the_seed():
@@ -125,8 +120,47 @@ def test_initialisers_follow_their_formulas_and_the_seed():
     assert np.abs(linear.weight.numpy()).max() <= 1 / math.sqrt(300)
 
 
-def test_loss_modules():
+def test_loss_modules_against_numpy():
     logits, labels = np.random.default_rng(2).standard_normal((4, 3)), np.array([0, 1, 2, 0])
-    assert nn.CrossEntropyLoss()(logits, labels).item() == nn.functional.cross_entropy(logits, labels).item()
+    log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    assert nn.CrossEntropyLoss()(logits, labels).item() == pytest.approx(-log_p[np.arange(4), labels].mean())
     assert nn.MSELoss(reduction="sum")(logits, logits * 0).item() == pytest.approx((logits**2).sum())
-    assert nn.BCEWithLogitsLoss()(logits, (logits > 0) * 1.0).item() > 0
+    targets = (logits > 0) * 1.0
+    p = 1 / (1 + np.exp(-logits))
+    bce = -(targets * np.log(p) + (1 - targets) * np.log(1 - p)).mean()
+    assert nn.BCEWithLogitsLoss()(logits, targets).item() == pytest.approx(bce, rel=1e-12)
+
+
+def test_frozen_parameters_stay_in_the_state_and_parameter_checks():
+    model = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
+    model[0].weight.requires_grad_(False)
+    assert "0.weight" in model.state_dict() and len(list(model.parameters())) == 4
+    assert isinstance(model[0].weight, nn.Parameter) and not isinstance(cr.tensor([1.0]), nn.Parameter)
+    assert isinstance(cr.tensor([1.0], requires_grad=True), nn.Parameter)  # any leaf that requires grad
+    fresh = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
+    fresh.load_state_dict(model.state_dict())
+    np.testing.assert_array_equal(fresh[0].weight.numpy(), model[0].weight.numpy())
+    assert isinstance(model[0:1], nn.Sequential) and len(model[0:1]) == 1
+
+
+def test_module_names_and_cycles():
+    outer = Net()
+    outer.encoder.owner = outer  # a child pointing back at its parent
+    names = [name for name, _ in outer.named_modules()]
+    assert names[:3] == ["", "encoder", "encoder.0"] and len(names) == len(set(names))
+    assert len(list(outer.parameters())) == 8
+
+
+def test_dropout_module_drops_while_training():
+    layer = nn.Dropout(0.5, seed=3)
+    out = layer(np.ones((100, 100))).numpy()
+    assert 0.45 < (out == 0).mean() < 0.55 and set(np.unique(out)) == {0.0, 2.0}
+    assert (nn.Dropout(1.0)(np.ones(5)).numpy() == 0).all()
+
+
+def test_embedding_layer_values():
+    table = nn.Embedding(10, 3)
+    indices = np.array([[1, 2], [3, 1]])
+    np.testing.assert_array_equal(table(indices).numpy(), table.weight.numpy()[indices])
+    with pytest.raises(cr.ShapeError, match=r"got values from -1 to 3"):
+        table(np.array([-1, 3]))

@@ -140,3 +140,46 @@ def test_state_dict_resumes_training_exactly(tmp_path):
     train(resumed, opt2, 3)
     for p, q in zip(straight.parameters(), resumed.parameters()):
         np.testing.assert_array_equal(p.numpy(), q.numpy())
+
+
+@pytest.mark.parametrize(
+    "momentum, dampening, decay, nesterov",
+    [(0.9, 0.0, 0.0, True), (0.9, 0.0, 0.05, False), (0.5, 0.3, 0.05, False), (0.0, 0.0, 0.05, False)],
+)
+def test_sgd_variants_follow_pytorchs_rule(momentum, dampening, decay, nesterov):
+    lr, p, buf, expected = 0.1, START.copy(), None, []
+    for g in GRADS:
+        d = g + decay * p
+        if momentum:
+            buf = d.copy() if buf is None else momentum * buf + (1 - dampening) * d
+            d = d + momentum * buf if nesterov else buf
+        p = p - lr * d
+        expected.append(p.copy())
+    make = lambda ps: optim.SGD(ps, lr, momentum, dampening, decay, nesterov)  # noqa: E731
+    np.testing.assert_allclose(run(make), expected, rtol=1e-14)
+
+
+def test_frozen_parameters_are_skipped_and_duplicates_refused():
+    frozen = nn.Parameter([1.0, 2.0], requires_grad=False)
+    live = nn.Parameter([3.0])
+    opt = optim.SGD([frozen, live], lr=0.5)
+    live.grad = cr.tensor([1.0])
+    opt.step()
+    assert frozen.tolist() == [1.0, 2.0] and live.tolist() == [2.5]
+    with pytest.raises(ValueError, match="given twice"):
+        optim.SGD([live, live])
+
+
+def test_zero_grad_keeping_zeros_works_for_scalars():
+    p = nn.Parameter(2.0)
+    opt = optim.Adam([p])
+    (p * p).backward()
+    opt.zero_grad(set_to_none=False)
+    assert p.grad.item() == 0.0
+
+
+def test_loading_another_optimizers_state_is_refused():
+    p = nn.Parameter([1.0])
+    adam = optim.Adam([p])
+    with pytest.raises(ValueError, match="another kind of optimizer"):
+        optim.SGD([p]).load_state_dict(adam.state_dict())

@@ -43,8 +43,10 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     if len(ws) != 2 or not xs or xs[-1] != ws[1]:
         raise ShapeError(
             f"linear: input of shape {xs} and weight of shape {ws}: the input's last axis must equal the weight's "
-            "second (weight is (out_features, in_features))"
+            "second (weight is (out_features, in_features)); reshape the input (x.reshape(len(x), -1)) or the layer"
         )
+    if bias is not None and np.shape(constant(bias)) != ws[:1]:
+        raise ShapeError(f"linear: a bias of shape {np.shape(constant(bias))} for {ws[0]} outputs; it must be {ws[:1]}")
     args = (x, weight) if bias is None else (x, weight, bias)
     return fn._public(ops.linear)(*args)
 
@@ -115,8 +117,9 @@ def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str =
 
 def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
     pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(pair) != 2 or any(int(v) != v or v < 0 for v in pair):
-        raise ValueError(f"{name} must be an int or a pair of non-negative ints, got {value!r}")
+    least = 0 if name == "padding" else 1
+    if len(pair) != 2 or any(int(v) != v or v < least for v in pair):
+        raise ValueError(f"{name} must be an int or a pair of ints of at least {least}, got {value!r}")
     return int(pair[0]), int(pair[1])
 
 
@@ -166,16 +169,17 @@ def max_pool2d(x: Any, kernel_size: int | Sequence[int], stride: int | Sequence[
 
 def dropout(x: Any, p: float, training: bool = True, generator: np.random.Generator | None = None) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by 1 / (1 - p) (identity when not training)."""
-    if not 0 <= p < 1:
-        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
     if not training or p == 0:
         return x if type(x) is Tensor else Tensor._from_op(np.asarray(x), None)
     from .init import default_generator
 
     values = constant(x)
     rng = generator if generator is not None else default_generator()
-    keep = (rng.random(np.shape(values)) >= p).astype(values.dtype) * (1.0 / (1.0 - p))
-    return fn.multiply(x, keep.astype(values.dtype))
+    scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
+    keep = (rng.random(np.shape(values)) >= p) * np.asarray(scale, dtype=values.dtype)
+    return fn.multiply(x, keep)
 
 
 def layer_norm(x: Any, normalized_shape: Sequence[int], weight: Any = None, bias: Any = None, eps: float = 1e-5):
@@ -201,5 +205,7 @@ def embedding(indices: Any, weight: Any) -> Tensor:
         raise DtypeError(f"embedding: indices must be integers, got dtype {indices.dtype}")
     rows = np.shape(constant(weight))[0]
     if indices.size and (indices.min() < 0 or indices.max() >= rows):
-        raise ShapeError(f"embedding: indices must lie in [0, {rows}), got values up to {indices.max()}")
+        raise ShapeError(
+            f"embedding: indices must lie in [0, {rows}), got values from {indices.min()} to {indices.max()}"
+        )
     return weight[indices]

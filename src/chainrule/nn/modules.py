@@ -20,15 +20,25 @@ from . import functional as F
 from . import init
 
 
-def Parameter(data: Any, dtype: Any = None) -> Tensor:  # noqa: N802 (named like the PyTorch class it stands for)
-    """A trainable tensor: a leaf that requires grad (a copy of ``data``)."""
-    from ..creation import tensor
+class _ParameterType(type):
+    def __instancecheck__(cls, value: Any) -> bool:
+        return _is_parameter(value)
 
-    return tensor(data, requires_grad=True, dtype=dtype)
+
+class Parameter(metaclass=_ParameterType):
+    """A module's trainable tensor: ``Parameter(data)`` is a leaf Tensor (a copy of ``data``) that requires grad
+    and stays a parameter when frozen with ``requires_grad_(False)``; ``isinstance(t, Parameter)`` tells."""
+
+    def __new__(cls, data: Any, dtype: Any = None, requires_grad: bool = True) -> Tensor:  # type: ignore[misc]
+        from ..creation import tensor
+
+        t = tensor(data, dtype=dtype)
+        t._parameter = True
+        return t.requires_grad_(requires_grad)
 
 
 def _is_parameter(value: Any) -> bool:
-    return type(value) is Tensor and value.is_leaf and value.requires_grad
+    return type(value) is Tensor and value.is_leaf and (value._parameter or value.requires_grad)
 
 
 class Module:
@@ -57,10 +67,17 @@ class Module:
                 stack.extend(reversed([(f"{name}.{k}", v) for k, v in value.items()]))
 
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        yield prefix, self
-        for name, value in self._children():
-            if isinstance(value, Module):
-                yield from value.named_modules(f"{prefix}{name}.")
+        """Every module once, with its dotted name ("" for this one); a module met again is not entered twice."""
+        seen: set[int] = set()
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = [(f"{name}.{n}" if name else n, v) for n, v in module._children() if isinstance(v, Module)]
+            stack.extend(reversed(children))
 
     def modules(self) -> Iterator[Module]:
         return (m for _, m in self.named_modules())
@@ -68,11 +85,11 @@ class Module:
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
         """Every parameter with its dotted name, each once (a shared parameter under its first name)."""
         seen: set[int] = set()
-        for module_prefix, module in self.named_modules(prefix):
+        for module_name, module in self.named_modules(prefix):
             for name, value in module._children():
                 if _is_parameter(value) and id(value) not in seen:
                     seen.add(id(value))
-                    yield f"{module_prefix}{name}", value
+                    yield (f"{module_name}.{name}" if module_name else name), value
 
     def parameters(self) -> Iterator[Tensor]:
         return (p for _, p in self.named_parameters())
@@ -110,10 +127,11 @@ class Module:
         if strict and (missing or unexpected):
             problems.insert(0, f"missing keys {missing}, unexpected keys {unexpected}")
         if problems:
+            advice = " (or pass strict=False to skip absent keys)" if strict and (missing or unexpected) else ""
             raise ShapeError(
                 f"load_state_dict into {type(self).__name__}: "
                 + "; ".join(problems)
-                + ". Load a state saved from the same architecture (or pass strict=False to skip absent keys)."
+                + f". Load a state saved from the same architecture{advice}."
             )
         with engine.no_grad():
             for name, p in own.items():
@@ -149,12 +167,6 @@ class Linear(Module):
             self.bias = init.uniform_(Parameter(np.zeros(out_features), dtype=dtype), -bound, bound, generator)
 
     def forward(self, x: Any) -> Tensor:
-        shape = np.shape(x.data if type(x) is Tensor else x)
-        if not shape or shape[-1] != self.in_features:
-            raise ShapeError(
-                f"Linear({self.in_features}, {self.out_features}): input of shape {shape} must end in "
-                f"{self.in_features} features; reshape it (x.reshape(len(x), -1)) or change in_features"
-            )
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
@@ -172,8 +184,8 @@ class Sequential(Module):
             x = layer(x)
         return x
 
-    def __getitem__(self, i: int) -> Module:
-        return self.layers[i]
+    def __getitem__(self, i: int | slice) -> Any:
+        return Sequential(*self.layers[i]) if isinstance(i, slice) else self.layers[i]
 
     def __len__(self) -> int:
         return len(self.layers)
@@ -219,8 +231,8 @@ class Dropout(Module):
     """Zeroes elements with probability p while training (scaling the rest by 1/(1-p)); identity in eval()."""
 
     def __init__(self, p: float = 0.5, generator: np.random.Generator | None = None, seed: int | None = None):
-        if not 0 <= p < 1:
-            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+        if not 0 <= p <= 1:
+            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
         self.p = p
         self.generator = generator if generator is not None or seed is None else np.random.default_rng(seed)
 

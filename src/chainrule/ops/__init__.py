@@ -60,7 +60,6 @@ from .shape import (
     swapaxes,
     transpose,
     unfold,
-    window_count,
 )
 
 __all__ = [name for name in dir() if not name.startswith("_")]

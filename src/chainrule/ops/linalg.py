@@ -47,9 +47,12 @@ def linear(xp, x, weight, *bias):
     """x @ weight.T (+ bias): a dense layer as one node, as PyTorch's addmm, so its weight gradient is a fresh
     contiguous product rather than the transpose of one."""
     out = xp.matmul(x, weight.T)
-    if bias:
-        out += bias[0]
-    return out
+    if not bias:
+        return out
+    if xp.can_cast(bias[0].dtype, out.dtype, casting="same_kind") and xp.result_type(out, bias[0]) == out.dtype:
+        out += bias[0]  # in place when that changes no dtype
+        return out
+    return out + bias[0]
 
 
 def _linear_vjp(i, g, ans, x, weight, *bias):

@@ -247,10 +247,6 @@ describe_vjp(pad, "g without the padding")
 defjvp_linear(pad)
 
 
-def window_count(size: int, kernel: int, stride: int) -> int:
-    return (size - kernel) // stride + 1
-
-
 @primitive("unfold", is_view=True, hint="The kernel must fit in the last two axes.")
 def unfold(xp, x, kernel=(1, 1), stride=(1, 1)):
     """The windows of the last two axes: (..., H, W) -> (..., OH, OW, kh, kw), a view without copies."""

@@ -34,13 +34,16 @@ class Optimizer:
                 raise ValueError(f"{type(self).__name__}: unknown options {sorted(unknown)} in a parameter group")
             group = {**defaults, **group, "params": list(group["params"])}
             for p in group["params"]:
-                if type(p) is not Tensor or not p.is_leaf or not p.requires_grad:
+                if type(p) is not Tensor or not p.is_leaf or not (p.requires_grad or p._parameter):
                     raise TypeError(
                         f"{type(self).__name__} optimizes leaf tensors that require grad, got "
                         f"{type(p).__name__ if type(p) is not Tensor else 'a tensor that is not one'}; pass "
                         "model.parameters()"
                     )
             self.param_groups.append(group)
+        ids = [id(p) for group in self.param_groups for p in group["params"]]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"{type(self).__name__}: a parameter is given twice; it would be stepped twice")
         self.state: dict[int, dict[str, Any]] = {}
         self._scratch: dict[int, Any] = {}
 
@@ -56,7 +59,7 @@ class Optimizer:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
-                p.grad.data[...] = 0
+                p.grad._writable_data()[...] = 0
 
     def step(self) -> None:
         for i, p, group in self._indexed():
@@ -99,6 +102,12 @@ class Optimizer:
                 f"optimizer {len(self.param_groups)}"
             )
         for saved, group in zip(groups, self.param_groups):
+            if set(saved) != set(group):
+                theirs, ours = sorted(set(saved) - {"params"}), sorted(set(group) - {"params"})
+                raise ValueError(
+                    f"{type(self).__name__}.load_state_dict: the state has the options {theirs}, this optimizer "
+                    f"{ours}: it was saved from another kind of optimizer"
+                )
             if len(saved["params"]) != len(group["params"]):
                 raise ValueError(
                     f"{type(self).__name__}.load_state_dict: a group of {len(saved['params'])} parameters in the "
