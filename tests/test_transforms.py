@@ -81,6 +81,7 @@ CASES = {
     "einsum": (lambda x, y: cr.einsum("ij,kj->ik", x, y), [normal, normal]),
     "erf": (cr.erf, [normal]),
     "linear": (lambda x, y, z: F.linear(x, y, z[0, :3]), [normal, normal, normal]),
+    "linear_weight_grad": (lambda x, y: ops.linear_weight_grad(x, y, layout="F"), [normal, normal]),
     "pad": (lambda x: F.pad(x, (1, 2)), [normal]),
     "unfold": (lambda x: F.unfold(x, (2, 3), stride=(1, 2)), [normal]),
     "fold": (lambda x: _fold(x), [normal]),

@@ -20,6 +20,9 @@ from ..tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
 
+# the primitives these functions call, wrapped once to always give Tensors
+_linear, _pad, _unfold = (fn._public(p) for p in (ops.linear, ops.pad, ops.unfold))
+
 relu = fn.relu
 tanh = fn.tanh
 sigmoid = fn.sigmoid
@@ -48,7 +51,7 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     if bias is not None and np.shape(constant(bias)) != ws[:1]:
         raise ShapeError(f"linear: a bias of shape {np.shape(constant(bias))} for {ws[0]} outputs; it must be {ws[:1]}")
     args = (x, weight) if bias is None else (x, weight, bias)
-    return fn._public(ops.linear)(*args)
+    return _linear(*args)
 
 
 def _check_reduction(op: str, reduction: str) -> None:
@@ -127,12 +130,12 @@ def pad(x: Any, padding: int | Sequence[int]) -> Tensor:
     """Zeros around the last two axes (``padding``: one int, or (rows, columns))."""
     rows, cols = _pair(padding, "padding")
     ndim = np.ndim(constant(x))
-    return fn._public(ops.pad)(x, widths=((0, 0),) * (ndim - 2) + ((rows, rows), (cols, cols)))
+    return _pad(x, widths=((0, 0),) * (ndim - 2) + ((rows, rows), (cols, cols)))
 
 
 def unfold(x: Any, kernel_size: int | Sequence[int], stride: int | Sequence[int] = 1) -> Tensor:
     """The sliding windows of the last two axes: (..., H, W) -> (..., OH, OW, kh, kw)."""
-    return fn._public(ops.unfold)(x, kernel=_pair(kernel_size, "kernel_size"), stride=_pair(stride, "stride"))
+    return _unfold(x, kernel=_pair(kernel_size, "kernel_size"), stride=_pair(stride, "stride"))
 
 
 def conv2d(x: Any, weight: Any, bias: Any = None, stride: int | Sequence[int] = 1, padding: int | Sequence[int] = 0):

@@ -159,7 +159,8 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = np.float64, generator=None):
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(np.zeros((out_features, in_features)), dtype=dtype)
+        # shaped (out, in) as in PyTorch, stored column-major: x @ weight.T then reads a row-major (in, out) matrix
+        self.weight = Parameter(np.zeros((in_features, out_features)).T, dtype=dtype)
         init.kaiming_uniform_(self.weight, a=math.sqrt(5), nonlinearity="leaky_relu", generator=generator)
         self.bias = None
         if bias:

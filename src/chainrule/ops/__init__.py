@@ -41,7 +41,7 @@ from .elementwise import (
     tanh,
     where,
 )
-from .linalg import einsum, linear, matmul
+from .linalg import einsum, linear, linear_weight_grad, matmul
 from .losses import softmax_cross_entropy
 from .reductions import log_softmax, logsumexp, max, min, prod, softmax, sum, unreduce
 from .shape import (

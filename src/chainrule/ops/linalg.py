@@ -6,7 +6,7 @@ from string import ascii_letters
 
 from ..backend import array_module
 from ..primitive import constant, defjvp, defjvp_argnum, defvjp, defvjp_argnum, describe_vjp, primitive
-from .shape import broadcast_to, expand_dims, reshape, squeeze, swapaxes
+from .shape import broadcast_to, expand_dims, squeeze, swapaxes
 
 MATMUL_HINT = (
     "The last axis of the first operand must equal the second-to-last axis of the second (or its only axis); "
@@ -58,10 +58,38 @@ def linear(xp, x, weight, *bias):
 def _linear_vjp(i, g, ans, x, weight, *bias):
     if i == 0:
         return matmul(g, weight)
-    if i == 1:  # sum over every leading axis of g^T x
-        rows = reshape(g, shape=(-1, g.shape[-1]))
-        return matmul(swapaxes(rows, -1, -2), reshape(x, shape=(-1, x.shape[-1])))
+    if i == 1:
+        layout = (
+            "F" if getattr(constant(weight), "flags", None) is not None and constant(weight).flags.f_contiguous else "C"
+        )
+        return linear_weight_grad(g, x, layout=layout)
     return g  # the engine sums it over the broadcast axes
+
+
+@primitive("linear_weight_grad")
+def linear_weight_grad(xp, g, x, layout="C"):
+    """gᵀ x summed over every leading axis: (..., out) and (..., in) give (out, in), laid out in memory like the
+    weight it is the gradient of (Linear keeps its weight column-major, as x @ w wants it), so that the
+    optimizer's elementwise update walks both in the same order."""
+    rows, columns = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
+    if layout == "C":
+        return xp.matmul(rows.T, columns)
+    out = xp.empty((rows.shape[1], columns.shape[1]), dtype=xp.result_type(rows, columns), order="F")
+    xp.matmul(columns.T, rows, out=out.T)
+    return out
+
+
+defvjp(
+    linear_weight_grad,
+    lambda h, ans, g, x, layout="C": matmul(x, swapaxes(h, -1, -2)),
+    lambda h, ans, g, x, layout="C": matmul(g, h),
+)
+describe_vjp(linear_weight_grad, "{b} @ gᵀ", "{a} @ g")
+defjvp(
+    linear_weight_grad,
+    lambda t, ans, g, x, layout="C": linear_weight_grad(t, x, layout=layout),
+    lambda t, ans, g, x, layout="C": linear_weight_grad(g, t, layout=layout),
+)
 
 
 def _linear_jvp(i, t, ans, x, weight, *bias):
