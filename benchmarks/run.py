@@ -828,7 +828,11 @@ def write_results(rows, repeats):
         "",
         f"- Machine: {machine()}",
         f"- Versions: {versions()}",
-        f"- Date: {time.strftime('%Y-%m-%d')}; rounds per figure: W1 {repeats}, W2 and W3 {2 * repeats} of 10 calls",
+        f"- Date: {time.strftime('%Y-%m-%d')}; rounds per figure: W1 {repeats}, "
+        f"W2, W3 and W10 {2 * repeats} of 10 calls",
+        "- Each library is warmed up for half a second first. W3 and W10 run each library in a process of its own"
+        " (their steps move megabytes, and in one shared process one library's allocations change the C"
+        " allocator's state for the next); their rounds still alternate, so a slow spell hits all alike.",
         "",
         "| workload | library | median | ratio | note |",
         "|---|---|---|---|---|",
