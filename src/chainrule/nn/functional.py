@@ -40,16 +40,20 @@ def gelu(x: Any, approximate: str = "none") -> Tensor:
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
+def _shape(x: Any) -> tuple[int, ...]:
+    return x.shape if type(x) is Tensor or isinstance(x, np.ndarray) else np.shape(x)
+
+
 def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     """x @ weight.T + bias (weight shaped (out_features, in_features)), in one operation."""
-    xs, ws = np.shape(constant(x)), np.shape(constant(weight))
+    xs, ws = _shape(x), _shape(weight)
     if len(ws) != 2 or not xs or xs[-1] != ws[1]:
         raise ShapeError(
             f"linear: input of shape {xs} and weight of shape {ws}: the input's last axis must equal the weight's "
             "second (weight is (out_features, in_features)); reshape the input (x.reshape(len(x), -1)) or the layer"
         )
-    if bias is not None and np.shape(constant(bias)) != ws[:1]:
-        raise ShapeError(f"linear: a bias of shape {np.shape(constant(bias))} for {ws[0]} outputs; it must be {ws[:1]}")
+    if bias is not None and _shape(bias) != ws[:1]:
+        raise ShapeError(f"linear: a bias of shape {_shape(bias)} for {ws[0]} outputs; it must be {ws[:1]}")
     args = (x, weight) if bias is None else (x, weight, bias)
     return _linear(*args)
 

@@ -122,10 +122,12 @@ defjvp(prod, _reduction_jvp(_prod_vjp))
 @primitive("logsumexp")
 def logsumexp(xp, x, axis=None, keepdims=False):
     # shift by the maximum so no exp overflows; an infinite maximum is left unshifted (its result is that inf)
-    shift = xp.max(x, axis=axis, keepdims=True)
-    shift = xp.where(xp.isfinite(shift), shift, 0)
-    out = xp.log(xp.sum(xp.exp(x - shift), axis=axis, keepdims=True)) + shift
-    return out if keepdims else xp.squeeze(out, axis=axis)
+    # (array methods rather than module functions: the same work without NumPy's Python-level dispatch)
+    shift = x.max(axis=axis, keepdims=True)
+    if not xp.isfinite(shift).all():
+        shift = xp.where(xp.isfinite(shift), shift, 0)
+    out = xp.log(xp.exp(x - shift).sum(axis=axis, keepdims=True)) + shift
+    return out if keepdims else out.squeeze(axis=axis)
 
 
 def _logsumexp_vjp(g, ans, x, axis=None, keepdims=False):

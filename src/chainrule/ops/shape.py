@@ -57,6 +57,8 @@ defjvp_linear(broadcast_to)
 def sum_to(xp, x, shape=()):
     """Sum ``x`` over the axes along which an array of ``shape`` was broadcast to get ``x``'s shape."""
     lead = x.ndim - len(shape)
+    if lead == 1 and x.shape[1:] == tuple(shape):  # a bias's gradient: summed over the batch
+        return x.sum(axis=0)
     if lead < 0 and all(n == 1 for n in shape[:-lead]):
         # the target only adds leading axes of length 1 (as when (1, 3) values fill a (3,) selection)
         return xp.reshape(sum_to.forward(xp, x, shape=shape[-lead:]), shape)

@@ -62,22 +62,22 @@ class Optimizer:
                 p.grad._writable_data()[...] = 0
 
     def step(self) -> None:
+        # The grad setter has checked each gradient's type and shape; the engine gives the parameter's dtype.
         for i, p, group in self._indexed():
-            if p.grad is None:
+            grad = p._grad
+            if grad is None:
                 continue
-            g = p.grad.data
-            if g.shape != p.shape:
-                raise ShapeError(f"{type(self).__name__}: a gradient of shape {g.shape} for a parameter of {p.shape}")
-            if not _finite_dtype(g):
+            data, g = p._writable_data(), grad.data
+            if g.dtype != data.dtype and not _finite_dtype(g):
                 raise GradientError(f"{type(self).__name__}: the gradient of parameter {i} has dtype {g.dtype}")
-            self._update(p._writable_data(), g, self.state.setdefault(i, {}), group, self._scratch_for(i, p))
+            state = self.state.get(i)
+            if state is None:
+                state = self.state[i] = {}
+            scratch = self._scratch.get(i)
+            if scratch is None or scratch.shape != data.shape or scratch.dtype != data.dtype:
+                scratch = self._scratch[i] = array_module(data).empty_like(data)
+            self._update(data, g, state, group, scratch)
             engine.mark_changed(p)
-
-    def _scratch_for(self, i: int, p: Tensor) -> Any:
-        scratch = self._scratch.get(i)
-        if scratch is None or scratch.shape != p.shape or scratch.dtype != p.dtype:
-            scratch = self._scratch[i] = array_module(p.data).empty_like(p._writable_data())
-        return scratch
 
     def _update(self, p: Any, g: Any, state: dict[str, Any], group: dict[str, Any], scratch: Any) -> None:
         raise NotImplementedError
