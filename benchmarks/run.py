@@ -1,6 +1,6 @@
-"""Benchmarks: chainrule side by side with every installed peer, in one run, float64.
+"""Benchmarks: chainrule side by side with every installed peer, in one run, float64 (W10 float32 too).
 
-    python benchmarks/run.py               # W1-W3, W5-W9 (W5 is slow); prints a table of medians and ratios
+    python benchmarks/run.py               # W1-W3, W5-W11 (W5 is slow); prints a table of medians and ratios
     python benchmarks/run.py --only W2 W3  # some workloads
     python benchmarks/run.py --write       # also rewrite benchmarks/RESULTS.md
 
