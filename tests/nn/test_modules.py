@@ -112,6 +112,7 @@ def test_initialisers_follow_their_formulas_and_the_seed():
     assert w.numpy().std() == pytest.approx(math.sqrt(2 / 700), rel=0.02)
     conv = nn.Parameter(np.empty((8, 4, 3, 3)))
     assert init.fans(conv.shape) == (36, 72)
+    assert not init.zeros_(conv).numpy().any()
     cr.manual_seed(5)
     first = nn.Linear(4, 4).weight.numpy().copy()
     cr.manual_seed(5)
