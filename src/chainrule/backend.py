@@ -13,6 +13,8 @@ from typing import Any
 import numpy
 
 _PYTHON_SCALARS = (bool, int, float, complex)
+# NumPy's scalar types (what arithmetic on 0-d arrays returns): each fixes its own shape () and dtype
+SCALAR_TYPES = frozenset(numpy.sctypeDict.values())
 _module_of_type: dict[type, ModuleType] = {numpy.ndarray: numpy}
 
 

@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .backend import _module_of_type, array_module
+from .backend import SCALAR_TYPES, _module_of_type, array_module
 from .errors import AnomalyError, GradientError, InplaceError
 
 if TYPE_CHECKING:
@@ -460,6 +460,9 @@ def _propagate(
     The pending nodes wait in a heap ordered by tick, and the highest tick is taken first: every consumer of a
     node has a higher tick than the node, so by the time a node is taken all its contributions have arrived.
     """
+    if targets is None and batch is None and not create_graph and not (_anomaly_open[0] and _anomaly.on):
+        if root._op is not None:
+            return _propagate_plain(root, seed, retain_graph)
     found: dict[Tensor, Any] = {}
     if targets is not None:
         wanted = set(targets)
@@ -533,6 +536,78 @@ def _propagate(
                 if previous is not None:
                     found[parent] = previous + gi
                 elif not create_graph and (gi is g or getattr(gi, "base", None) is not None):
+                    found[parent] = gi.copy()  # a leaf's .grad must not alias another array
+                else:
+                    found[parent] = gi
+        if not retain_graph:
+            node._inputs = None
+    return found
+
+
+def _propagate_plain(root: Tensor, seed: Any, retain_graph: bool) -> dict:
+    """``_propagate`` for the everyday call, ``loss.backward()``: every leaf wanted, plain arrays, no batch and no
+    anomaly checks. The same walk with the branches for the other cases taken out, since it runs once per node."""
+    found: dict[Tensor, Any] = {}
+    waiting = {root._tick: root}
+    grads = {root._tick: seed}
+    heap = [-root._tick]
+    pop, push = heapq.heappop, heapq.heappush
+    scalar_types = SCALAR_TYPES
+    while heap:
+        tick = -pop(heap)
+        node = waiting.pop(tick)
+        g = grads.pop(tick)
+        inputs = node._inputs
+        if inputs is None:
+            raise GradientError(
+                f"backward through '{node._op.name}' a second time: its saved values were freed by the first "
+                "backward(). Pass retain_graph=True to the first backward() if you need to go back twice."
+            )
+        if _last_change[0] > tick:
+            _changed_since_recorded(node)
+        if node._retained:
+            _accumulate(node, g.copy(), False)
+        if len(inputs) == 2:  # unrolled for the one- and two-input nodes that dominate
+            a, b = inputs
+            values: Any = (a.data if type(a) is Tensor else a, b.data if type(b) is Tensor else b)
+        elif len(inputs) == 1 and type(inputs[0]) is Tensor:
+            values = (inputs[0].data,)
+        else:
+            values = [a.data if type(a) is Tensor else a for a in inputs]
+        ans = node.data
+        rules = node._op.rules
+        params = node._params
+        variadic = type(rules) is not tuple
+        for i, parent in enumerate(inputs):
+            if type(parent) is not Tensor or not parent._rg:
+                continue
+            if variadic:
+                gi = rules(i, g, ans, *values, **params)
+            elif params:
+                gi = rules[i](g, ans, *values, **params)
+            else:
+                gi = rules[i](g, ans, *values)
+            value = values[i]
+            kind = type(gi)
+            # a scalar of the input's own type (NumPy's float64, say) has its shape and dtype; arrays are compared
+            if kind is not type(value) or (
+                kind not in scalar_types and (gi.shape != value.shape or gi.dtype != value.dtype)
+            ):
+                gi = fit_gradient(gi, value, node._op.name, i)
+            if parent._op is not None:
+                t = parent._tick
+                previous = grads.get(t)
+                if previous is None:
+                    grads[t] = gi
+                    waiting[t] = parent
+                    push(heap, -t)
+                else:
+                    grads[t] = previous + gi
+            else:
+                previous = found.get(parent)
+                if previous is not None:
+                    found[parent] = previous + gi
+                elif gi is g or getattr(gi, "base", None) is not None:
                     found[parent] = gi.copy()  # a leaf's .grad must not alias another array
                 else:
                     found[parent] = gi
