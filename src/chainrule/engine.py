@@ -481,10 +481,7 @@ def _propagate(
         node = waiting.pop(tick)
         g = grads.pop(tick)
         if node._inputs is None:
-            raise GradientError(
-                f"backward through '{node._op.name}' a second time: its saved values were freed by the first "
-                "backward(). Pass retain_graph=True to the first backward() if you need to go back twice."
-            )
+            raise _freed(node)
         if _last_change[0] > tick:
             _changed_since_recorded(node)
         if wanted is not None:
@@ -544,9 +541,18 @@ def _propagate(
     return found
 
 
+def _freed(node: Tensor) -> GradientError:
+    return GradientError(
+        f"backward through '{node._op.name}' a second time: its saved values were freed by the first "
+        "backward(). Pass retain_graph=True to the first backward() if you need to go back twice."
+    )
+
+
 def _propagate_plain(root: Tensor, seed: Any, retain_graph: bool) -> dict:
     """``_propagate`` for the everyday call, ``loss.backward()``: every leaf wanted, plain arrays, no batch and no
-    anomaly checks. The same walk with the branches for the other cases taken out, since it runs once per node."""
+    anomaly checks. The same walk with the branches for the other cases taken out, since it runs once per node;
+    the hand-over of each gradient to its input is written out in both loops on purpose (a shared helper would
+    cost a call per edge, which is what scalar programs pay most for)."""
     found: dict[Tensor, Any] = {}
     waiting = {root._tick: root}
     grads = {root._tick: seed}
@@ -559,10 +565,7 @@ def _propagate_plain(root: Tensor, seed: Any, retain_graph: bool) -> dict:
         g = grads.pop(tick)
         inputs = node._inputs
         if inputs is None:
-            raise GradientError(
-                f"backward through '{node._op.name}' a second time: its saved values were freed by the first "
-                "backward(). Pass retain_graph=True to the first backward() if you need to go back twice."
-            )
+            raise _freed(node)
         if _last_change[0] > tick:
             _changed_since_recorded(node)
         if node._retained:
