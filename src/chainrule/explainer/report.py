@@ -24,6 +24,7 @@ ACCURACY_INPUTS = 4  # inputs compared with finite differences on the page
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem; color: #0f172a; }
 code, td, th { font-family: ui-monospace, monospace; }
+h1 code { overflow-wrap: anywhere; }
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; }
 td:first-child { white-space: nowrap; }
 td, th { border-bottom: 1px solid #e2e8f0; padding: 0.25rem 0.75rem; text-align: left; vertical-align: top; }
