@@ -27,7 +27,7 @@ from .errors import AnomalyError, GradientError, InplaceError
 if TYPE_CHECKING:
     from .primitive import Primitive
 
-from .tensor import Tensor
+from .tensor import FREED, NARY, UNARY, Tensor
 
 # ---------------------------------------------------------------------------------------------------------------
 # Grad mode (thread-local: one thread's no_grad never affects another)
@@ -356,7 +356,7 @@ def record_unary(prim: Primitive, x: Tensor) -> Tensor:
     if x._rg and _mode.enabled and prim.rules is not None:
         t._rg = True
         t._op = prim
-        t._inputs = (x,)
+        t._in0, t._in1 = x, UNARY
         t._tick = next(_ticks)
     else:
         t._rg = False
@@ -389,7 +389,7 @@ def record_binary(prim: Primitive, x: Any, y: Any) -> Tensor:
     if needs_grad and _mode.enabled and prim.rules is not None:
         t._rg = True
         t._op = prim
-        t._inputs = (x, y)
+        t._in0, t._in1 = x, y
         t._tick = next(_ticks)
     else:
         t._rg = False
@@ -550,62 +550,44 @@ def _freed(node: Tensor) -> GradientError:
 
 def _propagate_plain(root: Tensor, seed: Any, retain_graph: bool) -> dict:
     """``_propagate`` for the everyday call, ``loss.backward()``: every leaf wanted, plain arrays, no batch and no
-    anomaly checks. The same walk with the branches for the other cases taken out, since it runs once per node;
-    the hand-over of each gradient to its input is written out in both loops on purpose (a shared helper would
-    cost a call per edge, which is what scalar programs pay most for)."""
+    anomaly checks. It runs once per node, so it is written for scalar programs, where this loop is most of the
+    time: the nodes are put in order first (one sort instead of a heap push and pop per node), and the rules of
+    one- and two-input nodes are called with their arguments spelled out."""
+    order = _reverse_order(root)
+    grads = {root: seed}
     found: dict[Tensor, Any] = {}
-    waiting = {root._tick: root}
-    grads = {root._tick: seed}
-    heap = [-root._tick]
-    pop, push = heapq.heappop, heapq.heappush
+    pop, get = grads.pop, grads.get
     scalar_types = SCALAR_TYPES
-    while heap:
-        tick = -pop(heap)
-        node = waiting.pop(tick)
-        g = grads.pop(tick)
-        inputs = node._inputs
-        if inputs is None:
-            raise _freed(node)
-        if _last_change[0] > tick:
-            _changed_since_recorded(node)
+    for node in order:
+        g = pop(node)
         if node._retained:
             _accumulate(node, g.copy(), False)
-        if len(inputs) == 2:  # unrolled for the one- and two-input nodes that dominate
-            a, b = inputs
-            values: Any = (a.data if type(a) is Tensor else a, b.data if type(b) is Tensor else b)
-        elif len(inputs) == 1 and type(inputs[0]) is Tensor:
-            values = (inputs[0].data,)
+        a, b = node._in0, node._in1
+        ans, rules, params = node.data, node._op.rules, node._params
+        handover: Any
+        if type(rules) is not tuple or params or b is NARY:
+            handover = _handover(node, g)
+        elif b is UNARY:
+            x = a.data
+            handover = ((a, x, rules[0](g, ans, x)),)
         else:
-            values = [a.data if type(a) is Tensor else a for a in inputs]
-        ans = node.data
-        rules = node._op.rules
-        params = node._params
-        variadic = type(rules) is not tuple
-        for i, parent in enumerate(inputs):
-            if type(parent) is not Tensor or not parent._rg:
-                continue
-            if variadic:
-                gi = rules(i, g, ans, *values, **params)
-            elif params:
-                gi = rules[i](g, ans, *values, **params)
-            else:
-                gi = rules[i](g, ans, *values)
-            value = values[i]
+            x = a.data if type(a) is Tensor else a
+            y = b.data if type(b) is Tensor else b
+            handover = []
+            if type(a) is Tensor and a._rg:
+                handover.append((a, x, rules[0](g, ans, x, y)))
+            if type(b) is Tensor and b._rg:
+                handover.append((b, y, rules[1](g, ans, x, y)))
+        for parent, value, gi in handover:
             kind = type(gi)
             # a scalar of the input's own type (NumPy's float64, say) has its shape and dtype; arrays are compared
             if kind is not type(value) or (
                 kind not in scalar_types and (gi.shape != value.shape or gi.dtype != value.dtype)
             ):
-                gi = fit_gradient(gi, value, node._op.name, i)
+                gi = fit_gradient(gi, value, node._op.name, _position(node, parent))
             if parent._op is not None:
-                t = parent._tick
-                previous = grads.get(t)
-                if previous is None:
-                    grads[t] = gi
-                    waiting[t] = parent
-                    push(heap, -t)
-                else:
-                    grads[t] = previous + gi
+                previous = get(parent)
+                grads[parent] = gi if previous is None else previous + gi
             else:
                 previous = found.get(parent)
                 if previous is not None:
@@ -615,8 +597,51 @@ def _propagate_plain(root: Tensor, seed: Any, retain_graph: bool) -> dict:
                 else:
                     found[parent] = gi
         if not retain_graph:
-            node._inputs = None
+            node._in0, node._in1 = None, FREED
     return found
+
+
+def _reverse_order(root: Tensor) -> list[Tensor]:
+    """The computed tensors behind ``root``, each after all its consumers: every consumer has a higher tick than
+    what it consumes, so the highest tick first is such an order. In-place changes since recording are caught
+    here, before any work (a re-recorded input would otherwise break the order)."""
+    by_tick = {root._tick: root}
+    found = [root]
+    for node in found:  # the list grows while it is walked: a breadth-first search without recursion
+        second = node._in1
+        if second is FREED:
+            raise _freed(node)
+        if _last_change[0] > node._tick:
+            _changed_since_recorded(node)
+        if second is UNARY:
+            parents: Any = (node._in0,)
+        elif second is NARY:
+            parents = node._in0
+        else:
+            parents = (node._in0, second)
+        for parent in parents:
+            if type(parent) is Tensor and parent._op is not None and parent._tick not in by_tick:
+                by_tick[parent._tick] = parent
+                found.append(parent)
+    return [by_tick[tick] for tick in sorted(by_tick, reverse=True)]  # ints sort fast, without a key function
+
+
+def _position(node: Tensor, parent: Tensor) -> int:
+    return next(i for i, p in enumerate(node._inputs) if p is parent)
+
+
+def _handover(node: Tensor, g: Any) -> list:
+    """(input, its array, its gradient) for every input of ``node`` that needs one: the general case."""
+    inputs = node._inputs
+    values = _arrays(inputs)
+    rules, params, ans = node._op.rules, node._params, node.data
+    variadic = type(rules) is not tuple  # one rule for every input, told which
+    handover = []
+    for i, parent in enumerate(inputs):
+        if type(parent) is Tensor and parent._rg:
+            gi = rules(i, g, ans, *values, **params) if variadic else rules[i](g, ans, *values, **params)
+            handover.append((parent, values[i], gi))
+    return handover
 
 
 def _arrays(inputs: tuple) -> Any:

@@ -20,6 +20,20 @@ def _check_differentiable_dtype(dtype: Any, what: str) -> None:
         )
 
 
+class _Marker:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+# What a node's second input slot holds when it is not a second input (see ``Tensor._inputs``)
+UNARY, NARY, FREED = _Marker("UNARY"), _Marker("NARY"), _Marker("FREED")
+
+
 class Tensor:
     """An n-dimensional array that remembers how it was computed, so gradients can flow back through it.
 
@@ -29,10 +43,11 @@ class Tensor:
     """
 
     # The graph lives in the tensors: a computed tensor records the primitive that made it (``_op``), its inputs
-    # as given (``_inputs``) and as arrays (``_arrays``), its parameters and the in-place clock's tick when it
-    # was recorded. Rarely set attributes (grad, name, version counter, retain flag, parameters) default at
-    # class level and cost nothing per operation.
-    __slots__ = ("data", "_rg", "_op", "_inputs", "_tick", "__dict__", "__weakref__")
+    # as given (``_inputs``), its parameters and the in-place clock's tick when it was recorded. The inputs sit
+    # in two slots rather than a tuple (see ``_inputs``): one object per operation instead of two is half the
+    # work for Python's garbage collector, which scans every live object. Rarely set attributes (grad, name,
+    # version counter, retain flag, parameters) default at class level and cost nothing per operation.
+    __slots__ = ("data", "_rg", "_op", "_in0", "_in1", "_tick", "__dict__", "__weakref__")
     __array_priority__ = 1000
     _grad: Tensor | None = None
     name: str | None = None
@@ -187,6 +202,33 @@ class Tensor:
             _check_differentiable_dtype(self.data.dtype, "requires_grad")
         self._rg = bool(requires_grad)
         return self
+
+    @property
+    def _inputs(self) -> tuple | None:
+        """The inputs of the operation that computed this tensor, as given; None once backward freed them.
+
+        Stored as ``_in0, _in1``: the two inputs of a binary operation, the input and ``UNARY`` of a unary one,
+        the tuple of inputs and ``NARY`` otherwise, and ``None, FREED`` once released.
+        """
+        second = self._in1
+        if second is UNARY:
+            return (self._in0,)
+        if second is NARY:
+            return self._in0
+        if second is FREED:
+            return None
+        return (self._in0, second)
+
+    @_inputs.setter
+    def _inputs(self, inputs: tuple | None) -> None:
+        if inputs is None:
+            self._in0, self._in1 = None, FREED
+        elif len(inputs) == 1:
+            self._in0, self._in1 = inputs[0], UNARY
+        elif len(inputs) == 2:
+            self._in0, self._in1 = inputs
+        else:
+            self._in0, self._in1 = tuple(inputs), NARY
 
     @property
     def is_leaf(self) -> bool:
@@ -383,7 +425,7 @@ class Tensor:
         # becomes the result of the operation, written into its own memory so that views see the change.
         snapshot = Tensor._from_op(self.data.copy(), self._op)
         if self._op is not None:
-            snapshot._inputs, snapshot._tick = self._inputs, self._tick
+            snapshot._in0, snapshot._in1, snapshot._tick = self._in0, self._in1, self._tick
             snapshot._params = self._params
         snapshot._rg, snapshot._tangents = self._rg, self._tangents
         result = prim(snapshot, other, **params)
@@ -391,7 +433,7 @@ class Tensor:
         self._tangents = result._tangents
         if result._op is None:  # forward mode only: nothing recorded
             return self
-        self._op, self._inputs, self._params = result._op, result._inputs, result._params
+        self._op, self._in0, self._in1, self._params = result._op, result._in0, result._in1, result._params
         self._tick = next(engine._ticks)
         self._rg = True
         return self
