@@ -269,6 +269,26 @@ def test_graph_has_no_reference_cycles():
         gc.enable()
 
 
+
+def test_a_recorded_operation_leaves_one_object_for_the_garbage_collector():
+    # Python's collector scans every live container object; scalar programs record one node per operation,
+    # so each node must be a single object (the tensor), not the tensor plus a tuple of its inputs.
+    x = cr.tensor(0.5, requires_grad=True)
+    y = cr.tensor(2.0, requires_grad=True)
+    gc.collect()
+    gc.disable()
+    try:
+        before = len(gc.get_objects())
+        h = x
+        for _ in range(1000):
+            h = cr.tanh(h * y + x)  # unary and binary nodes
+        grown = len(gc.get_objects()) - before
+    finally:
+        gc.enable()
+    assert 3000 <= grown <= 3100
+    h.backward()
+    assert np.isfinite(x.grad.item()) and np.isfinite(y.grad.item())
+
 def test_in_place_change_of_a_saved_input_is_caught_at_backward():
     w = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
     y = w * 2

@@ -569,22 +569,22 @@ def _propagate_plain(root: Tensor, seed: Any, retain_graph: bool) -> dict:
             handover = _handover(node, g)
         elif b is UNARY:
             x = a.data
-            handover = ((a, x, rules[0](g, ans, x)),)
+            handover = ((a, x, rules[0](g, ans, x), 0),)
         else:
             x = a.data if type(a) is Tensor else a
             y = b.data if type(b) is Tensor else b
             handover = []
             if type(a) is Tensor and a._rg:
-                handover.append((a, x, rules[0](g, ans, x, y)))
+                handover.append((a, x, rules[0](g, ans, x, y), 0))
             if type(b) is Tensor and b._rg:
-                handover.append((b, y, rules[1](g, ans, x, y)))
-        for parent, value, gi in handover:
+                handover.append((b, y, rules[1](g, ans, x, y), 1))
+        for parent, value, gi, position in handover:
             kind = type(gi)
             # a scalar of the input's own type (NumPy's float64, say) has its shape and dtype; arrays are compared
             if kind is not type(value) or (
                 kind not in scalar_types and (gi.shape != value.shape or gi.dtype != value.dtype)
             ):
-                gi = fit_gradient(gi, value, node._op.name, _position(node, parent))
+                gi = fit_gradient(gi, value, node._op.name, position)
             if parent._op is not None:
                 previous = get(parent)
                 grads[parent] = gi if previous is None else previous + gi
@@ -626,12 +626,8 @@ def _reverse_order(root: Tensor) -> list[Tensor]:
     return [by_tick[tick] for tick in sorted(by_tick, reverse=True)]  # ints sort fast, without a key function
 
 
-def _position(node: Tensor, parent: Tensor) -> int:
-    return next(i for i, p in enumerate(node._inputs) if p is parent)
-
-
 def _handover(node: Tensor, g: Any) -> list:
-    """(input, its array, its gradient) for every input of ``node`` that needs one: the general case."""
+    """(input, its array, its gradient, its position) for every input of ``node`` that needs one: the general case."""
     inputs = node._inputs
     values = _arrays(inputs)
     rules, params, ans = node._op.rules, node._params, node.data
@@ -640,7 +636,7 @@ def _handover(node: Tensor, g: Any) -> list:
     for i, parent in enumerate(inputs):
         if type(parent) is Tensor and parent._rg:
             gi = rules(i, g, ans, *values, **params) if variadic else rules[i](g, ans, *values, **params)
-            handover.append((parent, values[i], gi))
+            handover.append((parent, values[i], gi, i))
     return handover
 
 
