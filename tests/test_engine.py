@@ -269,7 +269,6 @@ def test_graph_has_no_reference_cycles():
         gc.enable()
 
 
-
 def test_a_recorded_operation_leaves_one_object_for_the_garbage_collector():
     # Python's collector scans every live container object; scalar programs record one node per operation,
     # so each node must be a single object (the tensor), not the tensor plus a tuple of its inputs.
@@ -288,6 +287,7 @@ def test_a_recorded_operation_leaves_one_object_for_the_garbage_collector():
     assert 3000 <= grown <= 3100
     h.backward()
     assert np.isfinite(x.grad.item()) and np.isfinite(y.grad.item())
+
 
 def test_in_place_change_of_a_saved_input_is_caught_at_backward():
     w = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
