@@ -269,6 +269,68 @@ def test_graph_has_no_reference_cycles():
         gc.enable()
 
 
+def test_backward_releases_each_node_once_it_is_used():
+    seen_alive = []
+
+    @primitive("watch")
+    def watch(xp, x):
+        return x * 1.0
+
+    refs = []
+    defvjp(watch, lambda g, ans, x: seen_alive.append(refs[0]() is not None) or g)
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    first = watch(x)
+    later = cr.exp(first)
+    refs.append(weakref.ref(later))
+    out = cr.exp(later).sum()
+    del first, later
+    out.backward()
+    # 'later' was used before 'watch' and nothing else needs it: it is gone by the time watch's rule runs
+    assert seen_alive == [False]
+    np.testing.assert_allclose(x.grad.numpy(), np.exp(np.exp([1.0, 2.0])) * np.exp([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda y: y.__imul__(y), lambda a: 8 * a),  # y = (2a)^2
+        (lambda y: y.__iadd__(y), lambda a: 4 + 0 * a),  # y = 4a
+        (lambda y: y.__isub__(y), lambda a: 0 * a),
+        (lambda y: y.__itruediv__(y), lambda a: 0 * a),
+        (lambda y: y.__setitem__(slice(None), y), lambda a: 2 + 0 * a),
+    ],
+    ids=["*=", "+=", "-=", "/=", "[:]="],
+)
+def test_in_place_change_of_a_tensor_by_itself(change, expected, create_graph):
+    # y *= y: the old value of y is both operands; the tensor then holds the result
+    a = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = a * 2
+    change(y)
+    y.sum().backward(create_graph=create_graph)
+    np.testing.assert_allclose(a.grad.numpy(), expected(np.array([1.0, 2.0, 3.0])))
+
+
+def test_a_deep_copy_of_a_graph_backpropagates():
+    import copy
+
+    a = cr.tensor([1.0, 2.0], requires_grad=True)
+    a_copy, out_copy = copy.deepcopy((a, (cr.exp(a) * 2).sum()))
+    out_copy.backward()  # the copy's graph leads to the copy's leaf
+    np.testing.assert_allclose(a_copy.grad.numpy(), 2 * np.exp([1.0, 2.0]))
+    assert a.grad is None
+
+
+def test_a_leaf_switched_off_after_the_forward_pass_gets_no_gradient():
+    a = cr.tensor([1.0, 2.0], requires_grad=True)
+    b = cr.tensor([3.0, 4.0], requires_grad=True)
+    u = (cr.exp(a) + a * b).sum()
+    a.requires_grad_(False)
+    u.backward()
+    assert a.grad is None
+    np.testing.assert_allclose(b.grad.numpy(), [1.0, 2.0])
+
+
 def test_a_recorded_operation_leaves_one_object_for_the_garbage_collector():
     # Python's collector scans every live container object; scalar programs record one node per operation,
     # so each node must be a single object (the tensor), not the tensor plus a tuple of its inputs.

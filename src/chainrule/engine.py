@@ -553,12 +553,13 @@ def _propagate_plain(root: Tensor, seed: Any, retain_graph: bool) -> dict:
     anomaly checks. It runs once per node, so it is written for scalar programs, where this loop is most of the
     time: the nodes are put in order first (one sort instead of a heap push and pop per node), and the rules of
     one- and two-input nodes are called with their arguments spelled out."""
-    order = _reverse_order(root)
+    order = _forward_order(root)
     grads = {root: seed}
     found: dict[Tensor, Any] = {}
     pop, get = grads.pop, grads.get
     scalar_types = SCALAR_TYPES
-    for node in order:
+    while order:
+        node = order.pop()  # the last consumer first; popped, so a node is released once it has been used
         g = pop(node)
         if node._retained:
             _accumulate(node, g.copy(), False)
@@ -569,7 +570,7 @@ def _propagate_plain(root: Tensor, seed: Any, retain_graph: bool) -> dict:
             handover = _handover(node, g)
         elif b is UNARY:
             x = a.data
-            handover = ((a, x, rules[0](g, ans, x), 0),)
+            handover = ((a, x, rules[0](g, ans, x), 0),) if a._rg else ()
         else:
             x = a.data if type(a) is Tensor else a
             y = b.data if type(b) is Tensor else b
@@ -601,10 +602,10 @@ def _propagate_plain(root: Tensor, seed: Any, retain_graph: bool) -> dict:
     return found
 
 
-def _reverse_order(root: Tensor) -> list[Tensor]:
-    """The computed tensors behind ``root``, each after all its consumers: every consumer has a higher tick than
-    what it consumes, so the highest tick first is such an order. In-place changes since recording are caught
-    here, before any work (a re-recorded input would otherwise break the order)."""
+def _forward_order(root: Tensor) -> list[Tensor]:
+    """The computed tensors behind ``root``, each before all its consumers: every consumer has a higher tick than
+    what it consumes, so increasing ticks are such an order (walked from the end for backward). In-place changes
+    since recording are caught here, before any work (a re-recorded input would otherwise break the order)."""
     by_tick = {root._tick: root}
     found = [root]
     for node in found:  # the list grows while it is walked: a breadth-first search without recursion
@@ -623,7 +624,7 @@ def _reverse_order(root: Tensor) -> list[Tensor]:
             if type(parent) is Tensor and parent._op is not None and parent._tick not in by_tick:
                 by_tick[parent._tick] = parent
                 found.append(parent)
-    return [by_tick[tick] for tick in sorted(by_tick, reverse=True)]  # ints sort fast, without a key function
+    return [by_tick[tick] for tick in sorted(by_tick)]  # ints sort fast, without a key function
 
 
 def _handover(node: Tensor, g: Any) -> list:

@@ -29,6 +29,9 @@ class _Marker:
     def __repr__(self) -> str:
         return self.name
 
+    def __reduce__(self) -> str:
+        return self.name  # copies and pickles are the marker itself (they are compared with ``is``)
+
 
 # What a node's second input slot holds when it is not a second input (see ``Tensor._inputs``)
 UNARY, NARY, FREED = _Marker("UNARY"), _Marker("NARY"), _Marker("FREED")
@@ -428,7 +431,8 @@ class Tensor:
             snapshot._in0, snapshot._in1, snapshot._tick = self._in0, self._in1, self._tick
             snapshot._params = self._params
         snapshot._rg, snapshot._tangents = self._rg, self._tangents
-        result = prim(snapshot, other, **params)
+        # ``t *= t``: the old value is both operands (the tensor itself is about to become the result)
+        result = prim(snapshot, snapshot if other is self else other, **params)
         self._overwrite(result.data, prim.name)
         self._tangents = result._tangents
         if result._op is None:  # forward mode only: nothing recorded
