@@ -655,8 +655,6 @@ def fit_gradient(g: Any, value: Any, op: str, position: int) -> Any:
     """Undo broadcasting (sum over the broadcast axes) and restore the dtype of ``value``: the one place for it."""
     shape = value.shape
     if g.shape != shape:
-        from .ops.shape import sum_to
-
         try:
             g = sum_to(g, shape=shape)
         except ValueError as error:
@@ -665,8 +663,6 @@ def fit_gradient(g: Any, value: Any, op: str, position: int) -> Any:
                 f"{shape}; the shapes cannot be reconciled by summing broadcast axes"
             ) from error
     if g.dtype != value.dtype and getattr(value.dtype, "kind", "") in "fc":
-        from .ops.elementwise import cast
-
         g = cast(g, dtype=value.dtype)
     return g
 
@@ -683,3 +679,9 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool) -> None:
         t._grad = previous + g
     else:
         t._grad = Tensor._from_op(previous.data + g.data, None)
+
+
+# The two primitives the engine applies itself, to fit a gradient to its input (imported last: they are
+# defined on top of this module)
+from .ops.elementwise import cast  # noqa: E402
+from .ops.shape import sum_to  # noqa: E402
