@@ -342,63 +342,84 @@ def record(prim: Primitive, args: tuple, params: dict) -> Tensor:
 
 
 # The two shapes of call that dominate real programs, unary f(t) and binary t (op) u, without the generic
-# loops above: per-operation overhead is what small-tensor and scalar workloads pay for.
+# loops above: per-operation overhead is what small-tensor and scalar workloads pay for. Each primitive gets a
+# recorder of its own, with the primitive and its operator bound, and the Tensor's operators are these recorders
+# themselves: one Python frame per operation.
 
 
-def record_unary(prim: Primitive, x: Tensor) -> Tensor:
-    data = x.data
-    try:
-        out = prim.forward(_module_of_type.get(type(data)) or array_module(data), data)
-    except (ValueError, IndexError, TypeError) as error:
-        raise prim.error(error, (data,)) from error
-    t = _new(Tensor)  # Tensor._from_op, inlined: this runs once per operation
-    t.data = out
-    if x._rg and _mode.enabled and prim.rules is not None:
-        t._rg = True
-        t._op = prim
-        t._in0, t._in1 = x, UNARY
-        t._tick = next(_ticks)
-    else:
-        t._rg = False
-        t._op = None
-    if _forward_open[0]:
-        push_tangents(prim, (x,), _NO_PARAMS, t)
-    if _anomaly_open[0]:
-        check_forward(prim, t)
-    return t
+def unary_recorder(prim: Primitive) -> Callable[[Tensor], Tensor]:
+    """``record(t)``: ``prim`` applied to the tensor ``t``, recorded when a gradient may flow."""
+    operator = prim.operator
+
+    def record(x: Tensor) -> Tensor:
+        data = x.data
+        try:
+            if operator is not None:
+                out = operator(data)
+            else:
+                out = prim.forward(_module_of_type.get(type(data)) or array_module(data), data)
+        except (ValueError, IndexError, TypeError) as error:
+            raise prim.error(error, (data,)) from error
+        t = _new(Tensor)  # Tensor._from_op, inlined: this runs once per operation
+        t.data = out
+        if x._rg and _mode.enabled and prim.rules is not None:
+            t._rg = True
+            t._op = prim
+            t._in0, t._in1 = x, UNARY
+            t._tick = next(_ticks)
+        else:
+            t._rg = False
+            t._op = None
+        if _forward_open[0]:
+            push_tangents(prim, (x,), _NO_PARAMS, t)
+        if _anomaly_open[0]:
+            check_forward(prim, t)
+        return t
+
+    return record
 
 
-def record_binary(prim: Primitive, x: Any, y: Any) -> Tensor:
-    if type(x) is Tensor:
-        xd = x.data
-        needs_grad = x._rg
-    else:
-        xd, needs_grad = x, False
-    if type(y) is Tensor:
-        yd = y.data
-        needs_grad = needs_grad or y._rg
-    else:
-        yd = y
-    try:
-        xp = _module_of_type.get(type(xd)) or _module_of_type.get(type(yd)) or array_module(xd, yd)
-        out = prim.forward(xp, xd, yd)
-    except (ValueError, IndexError, TypeError) as error:
-        raise prim.error(error, (xd, yd)) from error
-    t = _new(Tensor)
-    t.data = out
-    if needs_grad and _mode.enabled and prim.rules is not None:
-        t._rg = True
-        t._op = prim
-        t._in0, t._in1 = x, y
-        t._tick = next(_ticks)
-    else:
-        t._rg = False
-        t._op = None
-    if _forward_open[0]:
-        push_tangents(prim, (x, y), _NO_PARAMS, t)
-    if _anomaly_open[0]:
-        check_forward(prim, t)
-    return t
+def binary_recorder(prim: Primitive) -> Callable[[Any, Any], Tensor]:
+    """``record(x, y)``: ``prim`` applied to two operands of which one is a tensor, recorded when a gradient may
+    flow."""
+    operator = prim.operator
+
+    def record(x: Any, y: Any) -> Tensor:
+        if type(x) is Tensor:
+            xd = x.data
+            needs_grad = x._rg
+        else:
+            xd, needs_grad = x, False
+        if type(y) is Tensor:
+            yd = y.data
+            needs_grad = needs_grad or y._rg
+        else:
+            yd = y
+        try:
+            if operator is not None:
+                out = operator(xd, yd)
+            else:
+                xp = _module_of_type.get(type(xd)) or _module_of_type.get(type(yd)) or array_module(xd, yd)
+                out = prim.forward(xp, xd, yd)
+        except (ValueError, IndexError, TypeError) as error:
+            raise prim.error(error, (xd, yd)) from error
+        t = _new(Tensor)
+        t.data = out
+        if needs_grad and _mode.enabled and prim.rules is not None:
+            t._rg = True
+            t._op = prim
+            t._in0, t._in1 = x, y
+            t._tick = next(_ticks)
+        else:
+            t._rg = False
+            t._op = None
+        if _forward_open[0]:
+            push_tangents(prim, (x, y), _NO_PARAMS, t)
+        if _anomaly_open[0]:
+            check_forward(prim, t)
+        return t
+
+    return record
 
 
 _NO_PARAMS: dict = {}

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import ops
-from .engine import record_binary, record_unary
+from .engine import binary_recorder, unary_recorder
 from .errors import ShapeError
 from .tensor import Tensor
 
@@ -59,9 +59,11 @@ def _count(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> int:
 
 
 def _unary(prim: Any) -> Callable[[Any], Tensor]:
+    record = unary_recorder(prim)
+
     def fn(x: Any) -> Tensor:
         if type(x) is Tensor:
-            return record_unary(prim, x)
+            return record(x)
         return Tensor._from_op(prim(_operand(x)), None)
 
     fn.__name__ = prim.name
@@ -70,8 +72,10 @@ def _unary(prim: Any) -> Callable[[Any], Tensor]:
 
 
 def _binary(prim: Any) -> Callable[[Any, Any], Tensor]:
+    record = binary_recorder(prim)
+
     def fn(x: Any, y: Any) -> Tensor:
-        return record_binary(prim, _operand(x), _operand(y))
+        return record(_operand(x), _operand(y))
 
     fn.__name__ = prim.name
     fn.__doc__ = f"Elementwise {prim.name} with NumPy broadcasting, differentiable."

@@ -44,11 +44,23 @@ class _Names(dict):
 
 
 class Primitive:
-    __slots__ = ("name", "forward", "rules", "jvps", "elementwise", "uses_output", "is_view", "hint", "formulas")
+    __slots__ = (
+        "name",
+        "forward",
+        "operator",
+        "rules",
+        "jvps",
+        "elementwise",
+        "uses_output",
+        "is_view",
+        "hint",
+        "formulas",
+    )
 
     def __init__(self, name: str, forward: Callable[..., Any], *, is_view: bool = False, hint: str = "") -> None:
         self.name = name
         self.forward = forward
+        self.operator: Callable[..., Any] | None = None  # the forward as a Python operator (see operator_primitive)
         self.rules: tuple[Rule | None, ...] | Rule | None = None  # None: not differentiable, never recorded
         self.jvps: tuple[Rule | None, ...] | Rule | None = None
         self.elementwise = False
@@ -97,6 +109,14 @@ def primitive(name: str | None = None, *, is_view: bool = False, hint: str = "")
         return Primitive(name or forward.__name__, forward, is_view=is_view, hint=hint)
 
     return make
+
+
+def operator_primitive(name: str, operator: Callable[..., Any], *, hint: str = "") -> Primitive:
+    """A primitive whose forward is one of Python's operators on backend arrays (``operator.mul`` is
+    ``multiply``): it needs no array module, so the engine calls it as it is, with no Python frame in between."""
+    prim = Primitive(name, lambda xp, *arrays: operator(*arrays), hint=hint)
+    prim.operator = operator
+    return prim
 
 
 def defvjp(prim: Primitive, *rules: Rule | None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -288,44 +288,27 @@ class Tensor:
         engine.backward(self, seed, retain_graph or create_graph, create_graph)
 
     # -- operators ---------------------------------------------------------------------------------------------
-    def __add__(self, other: Any) -> Tensor:
-        return record_binary(_ops.add, self, other)
+    # + - * / ** and unary - are the engine's recorders themselves (attached below the class: they need the
+    # primitives, which are built on this class); declared here for type checkers.
+    if TYPE_CHECKING:
 
-    def __radd__(self, other: Any) -> Tensor:
-        return record_binary(_ops.add, other, self)
-
-    def __sub__(self, other: Any) -> Tensor:
-        return record_binary(_ops.subtract, self, other)
-
-    def __rsub__(self, other: Any) -> Tensor:
-        return record_binary(_ops.subtract, other, self)
-
-    def __mul__(self, other: Any) -> Tensor:
-        return record_binary(_ops.multiply, self, other)
-
-    def __rmul__(self, other: Any) -> Tensor:
-        return record_binary(_ops.multiply, other, self)
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return record_binary(_ops.divide, self, other)
-
-    def __rtruediv__(self, other: Any) -> Tensor:
-        return record_binary(_ops.divide, other, self)
-
-    def __pow__(self, other: Any) -> Tensor:
-        return record_binary(_ops.power, self, other)
-
-    def __rpow__(self, other: Any) -> Tensor:
-        return record_binary(_ops.power, other, self)
+        def __add__(self, other: Any) -> Tensor: ...
+        def __radd__(self, other: Any) -> Tensor: ...
+        def __sub__(self, other: Any) -> Tensor: ...
+        def __rsub__(self, other: Any) -> Tensor: ...
+        def __mul__(self, other: Any) -> Tensor: ...
+        def __rmul__(self, other: Any) -> Tensor: ...
+        def __truediv__(self, other: Any) -> Tensor: ...
+        def __rtruediv__(self, other: Any) -> Tensor: ...
+        def __pow__(self, other: Any) -> Tensor: ...
+        def __rpow__(self, other: Any) -> Tensor: ...
+        def __neg__(self) -> Tensor: ...
 
     def __matmul__(self, other: Any) -> Tensor:
         return _f.matmul(self, other)
 
     def __rmatmul__(self, other: Any) -> Tensor:
         return _f.matmul(other, self)
-
-    def __neg__(self) -> Tensor:
-        return record_unary(_ops.negative, self)
 
     def __pos__(self) -> Tensor:
         return self
@@ -483,6 +466,25 @@ def _raw_index(index: Any) -> Any:
 from . import engine  # noqa: E402  (the engine and the operations build on the class above)
 from . import functions as _f  # noqa: E402
 from . import ops as _ops  # noqa: E402
-from .engine import record_binary, record_unary  # noqa: E402
+from .engine import binary_recorder, unary_recorder  # noqa: E402
 
+
+def _reflected(record: Any) -> Any:
+    def reflected(self: Tensor, other: Any) -> Tensor:  # other (op) self, where other is not a tensor
+        return record(other, self)
+
+    return reflected
+
+
+def _attach_operators(cls: type) -> None:
+    """+ - * / ** (both ways round) and unary -: the engine's recorders of those primitives."""
+    for name, prim in (("add", _ops.add), ("sub", _ops.subtract), ("mul", _ops.multiply),
+                       ("truediv", _ops.divide), ("pow", _ops.power)):  # fmt: skip
+        record = binary_recorder(prim)
+        setattr(cls, f"__{name}__", record)
+        setattr(cls, f"__r{name}__", _reflected(record))
+    cls.__neg__ = unary_recorder(_ops.negative)  # type: ignore[attr-defined]
+
+
+_attach_operators(Tensor)
 _f.attach_methods(Tensor)

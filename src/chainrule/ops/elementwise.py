@@ -11,9 +11,10 @@ gradient in half between tied operands; clip passes the gradient where lo <= x <
 from __future__ import annotations
 
 import math
+import operator
 
 from ..backend import special_function
-from ..primitive import constant, defjvp_elementwise, defjvp_linear, defvjp, describe, primitive
+from ..primitive import constant, defjvp_elementwise, defjvp_linear, defvjp, describe, operator_primitive, primitive
 
 BROADCAST_HINT = (
     "Operand shapes must be equal or 1 in each trailing axis; reshape or expand_dims one operand so they line up."
@@ -22,54 +23,37 @@ BROADCAST_HINT = (
 # -- arithmetic -------------------------------------------------------------------------------------------------
 
 
-@primitive("add", hint=BROADCAST_HINT)
-def add(xp, x, y):
-    return x + y
-
+add = operator_primitive("add", operator.add, hint=BROADCAST_HINT)
 
 defvjp(add, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
 describe(add, "1", "1")
 
 
-@primitive("subtract", hint=BROADCAST_HINT)
-def subtract(xp, x, y):
-    return x - y
-
+subtract = operator_primitive("subtract", operator.sub, hint=BROADCAST_HINT)
 
 defvjp(subtract, lambda g, ans, x, y: g, lambda g, ans, x, y: -g)
 describe(subtract, "1", "-1")
 
 
-@primitive("multiply", hint=BROADCAST_HINT)
-def multiply(xp, x, y):
-    return x * y
-
+multiply = operator_primitive("multiply", operator.mul, hint=BROADCAST_HINT)
 
 defvjp(multiply, lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x)
 describe(multiply, "{b}", "{a}")
 
 
-@primitive("divide", hint=BROADCAST_HINT)
-def divide(xp, x, y):
-    return x / y
-
+divide = operator_primitive("divide", operator.truediv, hint=BROADCAST_HINT)
 
 defvjp(divide, lambda g, ans, x, y: g / y, lambda g, ans, x, y: -g * x / (y * y))
 describe(divide, "1/{b}", "-{a}/{b}²")
 
 
-@primitive("negative")
-def negative(xp, x):
-    return -x
-
+negative = operator_primitive("negative", operator.neg)
 
 defvjp(negative, lambda g, ans, x: -g)
 describe(negative, "-1")
 
 
-@primitive("power", hint=BROADCAST_HINT)
-def power(xp, x, y):
-    return x**y
+power = operator_primitive("power", operator.pow, hint=BROADCAST_HINT)
 
 
 def _power_vjp_base(g, ans, x, y):
