@@ -347,47 +347,14 @@ def record(prim: Primitive, args: tuple, params: dict) -> Tensor:
 # themselves: one Python frame per operation.
 
 
-def unary_recorder(prim: Primitive) -> Callable[[Tensor], Tensor]:
-    """``record(t)``: ``prim`` applied to the tensor ``t``, recorded when a gradient may flow."""
+def recorder(prim: Primitive) -> Callable[..., Tensor]:
+    """``record(x)`` or ``record(x, y)``: ``prim`` applied to its one or two operands, at least one a tensor, and
+    recorded when a gradient may flow (a one-operand node holds UNARY in its second input slot)."""
     operator = prim.operator
 
-    def record(x: Tensor) -> Tensor:
-        data = x.data
-        try:
-            if operator is not None:
-                out = operator(data)
-            else:
-                out = prim.forward(_module_of_type.get(type(data)) or array_module(data), data)
-        except (ValueError, IndexError, TypeError) as error:
-            raise prim.error(error, (data,)) from error
-        t = _new(Tensor)  # Tensor._from_op, inlined: this runs once per operation
-        t.data = out
-        if x._rg and _mode.enabled and prim.rules is not None:
-            t._rg = True
-            t._op = prim
-            t._in0, t._in1 = x, UNARY
-            t._tick = next(_ticks)
-        else:
-            t._rg = False
-            t._op = None
-        if _forward_open[0]:
-            push_tangents(prim, (x,), _NO_PARAMS, t)
-        if _anomaly_open[0]:
-            check_forward(prim, t)
-        return t
-
-    return record
-
-
-def binary_recorder(prim: Primitive) -> Callable[[Any, Any], Tensor]:
-    """``record(x, y)``: ``prim`` applied to two operands of which one is a tensor, recorded when a gradient may
-    flow."""
-    operator = prim.operator
-
-    def record(x: Any, y: Any) -> Tensor:
+    def record(x: Any, y: Any = UNARY) -> Tensor:
         if type(x) is Tensor:
-            xd = x.data
-            needs_grad = x._rg
+            xd, needs_grad = x.data, x._rg
         else:
             xd, needs_grad = x, False
         if type(y) is Tensor:
@@ -397,13 +364,15 @@ def binary_recorder(prim: Primitive) -> Callable[[Any, Any], Tensor]:
             yd = y
         try:
             if operator is not None:
-                out = operator(xd, yd)
+                out = operator(xd) if y is UNARY else operator(xd, yd)
+            elif y is UNARY:
+                out = prim.forward(_module_of_type.get(type(xd)) or array_module(xd), xd)
             else:
                 xp = _module_of_type.get(type(xd)) or _module_of_type.get(type(yd)) or array_module(xd, yd)
                 out = prim.forward(xp, xd, yd)
         except (ValueError, IndexError, TypeError) as error:
-            raise prim.error(error, (xd, yd)) from error
-        t = _new(Tensor)
+            raise prim.error(error, (xd,) if y is UNARY else (xd, yd)) from error
+        t = _new(Tensor)  # Tensor._from_op, inlined: this runs once per operation
         t.data = out
         if needs_grad and _mode.enabled and prim.rules is not None:
             t._rg = True
@@ -414,7 +383,7 @@ def binary_recorder(prim: Primitive) -> Callable[[Any, Any], Tensor]:
             t._rg = False
             t._op = None
         if _forward_open[0]:
-            push_tangents(prim, (x, y), _NO_PARAMS, t)
+            push_tangents(prim, (x,) if y is UNARY else (x, y), _NO_PARAMS, t)
         if _anomaly_open[0]:
             check_forward(prim, t)
         return t

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import ops
-from .engine import binary_recorder, unary_recorder
+from .engine import recorder
 from .errors import ShapeError
 from .tensor import Tensor
 
@@ -59,7 +59,7 @@ def _count(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> int:
 
 
 def _unary(prim: Any) -> Callable[[Any], Tensor]:
-    record = unary_recorder(prim)
+    record = recorder(prim)
 
     def fn(x: Any) -> Tensor:
         if type(x) is Tensor:
@@ -72,7 +72,7 @@ def _unary(prim: Any) -> Callable[[Any], Tensor]:
 
 
 def _binary(prim: Any) -> Callable[[Any, Any], Tensor]:
-    record = binary_recorder(prim)
+    record = recorder(prim)
 
     def fn(x: Any, y: Any) -> Tensor:
         return record(_operand(x), _operand(y))

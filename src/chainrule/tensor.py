@@ -466,7 +466,7 @@ def _raw_index(index: Any) -> Any:
 from . import engine  # noqa: E402  (the engine and the operations build on the class above)
 from . import functions as _f  # noqa: E402
 from . import ops as _ops  # noqa: E402
-from .engine import binary_recorder, unary_recorder  # noqa: E402
+from .engine import recorder  # noqa: E402
 
 
 def _reflected(record: Any) -> Any:
@@ -480,10 +480,10 @@ def _attach_operators(cls: type) -> None:
     """+ - * / ** (both ways round) and unary -: the engine's recorders of those primitives."""
     for name, prim in (("add", _ops.add), ("sub", _ops.subtract), ("mul", _ops.multiply),
                        ("truediv", _ops.divide), ("pow", _ops.power)):  # fmt: skip
-        record = binary_recorder(prim)
+        record = recorder(prim)
         setattr(cls, f"__{name}__", record)
         setattr(cls, f"__r{name}__", _reflected(record))
-    cls.__neg__ = unary_recorder(_ops.negative)  # type: ignore[attr-defined]
+    cls.__neg__ = recorder(_ops.negative)  # type: ignore[attr-defined]
 
 
 _attach_operators(Tensor)
