@@ -38,6 +38,11 @@ def installed(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
+def available(cases: dict) -> dict:
+    """The cases whose library is installed: ``{name: (maker, module or None)}`` -> ``{name: maker}``."""
+    return {name: make for name, (make, module) in cases.items() if module is None or installed(module)}
+
+
 def timed(fn, gc_on: bool = False, inner: int = 1) -> float:
     """Seconds per call of ``fn``, over ``inner`` calls in a row."""
     gc.collect()
@@ -671,7 +676,7 @@ def run(only: set[str], repeats: int) -> list[tuple[str, str, str, str, str]]:
             "NumPy forward alone": (w2_numpy_forward, None),
         }
         res = measure(
-            {k: make for k, (make, module) in cases.items() if module is None or installed(module)},
+            available(cases),
             repeats * 2,
             inner=10,
         )
@@ -688,7 +693,7 @@ def run(only: set[str], repeats: int) -> list[tuple[str, str, str, str, str]]:
             "HIPS autograd": (w3_autograd, "autograd"),
         }
         res = measure_isolated(
-            {k: make for k, (make, module) in cases.items() if module is None or installed(module)},
+            available(cases),
             repeats * 2,
             inner=10,
         )
@@ -708,7 +713,7 @@ def run(only: set[str], repeats: int) -> list[tuple[str, str, str, str, str]]:
             "PyTorch float32": (partial(w10_torch, np.float32), "torch"),
         }
         res = measure_isolated(
-            {k: make for k, (make, module) in cases.items() if module is None or installed(module)},
+            available(cases),
             repeats * 2,
             inner=10,
         )
@@ -727,7 +732,7 @@ def run(only: set[str], repeats: int) -> list[tuple[str, str, str, str, str]]:
             "autograd.hessian": (w7_autograd, "autograd"),
         }
         res = measure(
-            {k: make for k, (make, module) in cases.items() if module is None or installed(module)},
+            available(cases),
             repeats * 2,
             inner=3,
         )
