@@ -96,3 +96,150 @@ def test_retained_gradients_are_arrays_of_their_own():
     k.sum().backward()
     h.grad.data[0] = 7.0
     assert k.grad.tolist() == [1.0, 1.0]
+
+
+# -- issue: wrong gradients found from outside -------------------------------------------------------------------
+
+
+def _doubling():
+    @cr.custom_vjp
+    def double(x):
+        return x * 2.0
+
+    double.defvjp(lambda x: (x * 2.0, None), lambda r, g: (g * 2.0,))
+    return double
+
+
+@pytest.mark.parametrize("make", [_doubling, lambda: cr.checkpoint(lambda a: a * 2.0)])
+def test_a_reverse_rule_run_again_uses_the_new_cotangent(make):
+    # a cache keyed by id(g) once handed back the result for a freed cotangent whose id the new one reused
+    f = make()
+    rng = np.random.default_rng(1)
+    _, pull = cr.vjp(f, rng.standard_normal(3))
+    for _ in range(20):
+        c = rng.standard_normal(3)
+        np.testing.assert_allclose(pull(c)[0].numpy(), 2 * c)
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = f(x)
+    y.backward(cr.tensor([1.0, 1.0]), retain_graph=True)
+    y.backward(cr.tensor([5.0, 0.0]))
+    np.testing.assert_allclose(x.grad.numpy(), [12.0, 2.0])
+
+
+def test_one_custom_gradient_for_two_inputs_gives_two_grads_of_their_own():
+    @cr.custom_vjp
+    def add(a, b):
+        return a + b
+
+    add.defvjp(lambda a, b: (a + b, None), lambda r, g: (g, g))
+    p, q = cr.tensor([1.0, 2.0], requires_grad=True), cr.tensor([1.0, 2.0], requires_grad=True)
+    cr.sum(add(p, q) * 3).backward()
+    assert not np.shares_memory(p.grad.data, q.grad.data)
+    np.testing.assert_allclose(p.grad.numpy(), [3.0, 3.0])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_an_output_given_twice_keeps_its_tangent_each_time(seed):
+    rng = np.random.default_rng(seed)
+    x, v = rng.standard_normal(3), rng.standard_normal(3)
+    _, tangents = cr.jvp(lambda x: (cr.sin(x), cr.sin(x) * 1, x, x), (x,), (v,))
+    for t, expected in zip(tangents, (np.cos(x) * v, np.cos(x) * v, v, v)):
+        np.testing.assert_allclose(t.numpy(), expected)
+    # the gradients of (a + b)^2 with respect to a and b are one tensor: the Hessian's blocks are all 2
+    a, b = rng.standard_normal(), rng.standard_normal()
+    blocks = cr.hessian(lambda a, b: (a + b) ** 2, argnums=(0, 1))(a, b)
+    np.testing.assert_allclose([[float(h) for h in row] for row in blocks], [[2.0, 2.0], [2.0, 2.0]])
+    ones = np.ones(3)
+    _, (ha, hb) = cr.hvp(lambda a, b: cr.sum((a + b) ** 2), (x, v), (ones, ones))
+    np.testing.assert_allclose(ha.numpy(), 4 * ones)
+    np.testing.assert_allclose(hb.numpy(), 4 * ones)
+    params = {"w": x, "b": v}
+    h = cr.hessian(lambda p: cr.sum(cr.tanh(p["w"] + p["b"])))(params)
+    np.testing.assert_allclose(h["w"]["b"].numpy(), h["w"]["w"].numpy())
+    assert np.abs(h["b"]["b"].numpy()).max() > 0
+    assert cr.gradcheck(lambda a, b: cr.tanh(a + b), x, v, order=2)
+
+
+def _scaled_in_place(x):
+    x *= 3
+    return cr.sum(x)
+
+
+def _overwritten(x):
+    x[0] = 10
+    return cr.sum(x * x)
+
+
+def _squared_in_place(x):
+    x *= x
+    return cr.sum(x)
+
+
+@pytest.mark.parametrize(
+    "f, g",
+    [
+        (_scaled_in_place, lambda x: cr.sum(x * 3)),
+        (_overwritten, lambda x: cr.sum(cr.concatenate([cr.tensor([10.0]), x[1:]]) ** 2)),
+        (_squared_in_place, lambda x: cr.sum(x * x)),
+    ],
+)
+def test_a_function_changing_its_input_in_place_is_differentiated_and_leaves_the_callers_array_alone(f, g):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(3)
+    before = x.copy()
+    results = [
+        (cr.grad(f)(x), cr.grad(g)(x)),
+        (cr.hessian(f)(x), cr.hessian(g)(x)),
+        (cr.jacobian(f, mode="fwd")(x), cr.jacobian(g, mode="fwd")(x)),
+        (cr.jacobian(f)(x), cr.jacobian(g)(x)),
+        (cr.jvp(f, (x,), (before,))[1], cr.jvp(g, (x,), (before,))[1]),
+        (cr.vjp(f, x)[1](1.0)[0], cr.vjp(g, x)[1](1.0)[0]),
+    ]
+    for got, expected in results:
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-12)
+    np.testing.assert_array_equal(x, before)
+    t = cr.tensor(x)
+    cr.grad(f)(t)
+    np.testing.assert_array_equal(t.numpy(), before)
+
+
+def test_leaf_grads_never_share_memory():
+    x, w = cr.tensor([1.0, 2.0], requires_grad=True), cr.tensor([3.0, 4.0], requires_grad=True)
+    cr.sum((x + w) * 2).backward(create_graph=True)
+    assert x.grad is not w.grad and not np.shares_memory(x.grad.data, w.grad.data)
+    x.grad.data *= 2  # scaling one leaves the other alone
+    np.testing.assert_allclose(w.grad.numpy(), [2.0, 2.0])
+    y, seed = cr.tensor([1.0, 2.0], requires_grad=True), cr.tensor([1.0, 1.0])
+    (y * 1).backward(gradient=seed, create_graph=True)
+    assert y.grad is not seed and not np.shares_memory(y.grad.data, seed.data)
+    z = cr.tensor([1.0, 2.0], requires_grad=True)
+    z.backward(gradient=seed)
+    assert not np.shares_memory(z.grad.data, seed.data)
+    a, b = cr.tensor([1.0, 2.0], requires_grad=True), cr.tensor([3.0, 4.0], requires_grad=True)
+    cr.sum(a[None] + b).backward()  # the same broadcast gradient, summed down for each
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    ga, gb = cr.grad(lambda a, b: cr.sum(a + b), argnums=(0, 1))(a, b)
+    assert not np.shares_memory(ga.data, gb.data)
+
+
+def test_threads_running_backward_into_one_leaf_lose_nothing():
+    import sys
+    import threading
+
+    w = cr.tensor([1.0], requires_grad=True)
+
+    def work():
+        for _ in range(200):
+            cr.sum(w * 2).backward()
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: a lost update shows at once
+    try:
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert float(w.grad) == 8 * 200 * 2

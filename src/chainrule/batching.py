@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import ops
-from .primitive import Primitive
+from .primitive import JointRule, Primitive
 
 
 def batched_change(prim: Primitive, i: int, t: Any, out: Any, args: tuple, params: dict, batch: int) -> Any:
@@ -166,6 +166,29 @@ _RULES = {
 
 
 # -- reverse mode with a batch of cotangents (jacobian(mode="rev")): the same idea, backwards -------------------
+
+
+def batched_vjps(prim: Primitive, needed: list[int], g: Any, ans: Any, values: Any, params: dict, batch: int) -> dict:
+    """{input position: its batched gradient} for the inputs in ``needed``; a joint rule (one call gives every
+    input's gradient) is called once per direction, not once per direction and input."""
+    if type(prim.rules) is not JointRule:
+        return {i: batched_vjp(prim, i, g, ans, values, params, batch) for i in needed}
+    from .engine import fit_gradient
+
+    per_direction = [prim.rules.rule(ops.getitem(g, index=b), ans, *values, **params) for b in range(batch)]
+    handed = {}
+    for i in needed:
+        value = values[i]
+        slices = []
+        for grads in per_direction:
+            gi = grads[i]
+            if gi is None:
+                gi = ops.constant(value) * 0
+            elif tuple(gi.shape) != tuple(value.shape):
+                gi = fit_gradient(gi, value, prim.name, i)
+            slices.append(ops.expand_dims(gi, 0))
+        handed[i] = ops.concatenate(*slices, axis=0)
+    return handed
 
 
 def batched_vjp(prim: Primitive, i: int, g: Any, ans: Any, values: Any, params: dict, batch: int) -> Any:

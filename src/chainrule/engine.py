@@ -404,42 +404,60 @@ def backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool) ->
         _accumulate(leaf, g, create_graph)
 
 
+def target_key(t: Tensor) -> Any:
+    """What a transform differentiates with respect to, fixed when it makes its input: the tick of a computed
+    tensor (an in-place change later moves the tensor object to a new node, but the value the function received
+    keeps the tick), the tensor itself for a leaf."""
+    return t._tick if t._op is not None else t
+
+
 def gradients(
-    root: Tensor, seed: Any, targets: list[Tensor], retain_graph: bool, create_graph: bool, batch: int | None = None
+    root: Tensor, seed: Any, targets: list, retain_graph: bool, create_graph: bool, batch: int | None = None
 ) -> list:
-    """d(root)/d(target) . seed for each target (None where root does not depend on it); no ``.grad`` is
-    touched. Nodes recorded before every target cannot lead to one, so the walk stops there. With ``batch``,
-    ``seed`` holds that many cotangents on a leading axis, and so does each gradient."""
+    """d(root)/d(target) . seed for each target key (``target_key``; None where root does not depend on it); no
+    ``.grad`` is touched. Nodes recorded before every target cannot lead to one, so the walk stops there. With
+    ``batch``, ``seed`` holds that many cotangents on a leading axis, and so does each gradient."""
     found = _propagate(root, seed, retain_graph, create_graph, targets, batch)
-    return [found.get(t) for t in targets]
+    return [found.get(key) for key in targets]
 
 
-def reaches_outside(root: Tensor, targets: list[Tensor], since: int) -> bool:
-    """Whether ``root`` depends, other than through ``targets``, on tensors that require grad and existed before
-    tick ``since`` (when the asking transform began): then gradients with respect to the targets must stay
-    differentiable for an outer derivative (a transform closing over the variable of an enclosing one). The
-    inputs of transforms nested inside (born after ``since``) are not variables of this one."""
-    wanted = set(targets)
+def reaches_outside(root: Tensor, targets: list, since: int) -> bool:
+    """Whether ``root`` depends, other than through ``targets`` (target keys), on tensors that require grad and
+    existed before tick ``since`` (when the asking transform began): then gradients with respect to the targets
+    must stay differentiable for an outer derivative (a transform closing over the variable of an enclosing one).
+    The inputs of transforms nested inside (born after ``since``) are not variables of this one."""
+    ticks, leaves = _split_keys(targets)
     if root._op is None:
-        return root._rg and root not in wanted and getattr(root, "_born", 0) <= since
+        return root._rg and root not in leaves and getattr(root, "_born", 0) <= since
+    if root._tick in ticks:
+        return False
     seen = {root}
     stack = [root]
     while stack:
         node = stack.pop()
-        if node in wanted or node._inputs is None:
+        if node._inputs is None:
             continue
         for parent in node._inputs:
-            if type(parent) is not Tensor or not parent._rg or parent in wanted or parent in seen:
+            if type(parent) is not Tensor or not parent._rg or parent in seen:
                 continue
             if parent._op is None:
-                if getattr(parent, "_born", 0) <= since:
+                if parent not in leaves and getattr(parent, "_born", 0) <= since:
                     return True
+                continue
+            if parent._tick in ticks:
                 continue
             if parent._tick < since:
                 return True
             seen.add(parent)
             stack.append(parent)
     return False
+
+
+def _split_keys(targets: list) -> tuple[set, set]:
+    """Target keys as two sets, ticks and leaf tensors (never mixed in one set: a tensor's == is elementwise)."""
+    ticks = {key for key in targets if type(key) is int}
+    leaves = {key for key in targets if type(key) is Tensor}
+    return ticks, leaves
 
 
 def _propagate(
@@ -453,14 +471,15 @@ def _propagate(
     if targets is None and batch is None and not create_graph and not (_anomaly_open[0] and _anomaly.on):
         if root._op is not None:
             return _propagate_plain(root, seed, retain_graph)
-    found: dict[Tensor, Any] = {}
+    found: dict[Any, Any] = {}
     if targets is not None:
-        wanted = set(targets)
-        floor = min((t._tick if t._op is not None else 0 for t in targets), default=0)
+        wanted_ticks, wanted_leaves = _split_keys(targets)
+        floor = min(wanted_ticks, default=0) if not wanted_leaves else 0
     else:
-        wanted, floor = None, 0
+        wanted_ticks = wanted_leaves = None
+        floor = 0
     if root._op is None:
-        if wanted is None or root in wanted:
+        if targets is None or root in wanted_leaves:
             found[root] = seed if create_graph else seed.copy()
         return found
     waiting = {root._tick: root}
@@ -474,9 +493,9 @@ def _propagate(
             raise _freed(node)
         if _last_change[0] > tick:
             _changed_since_recorded(node)
-        if wanted is not None:
-            if node in wanted:
-                found[node] = g
+        if wanted_ticks is not None:
+            if tick in wanted_ticks:
+                found[tick] = g
                 if not retain_graph:
                     node._inputs = None
                 continue  # a target's own inputs lie outside what was asked for
@@ -486,27 +505,32 @@ def _propagate(
             values, ans = node._inputs, node
         else:
             values, ans = _arrays(node._inputs), node.data
-        rules = node._op.rules
+        prim = node._op
         params = node._params
-        variadic = type(rules) is not tuple  # one rule for every input, told which
-        for i, parent in enumerate(node._inputs):
-            if type(parent) is not Tensor or not parent._rg:
-                continue  # no work for an input that needs no gradient
-            if wanted is not None and (parent._tick < floor if parent._op is not None else parent not in wanted):
-                continue  # no target below
-            if batch is not None:
-                from .batching import batched_vjp
+        needed = [
+            i
+            for i, parent in enumerate(node._inputs)
+            if type(parent) is Tensor
+            and parent._rg
+            and (  # no target below: no work
+                wanted_ticks is None or (parent._tick >= floor if parent._op is not None else parent in wanted_leaves)
+            )
+        ]
+        if not needed:
+            pass
+        elif batch is not None:
+            from .batching import batched_vjps
 
-                gi = batched_vjp(node._op, i, g, ans, values, params, batch)
-            elif variadic:
-                gi = rules(i, g, ans, *values, **params)
-            elif params:
-                gi = rules[i](g, ans, *values, **params)
-            else:
-                gi = rules[i](g, ans, *values)
-            value = values[i]
+            handed = batched_vjps(prim, needed, g, ans, values, params, batch)
+        else:
+            handed = _input_gradients(prim, needed, g, ans, values, params)
+        for i in needed:
+            gi = handed[i]
+            if gi is None:
+                continue
+            parent, value = node._inputs[i], values[i]
             if batch is None and (gi.shape != value.shape or gi.dtype is not value.dtype):
-                gi = fit_gradient(gi, value, node._op.name, i)
+                gi = fit_gradient(gi, value, prim.name, i)
             if _anomaly_open[0] and _anomaly.on:
                 _check_gradient(node, i, gi)
             if parent._op is not None:
@@ -520,15 +544,22 @@ def _propagate(
                     grads[t] = previous + gi
             else:
                 previous = found.get(parent)
-                if previous is not None:
-                    found[parent] = previous + gi
-                elif not create_graph and (gi is g or getattr(gi, "base", None) is not None):
-                    found[parent] = gi.copy()  # a leaf's .grad must not alias another array
-                else:
-                    found[parent] = gi
+                found[parent] = gi if previous is None else previous + gi
         if not retain_graph:
             node._inputs = None
     return found
+
+
+def _input_gradients(prim: Primitive, needed: list[int], g: Any, ans: Any, values: Any, params: dict) -> dict:
+    """{input position: its gradient (None for zero)} for the inputs in ``needed``: a joint rule is called once
+    for all of them, other rules once per input."""
+    rules = prim.rules
+    if type(rules) is JointRule:
+        every = rules.rule(g, ans, *values, **params)
+        return {i: every[i] for i in needed}
+    if type(rules) is tuple:
+        return {i: rules[i](g, ans, *values, **params) for i in needed}
+    return {i: rules(i, g, ans, *values, **params) for i in needed}
 
 
 def _freed(node: Tensor) -> GradientError:
@@ -581,12 +612,7 @@ def _propagate_plain(root: Tensor, seed: Any, retain_graph: bool) -> dict:
                 grads[parent] = gi if previous is None else previous + gi
             else:
                 previous = found.get(parent)
-                if previous is not None:
-                    found[parent] = previous + gi
-                elif gi is g or getattr(gi, "base", None) is not None:
-                    found[parent] = gi.copy()  # a leaf's .grad must not alias another array
-                else:
-                    found[parent] = gi
+                found[parent] = gi if previous is None else previous + gi
         if not retain_graph:
             node._in0, node._in1 = None, FREED
     return found
@@ -621,14 +647,9 @@ def _handover(node: Tensor, g: Any) -> list:
     """(input, its array, its gradient, its position) for every input of ``node`` that needs one: the general case."""
     inputs = node._inputs
     values = _arrays(inputs)
-    rules, params, ans = node._op.rules, node._params, node.data
-    variadic = type(rules) is not tuple  # one rule for every input, told which
-    handover = []
-    for i, parent in enumerate(inputs):
-        if type(parent) is Tensor and parent._rg:
-            gi = rules(i, g, ans, *values, **params) if variadic else rules[i](g, ans, *values, **params)
-            handover.append((parent, values[i], gi, i))
-    return handover
+    needed = [i for i, parent in enumerate(inputs) if type(parent) is Tensor and parent._rg]
+    handed = _input_gradients(node._op, needed, g, node.data, values, node._params)
+    return [(inputs[i], values[i], handed[i], i) for i in needed if handed[i] is not None]
 
 
 def _arrays(inputs: tuple) -> Any:
@@ -657,21 +678,30 @@ def fit_gradient(g: Any, value: Any, op: str, position: int) -> Any:
     return g
 
 
+_accumulating = threading.Lock()
+
+
 def _accumulate(t: Tensor, g: Any, create_graph: bool) -> None:
-    if type(g) is not Tensor:
-        g = Tensor._from_op(g, None)
-    elif not create_graph:
-        g = g.detach()
-    previous = t._grad
-    if previous is None:
-        t._grad = g
-    elif create_graph or previous._rg:
-        t._grad = previous + g
-    else:
-        t._grad = Tensor._from_op(previous.data + g.data, None)
+    """Add ``g`` into ``t.grad``. A ``.grad`` is always the tensor's own: the first gradient stored is copied
+    (rules may hand the same array, or a view of one, to several inputs; a seed may be the caller's tensor), and
+    with ``create_graph`` it is a node of its own. Read, add and store happen under one lock, so threads running
+    backward() into a shared leaf never lose each other's contributions."""
+    with _accumulating:
+        previous = t._grad
+        if previous is None:
+            if create_graph and type(g) is Tensor:
+                t._grad = identity(g)
+            else:
+                g = g.data if type(g) is Tensor else g
+                t._grad = Tensor._from_op(g.copy() if hasattr(g, "__setitem__") else g, None)
+        elif create_graph or previous._rg:
+            t._grad = previous + g
+        else:
+            t._grad = Tensor._from_op(previous.data + (g.data if type(g) is Tensor else g), None)
 
 
 # The two primitives the engine applies itself, to fit a gradient to its input (imported last: they are
 # defined on top of this module)
 from .ops.elementwise import cast  # noqa: E402
-from .ops.shape import sum_to  # noqa: E402
+from .ops.shape import identity, sum_to  # noqa: E402
+from .primitive import JointRule  # noqa: E402

@@ -135,6 +135,39 @@ def describe_vjp(prim: Primitive, *received: str) -> None:
     prim.formulas = Formulas(received, local=False)
 
 
+class JointRule:
+    """A reverse rule that gives every input's gradient from one call, ``rule(g, ans, *inputs, **params)``
+    returning one gradient per input (None for none). The engine calls it once per node and per backward pass;
+    called for one input (``joint(i, g, ...)``, as the per-input paths do) it computes them all and picks one,
+    so nothing is cached between calls (a cache would have to know which gradient it was computed for)."""
+
+    __slots__ = ("rule",)
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+
+    def __call__(self, i: int, g: Any, ans: Any, *inputs: Any, **params: Any) -> Any:
+        gi = self.rule(g, ans, *inputs, **params)[i]
+        if gi is None:
+            value = constant(inputs[i])
+            return array_module(value).zeros(value.shape, dtype=value.dtype)
+        return gi
+
+
+def defvjp_joint(prim: Primitive, rule: Rule) -> None:
+    """One reverse rule for all inputs at once: ``rule(g, ans, *inputs, **params)`` returns a gradient per input."""
+    prim.rules = JointRule(rule)
+    prim.uses_output = True  # a user's rule may read anything
+
+
+def vjp_of(prim: Primitive, i: int, g: Any, ans: Any, values: Any, params: dict) -> Any:
+    """The gradient that input ``i`` of ``prim`` receives from ``g``, whichever way the rules were given."""
+    rules = prim.rules
+    if type(rules) is tuple:
+        return rules[i](g, ans, *values, **params)
+    return rules(i, g, ans, *values, **params)
+
+
 def defvjp_argnum(prim: Primitive, rule: Rule) -> None:
     """One reverse rule for every input, called as ``rule(i, g, ans, *inputs, **params)``."""
     prim.rules = rule

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import engine, ops
 from .errors import GradientError, ShapeError
-from .primitive import Primitive, defvjp_argnum
+from .primitive import Primitive, defvjp_joint
 from .tensor import Tensor
 
 # -- nested structures ------------------------------------------------------------------------------------------
@@ -103,7 +103,7 @@ def _fresh_input(x: Any, level: int | None = None, tangent: Any = None) -> Tenso
     given, ``x`` in no graph) needs no node: nothing is recorded for a plain jvp."""
     x = _as_tensor(x)
     if level is not None and not x.requires_grad:
-        fresh = Tensor._from_op(x.data, None)
+        fresh = Tensor._from_op(x.data.copy(), None)  # memory of its own: the function may change it in place
         fresh._tangents = x._tangents
     else:
         base = x
@@ -127,10 +127,10 @@ def _nested(inputs: list[Tensor], own_level: int | None = None) -> bool:
     return any(level != own_level for level in engine._forward.open) or any(t._outer for t in inputs)
 
 
-def _needs_graph(results: list[Tensor], inputs: list[Tensor], since: int) -> bool:
-    """Forward mode: results that depend on tensors requiring grad (other than the transform's own inputs)
-    belong to an enclosing reverse-mode derivative and must keep their graph."""
-    return any(r.requires_grad and engine.reaches_outside(r, inputs, since) for r in results if type(r) is Tensor)
+def _needs_graph(results: list[Tensor], keys: list, since: int) -> bool:
+    """Forward mode: results that depend on tensors requiring grad (other than the transform's own inputs, by
+    their keys) belong to an enclosing reverse-mode derivative and must keep their graph."""
+    return any(r.requires_grad and engine.reaches_outside(r, keys, since) for r in results if type(r) is Tensor)
 
 
 def _plain(tree: Any) -> Any:
@@ -151,22 +151,37 @@ def _scalar(out: Any, name: str) -> Tensor:
 
 
 def _grads_or_zeros(
-    root: Tensor, seed: Any, inputs: list[Tensor], retain: bool, create: bool, batch: int | None = None
+    root: Tensor,
+    seed: Any,
+    inputs: list[Tensor],
+    keys: list,
+    retain: bool,
+    create: bool,
+    batch: int | None = None,
 ) -> list[Tensor]:
-    """Gradients of ``root`` for each input (zeros where it does not depend on one)."""
+    """Gradients of ``root`` for each input, found by the key taken when the input was made (zeros where ``root``
+    does not depend on it). Each is a tensor of its own: a rule may hand one gradient to several inputs."""
     lead = () if batch is None else (batch,)
     found = [None] * len(inputs)
     if root.requires_grad:
         if create and type(seed) is not Tensor:
             seed = Tensor._from_op(seed, None)
-        found = engine.gradients(root, seed, inputs, retain, create, batch)
-    out = []
+        found = engine.gradients(root, seed, keys, retain, create, batch)
+    out, given = [], []
     for g, x in zip(found, inputs):
         if g is None:
             out.append(Tensor._from_op(np.zeros(lead + tuple(x.shape), dtype=x.dtype), None))
-        else:
-            out.append(g if type(g) is Tensor else Tensor._from_op(g, None))
+            continue
+        if any(g is other for other in given) or g is seed:
+            g = ops.identity(g)  # the same gradient for two inputs: a copy each
+        given.append(g)
+        out.append(g if type(g) is Tensor else Tensor._from_op(g, None))
     return out
+
+
+def _keys(inputs: list[Tensor]) -> list:
+    """The target keys of a transform's fresh inputs, taken before the function runs (it may change them in place)."""
+    return [engine.target_key(t) for t in inputs]
 
 
 def _prepare(args: tuple, numbers: tuple[int, ...]) -> tuple[list, list[list[Tensor]], list[Any]]:
@@ -203,14 +218,15 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_
         since = next(engine._ticks)
         with engine.enable_grad():
             call_args, leaves_per_arg, specs = _prepare(args, numbers)
+            flat = [leaf for leaves in leaves_per_arg for leaf in leaves]
+            keys = _keys(flat)
             result = f(*call_args)
             if has_aux and not (isinstance(result, (tuple, list)) and len(result) == 2):
                 raise GradientError("grad(has_aux=True): the function must return a pair (value, aux)")
             value, aux = result if has_aux else (result, None)
             value = _scalar(value, "grad")
-            flat = [leaf for leaves in leaves_per_arg for leaf in leaves]
-            create = _nested(flat) or (value.requires_grad and engine.reaches_outside(value, flat, since))
-            grads = _grads_or_zeros(value, np.ones(value.shape, dtype=value.dtype), flat, create, create)
+            create = _nested(flat) or (value.requires_grad and engine.reaches_outside(value, keys, since))
+            grads = _grads_or_zeros(value, np.ones(value.shape, dtype=value.dtype), flat, keys, create, create)
         out = _regroup(grads, leaves_per_arg, specs)
         grad = out[0] if isinstance(argnums, (int, np.integer)) else tuple(out)
         if not create:
@@ -237,11 +253,12 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable]:
     since = next(engine._ticks)
     with engine.enable_grad():
         call_args, leaves_per_arg, specs = _prepare(primals, tuple(range(len(primals))))
+        flat = [leaf for leaves in leaves_per_arg for leaf in leaves]
+        keys = _keys(flat)
         out_leaves, out_spec = tree_flatten(f(*call_args))
         out_leaves = [_as_tensor(o) for o in out_leaves]
     out = tree_unflatten(out_spec, out_leaves)
-    flat = [leaf for leaves in leaves_per_arg for leaf in leaves]
-    create = _nested(flat) or any(o.requires_grad and engine.reaches_outside(o, flat, since) for o in out_leaves)
+    create = _nested(flat) or any(o.requires_grad and engine.reaches_outside(o, keys, since) for o in out_leaves)
 
     def vjp_fn(cotangent: Any) -> tuple:
         _same_structure(cotangent, out, "cotangent and the output", "vjp")
@@ -251,7 +268,7 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable]:
                 c = _as_tensor(c)
                 if c.shape != o.shape:
                     raise ShapeError(f"vjp: a cotangent of shape {c.shape} for an output of shape {o.shape}")
-                grads = _grads_or_zeros(o, c if create else c.data, flat, True, create)
+                grads = _grads_or_zeros(o, c if create else c.data, flat, keys, True, create)
                 total = grads if total is None else [a + b for a, b in zip(total, grads)]
         return tuple(_regroup(total, leaves_per_arg, specs))
 
@@ -277,10 +294,11 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
                 fresh = [_fresh_input(a, level, b) for a, b in zip(p_leaves, tree_flatten(t)[0])]
                 inputs += fresh
                 call_args.append(tree_unflatten(p_spec, fresh))
+            keys = _keys(inputs)
             out_leaves, out_spec = tree_flatten(f(*call_args))
             out_leaves = [_as_tensor(o) for o in out_leaves]
         out_tangents = _take_tangents(out_leaves, level, ())
-        nested = _nested(inputs, level) or _needs_graph(out_leaves + out_tangents, inputs, since)
+        nested = _nested(inputs, level) or _needs_graph(out_leaves + out_tangents, keys, since)
     finally:
         engine.close_level(level)
     out, tangent = tree_unflatten(out_spec, out_leaves), tree_unflatten(out_spec, out_tangents)
@@ -288,12 +306,14 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
 
 
 def _take_tangents(outputs: list[Tensor], level: int, lead: tuple) -> list[Tensor]:
-    """The outputs' tangents at ``level`` (zeros where none arrived), removed from the outputs as the level closes."""
+    """The outputs' tangents at ``level`` (zeros where none arrived), removed from the outputs as the level closes:
+    all read before any is removed, since one tensor may be several outputs."""
     tangents = []
     for o in outputs:
         t = engine.tangent_of(o, level)
         tangents.append(t if t is not None else Tensor._from_op(np.zeros((*lead, *o.shape), dtype=o.dtype), None))
-        if o._tangents:
+    for o in outputs:
+        if o._tangents and level in o._tangents:
             o._tangents = {k: v for k, v in o._tangents.items() if k != level} or None
     return tangents
 
@@ -308,10 +328,11 @@ def _jvp_batched(f: Callable[..., Any], inputs: list[Tensor], position: int, dir
         with engine.enable_grad():
             fresh = [_fresh_input(x, level if k == position else None) for k, x in enumerate(inputs)]
             engine.set_tangent(fresh[position], level, Tensor._from_op(directions, None))
+            keys = _keys(fresh)
             out_leaves, out_spec = tree_flatten(f(*fresh))
             out_leaves = [_as_tensor(o) for o in out_leaves]
         tangents = _take_tangents(out_leaves, level, (batch,))
-        nested = _nested(fresh, level) or _needs_graph(out_leaves + tangents, fresh, since)
+        nested = _nested(fresh, level) or _needs_graph(out_leaves + tangents, keys, since)
     finally:
         engine.close_level(level)
     if not nested:
@@ -367,15 +388,16 @@ def jacobian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, mode: str 
             since = next(engine._ticks)
             with engine.enable_grad():
                 fresh = [_fresh_input(x) for x in flat_in]
+                keys = _keys(fresh)
                 out_leaves, out_spec = tree_flatten(of_leaves(*fresh))
                 out_leaves = [_as_tensor(o) for o in out_leaves]
                 create = _nested(fresh) or any(
-                    o.requires_grad and engine.reaches_outside(o, fresh, since) for o in out_leaves
+                    o.requires_grad and engine.reaches_outside(o, keys, since) for o in out_leaves
                 )
                 blocks = []
                 for o in out_leaves:
                     seeds = np.eye(o.size, dtype=o.dtype).reshape((o.size, *o.shape))
-                    rows = _grads_or_zeros(o, seeds, fresh, True, create, batch=o.size)
+                    rows = _grads_or_zeros(o, seeds, fresh, keys, True, create, batch=o.size)
                     blocks.append([ops.reshape(r, shape=(*o.shape, *x.shape)) for r, x in zip(rows, flat_in)])
             if not create:
                 blocks = [[b.detach() for b in row] for row in blocks]
@@ -455,18 +477,15 @@ class custom_vjp:
         out, residuals = _as_tensor(result[0]), result[1]
         if not any(t.requires_grad or t._tangents for t in tensors):
             return out.detach()
-        name, cache, count = self.__name__, {}, len(tensors)
+        name, count = self.__name__, len(tensors)
 
-        def rule(i: int, g: Any, ans: Any, *inputs: Any) -> Any:
+        def rule(g: Any, ans: Any, *inputs: Any) -> tuple:
             create = type(g) is Tensor  # the engine hands Tensors to rules when it records the backward pass
-            key = id(g)
-            if key not in cache:  # one call of bwd serves every input's rule
-                cache.clear()
-                cache[key] = self._gradients(residuals, g if create else Tensor._from_op(g, None), count, create)
-            gi = cache[key][i]
-            if gi is None:
-                return _zeros(inputs[i])
-            return _as_tensor(gi) if create else ops.constant(_as_tensor(gi))
+            grads = self._gradients(residuals, g if create else Tensor._from_op(g, None), count, create)
+            return tuple(
+                _zeros(x) if gi is None else (_as_tensor(gi) if create else ops.constant(_as_tensor(gi)))
+                for gi, x in zip(grads, inputs)
+            )
 
         def forward_rule(i: int, t: Any, ans: Any, *inputs: Any) -> Any:
             def pulled(g: Tensor) -> Any:
@@ -477,7 +496,7 @@ class custom_vjp:
             return vjp(pulled, zero)[1](t)[0]
 
         prim = Primitive(name, lambda xp, *arrays: out.data)
-        defvjp_argnum(prim, rule)
+        defvjp_joint(prim, rule)
         prim.jvps = forward_rule
         return prim(*tensors)
 

@@ -222,8 +222,10 @@ def _axis_error(op, axis, ndim):
 
 @primitive("identity")
 def identity(xp, x):
-    """The same value under a new node: what a transform differentiates with respect to."""
-    return x
+    """The same values under a new node, in memory of their own: what a transform differentiates with respect to
+    (an in-place change inside the function then never reaches the caller's array) and what a ``.grad`` recorded
+    with create_graph holds (never the very tensor of another ``.grad`` or of the seed)."""
+    return x.copy()
 
 
 defvjp(identity, lambda g, ans, x: g)
