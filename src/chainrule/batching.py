@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np  # shape arithmetic on indices only; arrays are handled by the primitives
+
 from . import ops
 from .primitive import JointRule, Primitive
 
@@ -108,31 +110,58 @@ def _sum_to(prim, i, t, out, args, params, batch):
     return ops.sum_to(t, shape=(batch, *shape))
 
 
-def _batch_index(index: Any) -> tuple | None:
-    """The index with a leading slice for the batch axis, or None where that would move axes around."""
+def _advanced_shape(index: Any) -> tuple | None:
+    """The broadcast shape of the advanced parts of ``index`` when NumPy moves them to the front of the result
+    (advanced parts not side by side; an int counts as advanced once an array is present), else None."""
     parts = index if isinstance(index, tuple) else (index,)
-    advanced = [k for k, p in enumerate(parts) if not (p is None or p is Ellipsis or isinstance(p, (int, slice)))]
-    if advanced and advanced != list(range(advanced[0], advanced[-1] + 1)):
-        return None  # separated advanced indices move their axes to the front
-    return (slice(None), *parts)
+    arrays = [k for k, p in enumerate(parts) if not (p is None or p is Ellipsis or isinstance(p, (int, slice)))]
+    if not arrays:
+        return None
+    advanced = [k for k, p in enumerate(parts) if k in arrays or (isinstance(p, int) and not isinstance(p, bool))]
+    if advanced == list(range(advanced[0], advanced[-1] + 1)):
+        return None  # side by side: the result keeps them in place, after the batch axis
+    shapes = []
+    for k in advanced:
+        p = parts[k]
+        kind = getattr(getattr(p, "dtype", None), "kind", "")
+        shapes.append((int(p.sum()),) if kind == "b" else np.shape(p))
+    return np.broadcast_shapes(*shapes)
+
+
+def _batch_index(index: Any) -> tuple:
+    """The index with a leading slice for the batch axis."""
+    return (slice(None), *(index if isinstance(index, tuple) else (index,)))
 
 
 def _getitem(prim, i, t, out, args, params, batch):
-    index = _batch_index(params["index"])
-    return NotImplemented if index is None else ops.getitem(t, index=index)
+    # t[:, *index] puts the batch axis behind advanced axes that NumPy moves to the front: move it back first
+    moved = _advanced_shape(params["index"])
+    selected = ops.getitem(t, index=_batch_index(params["index"]))
+    if moved is None:
+        return selected
+    ndim = len(selected.shape)
+    at = len(moved)
+    return ops.transpose(selected, axes=(at, *range(at), *range(at + 1, ndim)))
 
 
 def _matmul(prim, i, t, out, args, params, batch):
+    # matmul is linear in each operand: the change is the product with the tangent in its place. The batch axis
+    # must lead the result, so a vector operand becomes a matrix (squeezed again after) and the tangent is given
+    # axes of length 1 up to the product's rank: the batch axis then never meets the other operand's batch axes.
     a, b = args
-    if i == 1 and len(b.shape) == 1:
-        if len(a.shape) == 1:
-            return ops.sum(a * t, axis=(-1,))
-        if len(a.shape) == 2:
-            return ops.squeeze(ops.matmul(a, ops.expand_dims(t, -1)), -1)
-        return NotImplemented
-    if i == 0 and len(a.shape) == 1 and len(b.shape) > 2:
-        return NotImplemented
-    return _call(prim, i, t, out, args, params)
+    vector_a, vector_b = len(a.shape) == 1, len(b.shape) == 1
+    if vector_a:
+        a, t = (ops.expand_dims(a, 0), ops.expand_dims(t, 1)) if i == 0 else (ops.expand_dims(a, 0), t)
+    if vector_b:
+        b, t = (ops.expand_dims(b, 1), ops.expand_dims(t, 2)) if i == 1 else (ops.expand_dims(b, 1), t)
+    rank = max(len(a.shape), len(b.shape))
+    t = _lift(t, rank)
+    change = ops.matmul(t, b) if i == 0 else ops.matmul(a, t)
+    if vector_b:
+        change = ops.squeeze(change, -1)
+    if vector_a:
+        change = ops.squeeze(change, -1 if vector_b else -2)
+    return change
 
 
 def _einsum(prim, i, t, out, args, params, batch):
@@ -230,13 +259,6 @@ def _reverse_one_by_one(prim, i, g, ans, values, params, batch):
     return _one_by_one(prim.rules, i, g, ans, values, params, batch, fit)
 
 
-def _reverse_matmul(prim, i, g, ans, values, params, batch):
-    a, b = values
-    if len(a.shape) == 1 and len(b.shape) == 1:
-        return NotImplemented
-    return _reverse_call(prim, i, g, ans, values, params)
-
-
 def _reverse_reshape(prim, i, g, ans, values, params, batch):
     return ops.reshape(g, shape=(batch, *values[0].shape))
 
@@ -252,10 +274,12 @@ def _reverse_transpose(prim, i, g, ans, values, params, batch):
 
 
 def _reverse_getitem(prim, i, g, ans, values, params, batch):
-    index = _batch_index(params["index"])
-    if index is None:
-        return NotImplemented
-    return ops.scatter_add(g, index=index, shape=(batch, *values[0].shape))
+    # the transpose of _getitem: put the batch axis where t[:, *index] would have it, then scatter
+    moved = _advanced_shape(params["index"])
+    if moved is not None:
+        at = len(moved)
+        g = ops.transpose(g, axes=(*range(1, at + 1), 0, *range(at + 1, len(g.shape))))
+    return ops.scatter_add(g, index=_batch_index(params["index"]), shape=(batch, *values[0].shape))
 
 
 def _reverse_sum(prim, i, g, ans, values, params, batch):
@@ -266,7 +290,6 @@ def _reverse_sum(prim, i, g, ans, values, params, batch):
 
 
 _REVERSE = {
-    "matmul": _reverse_matmul,
     "reshape": _reverse_reshape,
     "transpose": _reverse_transpose,
     "broadcast_to": lambda prim, i, g, ans, values, params, batch: g,  # fit_batched sums the broadcast axes

@@ -7,8 +7,10 @@ inputs are plain numbers or NumPy arrays.
 
 from __future__ import annotations
 
+import builtins
 import functools
 import math
+import string
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -297,7 +299,36 @@ def outer(a: Any, b: Any) -> Tensor:
 def einsum(subscripts: str, *operands: Any) -> Tensor:
     """Einstein summation as in NumPy, with ``...`` and the implicit output form."""
     spec = _explicit_einsum(subscripts.replace(" ", ""), len(operands))
-    return ops.einsum(*[_operand(x) for x in operands], subscripts=spec)
+    operands = tuple(_operand(x) for x in operands)
+    return ops.einsum(*operands, subscripts=_named_ellipsis(spec, [np.ndim(ops.constant(x)) for x in operands]))
+
+
+def _named_ellipsis(spec: str, ndims: list[int]) -> str:
+    """``spec`` with every ``...`` replaced by letters of its own, aligned from the right as NumPy broadcasts
+    them. The primitive and its rules then see only named axes: an ellipsis that covers no axes in one operand
+    and some in another needs no bookkeeping of its own anywhere."""
+    if "..." not in spec:
+        return spec
+    inputs, output = spec.split("->")
+    parts = inputs.split(",")
+    covered = []
+    for part, ndim in zip(parts, ndims):
+        named = len(part.replace("...", ""))
+        if "..." not in part:
+            covered.append(0)
+        elif ndim < named:
+            raise ShapeError(f"einsum: '{part}' names {named} axes but its operand has only {ndim}")
+        else:
+            covered.append(ndim - named)
+    width = builtins.max(covered, default=0)
+    if width and "..." not in output:
+        raise ShapeError(f"einsum: '{spec}': the '...' axes of the operands must appear in the output; add '...' to it")
+    spare = [c for c in string.ascii_letters if c not in spec]
+    if len(spare) < width:
+        raise ShapeError(f"einsum: '{spec}' uses too many letters to name its '...' axes")
+    letters = "".join(spare[:width])
+    parts = [part.replace("...", letters[width - n :]) for part, n in zip(parts, covered)]
+    return ",".join(parts) + "->" + output.replace("...", letters)
 
 
 def _explicit_einsum(subscripts: str, count: int) -> str:

@@ -105,8 +105,9 @@ describe_vjp(linear, "g @ {b}", "gᵀ @ {a}", "g summed over the batch")
 defjvp_argnum(linear, _linear_jvp)
 
 
-@primitive("einsum", hint="Each operand needs one letter per axis (or '...'), and a letter's axes must agree.")
+@primitive("einsum", hint="Each operand needs one letter per axis, and a letter's axes must agree.")
 def einsum(xp, *operands, subscripts=""):
+    """Einstein summation over named axes only (``cr.einsum`` names the axes of a '...' before it gets here)."""
     return xp.einsum(subscripts, *operands, optimize=len(operands) > 2)
 
 
@@ -121,14 +122,12 @@ def _einsum_vjp(i, g, ans, *operands, subscripts=""):
     others = inputs[:i] + inputs[i + 1 :]
     xp = array_module(constant(x))
     dtype = constant(g).dtype
-    sizes = _letter_sizes(mine, x.shape)
+    sizes = dict(zip(mine, x.shape))
     fresh = (c for c in ascii_letters if c not in subscripts)
     present = set(output) | set("".join(others))
     target, extra_subscripts, extra_operands, seen = "", [], [], set()
-    for c in mine.replace("...", "."):
-        if c == ".":
-            target += "..."
-        elif c in seen:
+    for c in mine:
+        if c in seen:
             twin = next(fresh)
             target += twin
             extra_subscripts.append(c + twin)
@@ -140,8 +139,6 @@ def _einsum_vjp(i, g, ans, *operands, subscripts=""):
                 extra_subscripts.append(c)
                 extra_operands.append(xp.ones(sizes[c], dtype=dtype))
                 present.add(c)
-    if "..." not in target and any("..." in part for part in (output, *others)):
-        target = "..." + target  # NumPy cannot sum '...' away: keep those axes, the engine sums them afterwards
     spec = ",".join([output, *others, *extra_subscripts]) + "->" + target
     grad = einsum(g, *operands[:i], *operands[i + 1 :], *extra_operands, subscripts=spec)
     if grad.shape != x.shape:
@@ -150,14 +147,6 @@ def _einsum_vjp(i, g, ans, *operands, subscripts=""):
         if shape is not None and shape != grad.shape:
             grad = broadcast_to(grad, shape=shape)
     return grad
-
-
-def _letter_sizes(subscript, shape):
-    # NumPy keeps '...' axes in the output, so only the named letters can be summed away
-    head, _, tail = subscript.partition("...")
-    sizes = dict(zip(head, shape))
-    sizes.update(zip(tail, shape[len(shape) - len(tail) :]))
-    return sizes
 
 
 defvjp_argnum(einsum, _einsum_vjp)
