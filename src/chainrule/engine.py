@@ -496,9 +496,7 @@ def _propagate(
         if wanted_ticks is not None:
             if tick in wanted_ticks:
                 found[tick] = g
-                if not retain_graph:
-                    node._inputs = None
-                continue  # a target's own inputs lie outside what was asked for
+                continue  # a target's own inputs lie outside what was asked for (and may be walked by another)
         elif node._retained:  # a gradient that also flows on: the retained copy must not share its memory
             _accumulate(node, g if create_graph else g.copy(), create_graph)
         if create_graph:

@@ -506,29 +506,74 @@ def _zeros(x: Any) -> Any:
     return np.zeros(np.shape(values), dtype=getattr(values, "dtype", np.float64))
 
 
-class _Checkpoint(custom_vjp):
-    """custom_vjp whose reverse rule runs the function again; forward mode simply goes through the function."""
-
-    def _gradients(self, residuals: Any, g: Tensor, count: int, create_graph: bool) -> tuple:
-        args = residuals
-        if not create_graph and not engine._forward.open:  # a plain backward: recompute without keeping a graph
-            args = tuple(a.detach() for a in args)
-        return vjp(self.fn, *args)[1](g)
-
-    def __call__(self, *args: Any) -> Any:
-        if engine._forward.open and any(type(a) is Tensor and a._tangents for a in args):
-            return self.fn(*args)  # tangents need the insides; a jvp keeps no graph of its own to save
-        return super().__call__(*args)
-
-
 def checkpoint(f: Callable[..., Tensor]) -> Callable[..., Tensor]:
     """``checkpoint(f)(*args)`` keeps only ``args`` during the forward pass (nothing of ``f``'s insides) and runs
-    ``f`` again inside backward to get its gradients: memory for time. Derivatives of any order go through it."""
+    ``f`` again inside backward to get its gradients: memory for time. Tensors that ``f`` reads without being
+    given them (a layer's weights, a closure's variables) get their gradients too, as in PyTorch. Derivatives of
+    any order go through it."""
+    name = f"checkpoint({getattr(f, '__name__', 'f')})"
 
-    def fwd(*args: Tensor) -> tuple[Tensor, tuple]:
-        with engine.no_grad():
-            return f(*args), args
+    def wrapped(*args: Any) -> Tensor:
+        if not engine.is_grad_enabled():
+            return f(*args)
+        tensors = [_as_tensor(a) for a in args]
+        since = next(engine._ticks)
+        stand_ins = [_stand_in(t) for t in tensors]
+        out = f(*stand_ins)
+        if type(out) is not Tensor:
+            raise GradientError(f"{name}: the function must return a Tensor, got {type(out).__name__}")
+        captured = _read_from_outside(out, stand_ins, since)
+        if any(t._tangents for t in (*tensors, *captured)):
+            return f(*args)  # tangents need the insides; a jvp keeps no graph of its own to save
+        if not captured and not any(t.requires_grad for t in tensors):
+            return out.detach()
+        value = out.data  # only the result is kept: the graph of f's insides goes with ``out``
+        del out, stand_ins
+        count = len(tensors)
 
-    wrapped = _Checkpoint(f).defvjp(fwd, lambda residuals, g: ())
-    wrapped.__name__ = f"checkpoint({getattr(f, '__name__', 'f')})"
+        def rule(g: Any, ans: Any, *inputs: Any) -> tuple:
+            create = type(g) is Tensor  # the engine hands Tensors to rules when it records the backward pass
+            with engine.enable_grad():
+                again = [_fresh_input(x) if create else _stand_in(_as_tensor(x)) for x in inputs[:count]]
+                keys = _keys(again) + [engine.target_key(t) for t in captured]
+                result = f(*again)
+                found = [None] * len(keys)
+                if result.requires_grad:
+                    found = engine.gradients(result, g, keys, create, create)
+            return tuple(_zeros(x) if gi is None else gi for gi, x in zip(found, inputs))
+
+        prim = Primitive(name, lambda xp, *arrays: value)
+        defvjp_joint(prim, rule)
+        return prim(*tensors, *captured)
+
+    wrapped.__name__ = name
     return wrapped
+
+
+def _stand_in(t: Tensor) -> Tensor:
+    """A leaf that requires grad with the values of ``t`` (its own memory): what checkpoint runs ``f`` on."""
+    leaf = Tensor._from_op(t.data.copy(), None)
+    leaf._rg = True
+    leaf._born = next(engine._ticks)
+    return leaf
+
+
+def _read_from_outside(out: Tensor, given: list[Tensor], since: int) -> list[Tensor]:
+    """The tensors that require grad, made before tick ``since``, that the graph behind ``out`` reads other than
+    ``given``: what a function used without being handed it."""
+    found: list[Tensor] = []
+    seen: set = set(given)
+    stack = [out]
+    while stack:
+        node = stack.pop()
+        if node._op is None or node._inputs is None:
+            continue
+        for parent in node._inputs:
+            if type(parent) is not Tensor or not (parent._rg or parent._tangents) or parent in seen:
+                continue
+            seen.add(parent)
+            if parent._op is None or parent._tick < since:
+                found.append(parent)
+            else:
+                stack.append(parent)
+    return found
