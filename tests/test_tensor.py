@@ -33,7 +33,9 @@ def test_zeros_ones_and_likes():
 def test_attributes_and_conversions():
     t = cr.tensor([[1.0, 2.0, 3.0]], requires_grad=True)
     assert isinstance(t.data, np.ndarray) and t.numpy() is not None
-    assert np.asarray(t).shape == (1, 3) and t.ndim == 2 and t.size == 3 and t.dtype == np.float64
+    assert np.asarray(t.detach()).shape == (1, 3) and t.ndim == 2 and t.size == 3 and t.dtype == np.float64
+    with pytest.raises(TypeError, match="drop its gradient"):
+        np.asarray(t)  # the gradient would be lost: refused, as in PyTorch
     assert cr.tensor([5.0]).item() == 5.0 and float(cr.tensor(2.5)) == 2.5 and len(t) == 1
     with pytest.raises(cr.ShapeError, match="one element"):
         t.item()

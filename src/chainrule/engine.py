@@ -22,12 +22,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .backend import SCALAR_TYPES, _module_of_type, array_module
-from .errors import AnomalyError, GradientError, InplaceError
+from .errors import AnomalyError, DtypeError, GradientError, InplaceError
 
 if TYPE_CHECKING:
     from .primitive import Primitive
 
-from .tensor import FREED, NARY, UNARY, Tensor
+from .tensor import COMPLEX_NOT_YET, FREED, NARY, UNARY, Tensor
 
 # ---------------------------------------------------------------------------------------------------------------
 # Grad mode (thread-local: one thread's no_grad never affects another)
@@ -236,6 +236,9 @@ def push_tangents(prim: Primitive, args: tuple, params: dict, out: Tensor) -> No
                     total = broadcast_to(total, shape=shape)
                 if total.dtype != out.dtype and out.dtype.kind in "fc":
                     from .ops.elementwise import cast
+
+                    if total.dtype.kind == "c" and out.dtype.kind != "c":
+                        raise DtypeError(f"'{prim.name}' gave a complex tangent to a real result: {COMPLEX_NOT_YET}.")
 
                     total = cast(total, dtype=out.dtype)
                 total = total if type(total) is Tensor else Tensor._from_op(total, None)
@@ -672,6 +675,8 @@ def fit_gradient(g: Any, value: Any, op: str, position: int) -> Any:
                 f"{shape}; the shapes cannot be reconciled by summing broadcast axes"
             ) from error
     if g.dtype != value.dtype and getattr(value.dtype, "kind", "") in "fc":
+        if g.dtype.kind == "c" and value.dtype.kind != "c":
+            raise DtypeError(f"'{op}' has a complex result of a real input that requires grad: {COMPLEX_NOT_YET}.")
         g = cast(g, dtype=value.dtype)
     return g
 

@@ -34,8 +34,22 @@ def _public(fn: Callable[..., Any]) -> Callable[..., Tensor]:
 
 
 def _operand(x: Any) -> Any:
-    """Tensors, arrays and numbers pass as they are; lists and tuples become arrays."""
-    return np.asarray(x) if isinstance(x, (list, tuple)) else x
+    """Tensors, arrays and numbers pass as they are; lists and tuples become arrays, stacked with chainrule's own
+    operations when they hold tensors (so ``cr.mean([x, y])`` differentiates through both)."""
+    if not isinstance(x, (list, tuple)):
+        return x
+    if not _holds_tensor(x):
+        return np.asarray(x)
+    items = [_operand(item) for item in x]
+    if len(items) == 0:
+        return np.asarray(x)
+    return stack([item if type(item) is Tensor else np.asarray(item, dtype=np.float64) for item in items])
+
+
+def _holds_tensor(x: Any) -> bool:
+    if type(x) is Tensor:
+        return True
+    return isinstance(x, (list, tuple)) and any(_holds_tensor(item) for item in x)
 
 
 def _axis(op: str, axis: Axis, ndim: int) -> tuple[int, ...] | None:
@@ -120,7 +134,21 @@ def clip(x: Any, lo: Any = None, hi: Any = None) -> Tensor:
     """Limit values to [lo, hi] (either bound may be None); the gradient passes where lo <= x <= hi."""
     if lo is None and hi is None:
         raise ShapeError("clip: give at least one of lo and hi")
-    return ops.clip(_operand(x), lo=ops.constant(lo), hi=ops.constant(hi))
+    x, lo, hi = _operand(x), _operand(lo), _operand(hi)
+    if _traced(lo) or _traced(hi):
+        # bounds that need a gradient: as PyTorch's clamp, each element's gradient goes to whichever of x, lo and
+        # hi it took its value from (x where lo <= x <= hi; at lo > hi, the result and gradient are hi's)
+        if lo is not None:
+            x = ops.where(lo, x, condition=np.asarray(ops.constant(x) < ops.constant(lo)))
+        if hi is not None:
+            x = ops.where(hi, x, condition=np.asarray(ops.constant(x) > ops.constant(hi)))
+        return x
+    return ops.clip(x, lo=ops.constant(lo), hi=ops.constant(hi))
+
+
+def _traced(x: Any) -> bool:
+    """Whether ``x`` is a tensor that a derivative must go through (requires grad, or carries a tangent)."""
+    return type(x) is Tensor and (x._rg or bool(x._tangents))
 
 
 @_public
@@ -168,8 +196,9 @@ def var(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Ten
 
 @_public
 def std(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
-    """Standard deviation, sqrt(var(x, axis, ddof))."""
-    return ops.sqrt(var(x, axis=axis, ddof=ddof, keepdims=keepdims))
+    """Standard deviation, sqrt(var(x, axis, ddof)). Where every element is equal the derivative is taken as 0,
+    as PyTorch does (the function is flat there only along the all-equal direction; sqrt alone would give NaN)."""
+    return ops.root_of_variance(var(x, axis=axis, ddof=ddof, keepdims=keepdims))
 
 
 @_public
@@ -414,23 +443,82 @@ for _alias, _target in ((getattr(np, "amax", None), np.max), (getattr(np, "amin"
         ARRAY_FUNCTIONS[_alias] = ARRAY_FUNCTIONS[_target]
 
 
+# ufuncs whose derivative is zero wherever it exists (or whose result is not a number): on tensors they give
+# tensors that need no gradient, as in PyTorch
+CONSTANT_UFUNCS = frozenset(
+    "floor ceil trunc rint sign signbit isnan isinf isfinite isnat logical_and logical_or logical_xor logical_not "
+    "greater greater_equal less less_equal equal not_equal floor_divide bitwise_and bitwise_or bitwise_xor invert "
+    "left_shift right_shift".split()
+)
+
+
+def array_ufunc(ufunc: Any, method: str, inputs: tuple, kwargs: dict) -> Any:
+    fn = UFUNCS.get(ufunc.__name__)
+    if method == "__call__" and fn is not None and not kwargs:
+        return fn(*inputs)
+    if method == "__call__" and ufunc.__name__ in CONSTANT_UFUNCS and "out" not in kwargs:
+        return _constant_result(getattr(np, ufunc.__name__)(*_values(inputs), **kwargs))
+    name = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+    _refuse_if_traced(name, (inputs, kwargs))
+    result = getattr(ufunc, method)(*_values(inputs), **_values(kwargs))
+    return _constant_result(result) if "out" not in kwargs else result
+
+
 def array_function(func: Any, args: tuple, kwargs: dict) -> Any:
     entry = ARRAY_FUNCTIONS.get(func)
     if entry is not None:
         fn, accepted = entry
         if all(key in accepted or value is None or value is np._NoValue for key, value in kwargs.items()):
             return fn(*args, **{k: v for k, v in kwargs.items() if k in accepted})
-    return func(*_plain(args), **_plain(kwargs))
+    name = f"{func.__module__.replace('numpy.', 'np.') if func.__module__ != 'numpy' else 'np'}.{func.__name__}"
+    _refuse_if_traced(name, (args, kwargs))
+    return func(*_values(args), **_values(kwargs))
 
 
-def _plain(value: Any) -> Any:
+def _refuse_if_traced(name: str, value: Any) -> None:
+    """A NumPy function chainrule does not differentiate, handed a tensor that needs a gradient: a short error."""
+    traced = _first_traced(value)
+    if traced is None:
+        return
+    own = name.rsplit(".", 1)[-1]
+    instead = f"use cr.{own}" if own in globals() and not own.startswith("_") else "write it with chainrule operations"
+    raise TypeError(
+        f"{name} is not differentiable by chainrule and was given a tensor that requires grad (shape "
+        f"{traced.shape}): {instead}, or pass t.detach() if no gradient should flow through it"
+    )
+
+
+def _first_traced(value: Any) -> Tensor | None:
+    if type(value) is Tensor:
+        return value if (value._rg or value._tangents) else None
+    if isinstance(value, (tuple, list)):
+        items: Any = value
+    elif isinstance(value, dict):
+        items = value.values()
+    else:
+        return None
+    for item in items:
+        found = _first_traced(item)
+        if found is not None:
+            return found
+    return None
+
+
+def _constant_result(result: Any) -> Any:
+    """A NumPy result handed back as a tensor that needs no gradient (tuples of results element by element)."""
+    if isinstance(result, tuple):
+        return tuple(_constant_result(r) for r in result)
+    return Tensor(result) if isinstance(result, (np.ndarray, np.generic)) else result
+
+
+def _values(value: Any) -> Any:
     """Tensors replaced by their arrays, inside tuples, lists and dicts too."""
     if type(value) is Tensor:
-        return value.numpy()
+        return value.data
     if isinstance(value, (tuple, list)):
-        return type(value)(_plain(v) for v in value)
+        return type(value)(_values(v) for v in value)
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: _values(v) for k, v in value.items()}
     return value
 
 

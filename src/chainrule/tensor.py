@@ -11,11 +11,19 @@ import numpy as np
 from .backend import array_module
 from .errors import DtypeError, GradientError, InplaceError, ShapeError
 
+COMPLEX_NOT_YET = (
+    "complex numbers cannot be differentiated yet (their derivative rules are not all written): split the value "
+    "into real and imaginary parts as two real tensors"
+)
 
-def _check_differentiable_dtype(dtype: Any, what: str) -> None:
-    if np.dtype(dtype).kind not in "fc":
+
+def check_differentiable_dtype(dtype: Any, what: str) -> None:
+    kind = np.dtype(dtype).kind
+    if kind == "c":
+        raise DtypeError(f"{what}: got dtype {np.dtype(dtype)}; {COMPLEX_NOT_YET}.")
+    if kind != "f":
         raise DtypeError(
-            f"{what}: only floating-point (or complex) tensors can require grad, got dtype {np.dtype(dtype)}. "
+            f"{what}: only floating-point tensors can require grad, got dtype {np.dtype(dtype)}. "
             "Create it with a float dtype, e.g. cr.tensor(data, dtype='float64', requires_grad=True)."
         )
 
@@ -118,6 +126,14 @@ class Tensor:
         return array
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        # NumPy asks for the plain array when it builds one from tensors (np.array([t, u]), a[:] = t): the
+        # gradient would be dropped without a word, so a tensor that needs one refuses, as PyTorch's does
+        if self._rg or self._tangents:
+            raise TypeError(
+                f"a tensor that requires grad (shape {self.shape}) was turned into a NumPy array, which would drop "
+                "its gradient: use cr.stack / cr.concatenate to combine tensors, or t.detach().numpy() for the "
+                "values alone"
+            )
         array = self.numpy() if dtype is None else np.asarray(self.data, dtype=dtype)
         return array.copy() if copy else array
 
@@ -202,7 +218,7 @@ class Tensor:
                 )
             return self
         if requires_grad:
-            _check_differentiable_dtype(self.data.dtype, "requires_grad")
+            check_differentiable_dtype(self.data.dtype, "requires_grad")
         self._rg = bool(requires_grad)
         return self
 
@@ -336,10 +352,7 @@ class Tensor:
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         # NumPy hands us `ndarray + tensor` and `np.exp(tensor)`: answer with a Tensor, never a bare array.
-        fn = _f.UFUNCS.get(ufunc.__name__)
-        if method != "__call__" or fn is None or kwargs:
-            return NotImplemented
-        return fn(*inputs)
+        return _f.array_ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func: Any, types: Any, args: tuple, kwargs: dict) -> Any:
         return _f.array_function(func, args, kwargs)

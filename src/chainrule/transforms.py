@@ -20,7 +20,7 @@ import numpy as np
 from . import engine, ops
 from .errors import GradientError, ShapeError
 from .primitive import Primitive, defvjp_joint
-from .tensor import Tensor
+from .tensor import Tensor, check_differentiable_dtype
 
 # -- nested structures ------------------------------------------------------------------------------------------
 
@@ -102,6 +102,7 @@ def _fresh_input(x: Any, level: int | None = None, tangent: Any = None) -> Tenso
     they still reach whatever ``x`` came from (an outer transform's input, say). Forward mode alone (``level``
     given, ``x`` in no graph) needs no node: nothing is recorded for a plain jvp."""
     x = _as_tensor(x)
+    check_differentiable_dtype(x.dtype, "a transform's input")
     if level is not None and not x.requires_grad:
         fresh = Tensor._from_op(x.data.copy(), None)  # memory of its own: the function may change it in place
         fresh._tangents = x._tangents
@@ -116,6 +117,7 @@ def _fresh_input(x: Any, level: int | None = None, tangent: Any = None) -> Tenso
     fresh._outer = x.requires_grad or bool(x._tangents)  # derivatives must stay differentiable
     if level is not None and tangent is not None:
         tangent = _as_tensor(tangent)
+        check_differentiable_dtype(tangent.dtype, "jvp: a tangent")
         if tangent.shape != x.shape:
             raise ShapeError(f"jvp: a tangent of shape {tangent.shape} for a primal of shape {x.shape}")
         engine.set_tangent(fresh, level, tangent if tangent.dtype == x.dtype else ops.cast(tangent, dtype=x.dtype))

@@ -29,6 +29,7 @@ from .elementwise import (
     not_equal,
     power,
     relu,
+    root_of_variance,
     sigmoid,
     sign,
     sin,

@@ -89,6 +89,21 @@ def sqrt(xp, x):
 defvjp(sqrt, lambda g, ans, x: g / (2 * ans))
 describe(sqrt, "1/(2·sqrt({a}))")
 
+
+@primitive("root_of_variance")
+def root_of_variance(xp, v):
+    """sqrt for a variance: a standard deviation. Its derivative at 0 (no spread) is taken as 0, not infinite."""
+    return xp.sqrt(v)
+
+
+def _root_of_variance_vjp(g, ans, v):
+    spread = constant(ans) != 0
+    return g * spread / (2 * where(ans, 1.0, condition=spread))
+
+
+defvjp(root_of_variance, _root_of_variance_vjp)
+describe(root_of_variance, "1/(2·sqrt({a})), 0 where {a} = 0")
+
 # -- exponentials and logarithms --------------------------------------------------------------------------------
 
 
@@ -328,7 +343,8 @@ defjvp_linear(cast)
 
 # Forward rules. Every primitive above except cast is elementwise: its Jacobian is diagonal, so the forward
 # rule multiplies the tangent by the very local derivative its reverse rule multiplies the cotangent by.
-for _prim in (add, subtract, multiply, divide, negative, power, square, sqrt, exp, expm1, log, log1p, sin, cos, tan,
+for _prim in (add, subtract, multiply, divide, negative, power, square, sqrt, root_of_variance, exp, expm1, log, log1p,
+              sin, cos, tan,
               arcsin, arccos, arctan, erf, sinh, cosh, tanh, sigmoid, softplus, relu, absolute, maximum, minimum, clip,
               where):  # fmt: skip
     defjvp_elementwise(_prim)
