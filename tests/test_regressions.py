@@ -324,3 +324,24 @@ def test_complex_tensors_cannot_require_grad_yet():
     x = cr.tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(cr.DtypeError, match="complex"):
         cr.sum(cr.abs(x * np.array([1 + 2j, 3 - 1j])) ** 2).backward()
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "logsumexp"])
+def test_softmax_family_over_an_empty_axis(name):
+    fn = getattr(cr, name)
+    for shape, axis in (((2, 0), 1), ((0, 3), 1), ((0, 3), 0)):
+        x = cr.tensor(np.ones(shape), requires_grad=True)
+        out = fn(x, axis=axis)
+        expected_shape = np.ones(shape).sum(axis=axis).shape if name == "logsumexp" else shape
+        assert out.shape == expected_shape
+        if name == "logsumexp":
+            assert np.all(out.numpy() == -np.inf)
+        cr.sum(out * 0.0 if name != "logsumexp" else out[:0]).backward()
+        assert x.grad.shape == shape
+
+
+def test_derivative_of_zero_to_a_power_with_respect_to_the_power():
+    # PyTorch's convention: 0 for y >= 0, -inf for y < 0 (was NaN for y < 0)
+    for y, expected in ((-1.0, -np.inf), (-0.5, -np.inf), (0.0, 0.0), (2.0, 0.0)):
+        assert cr.grad(lambda x, y: x**y, argnums=1)(0.0, y).item() == expected
+    check_grads(lambda x, y: x**y, np.array([0.5, 1.5]), np.array([-1.0, 2.5]))

@@ -5,7 +5,8 @@ rule: ``g`` is the incoming gradient, ``ans`` the forward's result. Broadcasting
 rule returns the gradient in the broadcast shape.
 
 Conventions at kinks (documented and tested): relu'(0) = 0, abs'(0) = 0; maximum and minimum split the
-gradient in half between tied operands; clip passes the gradient where lo <= x <= hi.
+gradient in half between tied operands; clip passes the gradient where lo <= x <= hi; d(x^y)/dy at x = 0 is 0
+for y >= 0 and -inf for y < 0 (PyTorch's choice); a standard deviation's derivative at zero spread is 0.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import math
 import operator
 
-from ..backend import special_function
+from ..backend import array_module, special_function
 from ..primitive import constant, defjvp_elementwise, defjvp_linear, defvjp, describe, operator_primitive, primitive
 
 BROADCAST_HINT = (
@@ -63,12 +64,17 @@ def _power_vjp_base(g, ans, x, y):
     return g * where(0.0, y * x ** (y - 1), condition=constant(y == 0) & constant(x == 0))
 
 
-defvjp(
-    power,
-    _power_vjp_base,
-    # d(x^y)/dy = x^y log x; where x == 0 the product x^y log x tends to 0 (for y > 0), so use log 1 there
-    lambda g, ans, x, y: g * ans * log(where(1.0, x, condition=constant(x == 0))),
-)
+def _power_vjp_exponent(g, ans, x, y):
+    # d(x^y)/dy = x^y log x. At x == 0, as PyTorch: 0 for y >= 0 (the limit as x -> 0+ for y > 0), -inf for y < 0
+    at_zero = constant(x == 0)
+    xp = array_module(constant(ans))
+    if not xp.any(at_zero):
+        return g * ans * log(x)
+    limit = xp.where(constant(y) < 0, -xp.inf, 0.0)
+    return g * where(limit, ans * log(where(1.0, x, condition=at_zero)), condition=at_zero)
+
+
+defvjp(power, _power_vjp_base, _power_vjp_exponent)
 describe(power, "{b}·{a}^({b}-1)", "{a}^{b}·log({a})")
 
 

@@ -123,6 +123,9 @@ defjvp(prod, _reduction_jvp(_prod_vjp))
 def logsumexp(xp, x, axis=None, keepdims=False):
     # shift by the maximum so no exp overflows; an infinite maximum is left unshifted (its result is that inf)
     # (array methods rather than module functions: the same work without NumPy's Python-level dispatch)
+    if x.size == 0:  # nothing to add up: log(0) = -inf, as PyTorch (and the result is empty unless the axis was)
+        out = xp.full_like(x.sum(axis=axis, keepdims=True), -xp.inf, dtype=xp.result_type(x.dtype, 1.0))
+        return out if keepdims else out.squeeze(axis=axis)
     shift = x.max(axis=axis, keepdims=True)
     if not xp.isfinite(shift).all():
         shift = xp.where(xp.isfinite(shift), shift, 0)
