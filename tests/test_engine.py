@@ -472,3 +472,59 @@ def test_detect_anomaly_names_the_operation_and_the_line():
         with pytest.raises(cr.AnomalyError, match=r"gradient of input 0 of 'sqrt'.*z = cr\.sqrt\(x \* 0\)"):
             z.sum().backward()
     assert cr.log(x).shape == (2,)  # outside the block: NumPy's NaN, no error
+
+
+# -- selections keep their zeros (cr.where): no NaN from the branch not chosen ----------------------------------
+
+SINGULAR = {  # branch, where it is safe, a safe point
+    "sqrt": (cr.sqrt, lambda x: x > 0, 1.0),
+    "log": (cr.log, lambda x: x > 0, 1.0),
+    "x log x": (lambda x: x * cr.log(x), lambda x: x > 0, 1.0),
+    "reciprocal": (lambda x: 1.0 / x, lambda x: x != 0, 1.0),
+    "power": (lambda x: x**0.5 * cr.exp(x), lambda x: x > 0, 1.0),
+    "arcsin": (cr.arcsin, lambda x: abs(x) < 1, 0.0),
+    "log1p": (lambda x: cr.log1p(x) ** 2, lambda x: x > -1, 0.0),
+    "std": (lambda x: cr.std(cr.stack([x, x * 0.0]), axis=0) * cr.sqrt(x), lambda x: x > 0, 1.0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SINGULAR))
+@pytest.mark.parametrize("seed", range(3))
+def test_the_branch_not_chosen_gets_zero_gradient_in_every_mode(name, seed):
+    branch, safe, point = SINGULAR[name]
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-2, 2, 6)
+    x[:3] = [0.0, -1.0, 1.0]  # singular points of the branches, exactly
+    mask = np.asarray(safe(x))
+
+    def f(t):
+        return cr.sum(cr.where(safe(t.numpy() if hasattr(t, "numpy") else t), branch(t), 0.0) * np.arange(1.0, 7.0))
+
+    def expected_f(t):  # the same function, the branch evaluated only where it is safe
+        shifted = cr.where(mask, t, point)
+        return cr.sum(branch(shifted) * mask * np.arange(1.0, 7.0))
+
+    v = rng.standard_normal(6)
+    with np.errstate(all="ignore"):
+        got = {
+            "grad": cr.grad(f)(x),
+            "hessian": cr.hessian(f)(x),
+            "jvp": cr.jvp(f, (x,), (v,))[1],
+            "jacobian fwd": cr.jacobian(cr.grad(f), mode="fwd")(x),
+            "jacobian rev": cr.jacobian(cr.grad(f), mode="rev")(x),
+            "grad of grad": cr.grad(lambda t: cr.sum(cr.grad(f)(t) * v))(x),
+        }
+        leaf = cr.tensor(x, requires_grad=True)
+        f(leaf).backward()
+        got["backward"] = leaf.grad
+    expected = {
+        "grad": cr.grad(expected_f)(x),
+        "hessian": cr.hessian(expected_f)(x),
+        "jvp": cr.jvp(expected_f, (x,), (v,))[1],
+        "grad of grad": cr.grad(lambda t: cr.sum(cr.grad(expected_f)(t) * v))(x),
+        "backward": cr.grad(expected_f)(x),
+    }
+    expected["jacobian fwd"] = expected["jacobian rev"] = expected["hessian"]
+    for key, value in got.items():
+        assert np.all(np.isfinite(value.numpy())), key
+        np.testing.assert_allclose(value.numpy(), expected[key].numpy(), rtol=1e-12, atol=1e-12, err_msg=key)

@@ -398,6 +398,47 @@ _NO_PARAMS: dict = {}
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Selections. ``cr.where(c, f(x), y)`` sends the branch not chosen a gradient of exactly zero; the branch's own rule
+# then multiplies that zero by its local derivative, which may be infinite or NaN just where the branch was not
+# chosen (sqrt at x <= 0): 0 * inf = NaN, and the NaN would flow into x. In a graph that contains a selection,
+# elementwise rules therefore keep exact zeros: where the incoming gradient is 0, an infinite or NaN gradient
+# becomes 0 (a recorded cr.where under create_graph, so it holds at every order). A selection notes its tick;
+# nodes recorded after the last selection anywhere cannot lead into one, and the everyday walk pays nothing.
+
+_last_selection = [0]
+
+
+def note_selection(t: Tensor) -> None:
+    """Record that ``t`` selects between branches (``cr.where``): the walk keeps the zeros it hands them."""
+    if type(t) is Tensor and t._op is not None:
+        _last_selection[0] = t._tick
+
+
+def _keep_structural_zeros(g: Any, gi: Any) -> Any:
+    """``gi`` with its non-finite entries set to 0 where the incoming gradient ``g`` is exactly 0."""
+    gi_values, g_values = _values(gi), _values(g)
+    xp = array_module(gi_values)
+    bad = ~xp.isfinite(gi_values)
+    if type(gi) is Tensor and gi._tangents:
+        # under a forward level (a Hessian) the value may be a finite 0 whose tangent is not: 0 * inf again
+        for level, tangent in gi._tangents.items():
+            wrong = ~xp.isfinite(_values(tangent))
+            if _forward.batch and level in _forward.batch:
+                wrong = wrong.any(axis=0)  # the directions, on the leading axis
+            bad = bad | wrong
+    if not bad.any():
+        return gi
+    bad &= g_values == 0
+    if not bad.any():
+        return gi
+    if type(gi) is Tensor:  # recorded: itself a selection, whose zeros a walk through this one keeps in turn
+        kept = where(0.0, gi, condition=bad)
+        note_selection(kept)
+        return kept
+    return xp.where(bad, xp.zeros((), dtype=gi_values.dtype), gi_values)
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Backward
 
 
@@ -473,8 +514,10 @@ def _propagate(
     """
     if targets is None and batch is None and not create_graph and not (_anomaly_open[0] and _anomaly.on):
         if root._op is not None:
-            return _propagate_plain(root, seed, retain_graph)
-    found: dict[Any, Any] = {}
+            found = _propagate_plain(root, seed, retain_graph)
+            if found is not None:
+                return found
+    found = {}
     if targets is not None:
         wanted_ticks, wanted_leaves = _split_keys(targets)
         floor = min(wanted_ticks, default=0) if not wanted_leaves else 0
@@ -525,10 +568,13 @@ def _propagate(
             handed = batched_vjps(prim, needed, g, ans, values, params, batch)
         else:
             handed = _input_gradients(prim, needed, g, ans, values, params)
+        keep_zeros = prim.elementwise and tick < _last_selection[0]
         for i in needed:
             gi = handed[i]
             if gi is None:
                 continue
+            if keep_zeros:
+                gi = _keep_structural_zeros(g, gi)
             parent, value = node._inputs[i], values[i]
             if batch is None and (gi.shape != value.shape or gi.dtype is not value.dtype):
                 gi = fit_gradient(gi, value, prim.name, i)
@@ -570,12 +616,14 @@ def _freed(node: Tensor) -> GradientError:
     )
 
 
-def _propagate_plain(root: Tensor, seed: Any, retain_graph: bool) -> dict:
+def _propagate_plain(root: Tensor, seed: Any, retain_graph: bool) -> dict | None:
     """``_propagate`` for the everyday call, ``loss.backward()``: every leaf wanted, plain arrays, no batch and no
     anomaly checks. It runs once per node, so it is written for scalar programs, where this loop is most of the
     time: the nodes are put in order first (one sort instead of a heap push and pop per node), and the rules of
     one- and two-input nodes are called with their arguments spelled out."""
     order = _forward_order(root)
+    if order[0]._tick < _last_selection[0]:
+        return None  # a selection (cr.where) is recorded after some of these nodes: the general walk keeps its zeros
     grads = {root: seed}
     found: dict[Tensor, Any] = {}
     pop, get = grads.pop, grads.get
@@ -705,6 +753,6 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool) -> None:
 
 # The two primitives the engine applies itself, to fit a gradient to its input (imported last: they are
 # defined on top of this module)
-from .ops.elementwise import cast  # noqa: E402
+from .ops.elementwise import cast, where  # noqa: E402
 from .ops.shape import identity, sum_to  # noqa: E402
 from .primitive import JointRule  # noqa: E402

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from . import ops
+from . import engine, ops
 from .engine import recorder
 from .errors import ShapeError
 from .tensor import Tensor
@@ -139,9 +139,9 @@ def clip(x: Any, lo: Any = None, hi: Any = None) -> Tensor:
         # bounds that need a gradient: as PyTorch's clamp, each element's gradient goes to whichever of x, lo and
         # hi it took its value from (x where lo <= x <= hi; at lo > hi, the result and gradient are hi's)
         if lo is not None:
-            x = ops.where(lo, x, condition=np.asarray(ops.constant(x) < ops.constant(lo)))
+            x = where(np.asarray(ops.constant(x) < ops.constant(lo)), lo, x)
         if hi is not None:
-            x = ops.where(hi, x, condition=np.asarray(ops.constant(x) > ops.constant(hi)))
+            x = where(np.asarray(ops.constant(x) > ops.constant(hi)), hi, x)
         return x
     return ops.clip(x, lo=ops.constant(lo), hi=ops.constant(hi))
 
@@ -153,8 +153,12 @@ def _traced(x: Any) -> bool:
 
 @_public
 def where(condition: Any, x: Any, y: Any) -> Tensor:
-    """Elements of ``x`` where ``condition`` is true, of ``y`` elsewhere (the gradient follows the choice)."""
-    return ops.where(_operand(x), _operand(y), condition=np.asarray(ops.constant(condition), dtype=bool))
+    """Elements of ``x`` where ``condition`` is true, of ``y`` elsewhere. The gradient follows the choice, and the
+    branch not chosen gets exactly 0 even where its own derivative is infinite or NaN: ``cr.where(x > 0,
+    cr.sqrt(x), 0.0)`` has gradient 0 at x <= 0, in every mode and at every order (see the README)."""
+    out = ops.where(_operand(x), _operand(y), condition=np.asarray(ops.constant(condition), dtype=bool))
+    engine.note_selection(out)
+    return out
 
 
 # -- reductions -------------------------------------------------------------------------------------------------
