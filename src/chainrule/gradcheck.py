@@ -52,7 +52,7 @@ def gradcheck(
     def along(i: int, direction: np.ndarray, fn: Callable[..., Any]) -> np.ndarray:
         def at(step: float) -> np.ndarray:
             moved = [v + step * direction if k == i else v for k, v in enumerate(values)]
-            return np.asarray(fn(*[Tensor(m) for m in moved]))
+            return np.asarray(_as_tensor(fn(*[Tensor(m) for m in moved])).data)
 
         return (at(eps) - at(-eps)) / (2 * eps)
 
