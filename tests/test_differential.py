@@ -21,9 +21,6 @@ import chainrule as cr
 
 PROGRAMS = int(os.environ.get("CHAINRULE_DIFFERENTIAL_PROGRAMS", "200"))
 MAX_SIZE = 48  # elements per value: Jacobians and Hessians stay small
-# Constructs (and one check) the random programs leave out because the engine gets them wrong today: each has its
-# strict xfail test at the end. Remove a name once its fix lands.
-KNOWN_BROKEN = {"custom_vjp_broadcast", "grad_results_alias"}
 
 
 def _logsumexp(x, axis=None, keepdims=False):
@@ -113,8 +110,6 @@ class Program:
             tries += 1
         last = len(self.values) - 1  # sometimes a second output (maybe the first again): nested outputs
         self.second = int(rng.integers(0, last + 1)) if rng.random() < 0.25 else None
-        if self.second == last and "output_twice" in KNOWN_BROKEN:
-            self.second = None
 
     def pick(self):
         """Mostly a value no step has used yet, so that few steps are dead code."""
@@ -124,7 +119,7 @@ class Program:
         return k
 
     def _try(self, text, tags):
-        if text is None or KNOWN_BROKEN & set(tags):
+        if text is None:
             return
         fn = _compile(text)
         try:
@@ -375,7 +370,7 @@ def check(program):
     assert_close(g @ v, along(partial(loss, m=REF), v)[0], "backward vs finite differences", 1e-5, 1e-6)
     with cr.no_grad() if rng.random() < 0.3 else contextlib.nullcontext():  # transforms record all the same
         assert_close(_flat(gs := cr.grad(loss, argnums)(*xs)), g, "grad vs backward")
-        assert "grad_results_alias" in KNOWN_BROKEN or not _shared(gs), "two gradients from cr.grad share memory"
+        assert not _shared(gs), "two gradients from cr.grad share memory"
         out, pull = cr.vjp(f, *xs)
         assert_close(_flat(out), _flat(ref), "vjp value", rtol=1e-10)
         assert_close(_flat(pull(cotangent(1.0))), g, "vjp vs backward")
@@ -524,7 +519,7 @@ def test_failure_class_found(case):
 
 
 # custom_vjp whose bwd returns a gradient in the broadcast shape (g * b for a 0-d a): reverse mode sums it to a's
-# shape, but forward mode (which transposes bwd) raises "vjp: a cotangent of shape () for an output of shape (2,)".
+# shape, and so does forward mode, which transposes bwd (it once raised "a cotangent of shape () for (2,)").
 BROADCAST_BWD = {
     "grad": (lambda f: cr.grad(lambda a: cr.sum(f(a)))(3.0), 3.0),
     "jacobian rev": (lambda f: cr.jacobian(f, mode="rev")(3.0), [1.0, 2.0]),
@@ -532,21 +527,16 @@ BROADCAST_BWD = {
     "jacobian fwd": (lambda f: cr.jacobian(f, mode="fwd")(3.0), [1.0, 2.0]),
     "hessian": (lambda f: cr.hessian(lambda a: cr.sum(f(a) ** 2))(3.0), 10.0),
 }
-BROKEN = pytest.mark.xfail(
-    strict=True, raises=cr.ShapeError, reason="cr.jvp(lambda a: mul(a, b), (3.0,), (1.0,)) raises, b of shape (2,)"
-)
 
 
-@pytest.mark.parametrize(
-    "transform", [t if "rev" in t or t == "grad" else pytest.param(t, marks=BROKEN) for t in BROADCAST_BWD]
-)
+@pytest.mark.parametrize("transform", list(BROADCAST_BWD))
 def test_custom_vjp_gradient_in_broadcast_shape(transform):
     apply, expected = BROADCAST_BWD[transform]
     assert_close(_np(apply(lambda a: CR.mul(a, np.array([1.0, 2.0])))), expected, transform)
 
 
-# cr.grad / cr.vjp results that share memory (with each other, or with the caller's cotangent) where a gradient
-# reaches an input through a view (transpose, reshape); the direct case (a + b) has its own memory.
+# cr.grad / cr.vjp results where a gradient reaches an input through a view (transpose, reshape): each result has
+# memory of its own, shared neither with another result nor with the caller's cotangent.
 ALIASING = {
     "grad of sum(a.T + b)": lambda: cr.grad(lambda a, b: cr.sum(a.T + b), (0, 1))(np.ones((2, 3)), np.ones((3, 2))),
     "grad of sum(reshape(a) + b)": lambda: cr.grad(lambda a, b: cr.sum(cr.reshape(a, 3) + b), (0, 1))(A[:, :1], X),
@@ -554,14 +544,13 @@ ALIASING = {
         c := np.ones(3),
         *cr.vjp(lambda a: cr.reshape(a, 3), A[:, :1])[1](c),
     ),
+    "jvp of reshape, with its tangent": lambda: (
+        t := np.ones((3, 1)),
+        cr.jvp(lambda a: cr.reshape(a, 3), (A[:, :1],), (t,))[1],
+    ),
 }
-ALIAS = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="the two results of cr.grad(lambda a, b: cr.sum(a.T + b), (0, 1))(np.ones((2, 3)), np.ones((3, 2)))",
-)
 
 
-@pytest.mark.parametrize("case", [pytest.param(case, marks=ALIAS) for case in ALIASING])
+@pytest.mark.parametrize("case", list(ALIASING))
 def test_transform_results_never_share_memory(case):
     assert not _shared(ALIASING[case]()), f"{case}: results share memory"

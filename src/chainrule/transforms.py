@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import engine, ops
+from .backend import array_module
 from .errors import GradientError, ShapeError
 from .primitive import Primitive, defvjp_joint
 from .tensor import Tensor, check_differentiable_dtype
@@ -118,6 +119,7 @@ def _fresh_input(x: Any, level: int | None = None, tangent: Any = None) -> Tenso
     if level is not None and tangent is not None:
         tangent = _as_tensor(tangent)
         check_differentiable_dtype(tangent.dtype, "jvp: a tangent")
+        tangent = Tensor._from_op(tangent.data.copy(), None) if not tangent.requires_grad else ops.identity(tangent)
         if tangent.shape != x.shape:
             raise ShapeError(f"jvp: a tangent of shape {tangent.shape} for a primal of shape {x.shape}")
         engine.set_tangent(fresh, level, tangent if tangent.dtype == x.dtype else ops.cast(tangent, dtype=x.dtype))
@@ -169,16 +171,25 @@ def _grads_or_zeros(
         if create and type(seed) is not Tensor:
             seed = Tensor._from_op(seed, None)
         found = engine.gradients(root, seed, keys, retain, create, batch)
-    out, given = [], []
+    out, given = [], [ops.constant(seed)]
     for g, x in zip(found, inputs):
         if g is None:
             out.append(Tensor._from_op(np.zeros(lead + tuple(x.shape), dtype=x.dtype), None))
             continue
-        if any(g is other for other in given) or g is seed:
-            g = ops.identity(g)  # the same gradient for two inputs: a copy each
-        given.append(g)
+        values = ops.constant(g)
+        if any(_may_share(values, other) for other in given):
+            g = ops.identity(g)  # one gradient for two inputs, or a view of another (or of the seed): a copy each
+            values = ops.constant(g)
+        given.append(values)
         out.append(g if type(g) is Tensor else Tensor._from_op(g, None))
     return out
+
+
+def _may_share(a: Any, b: Any) -> bool:
+    """Whether two arrays may share memory (NumPy scalars never do)."""
+    if not (hasattr(a, "__setitem__") and hasattr(b, "__setitem__")):
+        return False
+    return a is b or bool(array_module(a).may_share_memory(a, b))
 
 
 def _keys(inputs: list[Tensor]) -> list:
@@ -492,7 +503,13 @@ class custom_vjp:
         def forward_rule(i: int, t: Any, ans: Any, *inputs: Any) -> Any:
             def pulled(g: Tensor) -> Any:
                 gi = self._gradients(residuals, g, count, True)[i]
-                return _zeros(inputs[i]) * g.sum() if gi is None else gi  # (zero, yet depending on g)
+                if gi is None:
+                    return _zeros(inputs[i]) * g.sum()  # (zero, yet depending on g)
+                gi = _as_tensor(gi)
+                value = inputs[i]
+                if tuple(gi.shape) != tuple(value.shape):  # given in the broadcast shape: summed, as backward does
+                    gi = engine.fit_gradient(gi, ops.constant(value), name, i)
+                return gi
 
             zero = Tensor._from_op(np.zeros(ans.shape, dtype=ans.dtype), None)
             return vjp(pulled, zero)[1](t)[0]
