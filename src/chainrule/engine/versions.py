@@ -1,0 +1,72 @@
+"""Ticks and versions: the order of recorded operations, and in-place changes caught before they give a wrong
+gradient."""
+
+from __future__ import annotations
+
+import itertools
+import weakref
+
+from ..errors import InplaceError
+from ..tensor import Tensor
+
+# Ticks. One counter numbers every recorded operation and every in-place change. A node's tick is larger than
+# the ticks of all its inputs (an operation is recorded after its inputs exist), which is what orders the
+# backward pass. A tensor that was changed in place, or shares memory with another, carries a version box
+# [tick of the last change, weak set of the tensors viewing this memory], one box per piece of memory, held by
+# every tensor that views it. So "was this value changed after the node saved it?" is one comparison, skipped
+# for nodes recorded after the last change anywhere.
+
+_ticks = itertools.count(1)
+_new = object.__new__
+_last_change = [0]
+
+
+def version_box(t: Tensor) -> list:
+    """The version box of ``t``'s memory (made on first need)."""
+    box = t._version
+    if box is None:
+        box = t._version = [0, None]
+    return box
+
+
+def share_memory(view: Tensor, base: Tensor) -> None:
+    """``view`` shares ``base``'s memory: a change through either is a change of both."""
+    box = version_box(base)
+    if box[1] is None:
+        box[1] = weakref.WeakSet([base])
+    box[1].add(view)
+    view._version = box
+
+
+def shares_memory(t: Tensor) -> bool:
+    """Whether another live tensor views the memory of ``t``."""
+    box = t._version
+    return box is not None and box[1] is not None and any(other is not t for other in box[1])
+
+
+def mark_changed(t: Tensor) -> None:
+    """Record that the memory of ``t`` was changed in place."""
+    box = version_box(t)
+    box[0] = _last_change[0] = next(_ticks)
+
+
+def _changed_since_recorded(t: Tensor) -> None:
+    """Raise if the node ``t``, or a value it saved, was changed in place after ``t`` was recorded."""
+    op, tick = t._op.name, t._tick
+    box = t._version
+    if box is not None and box[0] > tick:
+        raise InplaceError(
+            f"the result of '{op}' (shape {t.shape}) was changed in place after it was computed (through a view, "
+            "or without recording), so the recorded history no longer matches its values. Change a copy "
+            "instead (t = t * 1), or make the change with recorded out-of-place operations (cr.where, ...)."
+        )
+    for position, value in enumerate(t._inputs):
+        if type(value) is not Tensor:
+            continue
+        changed = value._version is not None and value._version[0] > tick
+        if changed or (value._op is not None and value._tick > tick):
+            raise InplaceError(
+                f"input {position} of '{op}' (shape {value.shape}) was changed in place after '{op}' used it, "
+                "but its gradient needs the original. Change a copy instead (t = t * 1), or move the in-place "
+                "change after backward()."
+            )
