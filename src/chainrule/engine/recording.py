@@ -16,7 +16,6 @@ from .grad_mode import _mode
 from .versions import _new, _ticks, share_memory
 
 
-
 def _node(out: Any, prim: Primitive, inputs: tuple, params: dict) -> Tensor:
     t = Tensor._from_op(out, prim)
     t._inputs = inputs
