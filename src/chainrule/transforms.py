@@ -105,7 +105,7 @@ def _fresh_input(x: Any, level: int | None = None, tangent: Any = None) -> Tenso
     x = _as_tensor(x)
     check_differentiable_dtype(x.dtype, "a transform's input")
     if level is not None and not x.requires_grad:
-        fresh = Tensor._from_op(x.data.copy(), None)  # memory of its own: the function may change it in place
+        fresh = Tensor._from_op(x.data.copy(order="K"), None)  # memory of its own: the function may change it in place
         fresh._tangents = x._tangents
     else:
         base = x

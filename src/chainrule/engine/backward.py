@@ -362,7 +362,9 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool) -> None:
                 t._grad = identity(g)
             else:
                 g = g.data if type(g) is Tensor else g
-                t._grad = Tensor._from_op(g.copy() if hasattr(g, "__setitem__") else g, None)
+                t._grad = Tensor._from_op(
+                    g.copy(order="K") if hasattr(g, "__setitem__") else g, None
+                )  # its layout kept
         elif create_graph or previous._rg:
             t._grad = previous + g
         else:

@@ -225,7 +225,7 @@ def identity(xp, x):
     """The same values under a new node, in memory of their own: what a transform differentiates with respect to
     (an in-place change inside the function then never reaches the caller's array) and what a ``.grad`` recorded
     with create_graph holds (never the very tensor of another ``.grad`` or of the seed)."""
-    return x.copy()
+    return x.copy(order="K") if hasattr(x, "__setitem__") else x
 
 
 defvjp(identity, lambda g, ans, x: g)
