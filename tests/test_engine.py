@@ -528,3 +528,27 @@ def test_the_branch_not_chosen_gets_zero_gradient_in_every_mode(name, seed):
     for key, value in got.items():
         assert np.all(np.isfinite(value.numpy())), key
         np.testing.assert_allclose(value.numpy(), expected[key].numpy(), rtol=1e-12, atol=1e-12, err_msg=key)
+
+
+def test_only_zeros_made_by_a_selection_are_kept():
+    # sqrt(x) * sqrt(x) at 0: the gradient arriving at each sqrt is 0 only because sqrt(0) = 0, not by a
+    # selection: the honest NaN stays, and a where recorded elsewhere (another graph) changes nothing
+    with np.errstate(all="ignore"):
+        x = cr.tensor(0.0, requires_grad=True)
+        y = cr.sqrt(x) * cr.sqrt(x)
+        y.backward(retain_graph=True)
+        assert np.isnan(x.grad.item())
+        x.grad = None
+        cr.where(cr.tensor(True), cr.tensor(1.0, requires_grad=True) * 1, 0.0)
+        y.backward()
+        assert np.isnan(x.grad.item())
+        # a selection's zeros go through movements of entries (indexing, reshape, broadcasting) to the branch
+        x0 = np.array([0.0, -1.0, 2.0])
+        for f in (
+            lambda x: cr.sum(cr.where(x[None] > 0, cr.sqrt(x)[None] + cr.sqrt(x), 0.0)),
+            lambda x: cr.sum(cr.where(cr.reshape(x, (3, 1)) > 0, cr.reshape(cr.sqrt(x), (3, 1)) * np.ones(2), 0.0)),
+            lambda x: cr.sum(cr.where(x > 0, cr.sqrt(cr.concatenate([x[:1], x[1:]])), 0.0)),
+        ):
+            for g in (cr.grad(f)(x0), cr.hessian(f)(x0), cr.jacobian(cr.grad(f))(x0)):
+                assert np.all(np.isfinite(g.numpy()))
+            assert cr.grad(f)(x0).numpy()[:2].tolist() == [0.0, 0.0]

@@ -13,15 +13,17 @@ from ..tensor import COMPLEX_NOT_YET, FREED, NARY, UNARY, Tensor
 if TYPE_CHECKING:
     from ..primitive import Primitive
 from .anomaly import _anomaly, _anomaly_open, _check_gradient, _values
-from .forward import _forward
 from .versions import _changed_since_recorded, _last_change
 
 # Selections. ``cr.where(c, f(x), y)`` sends the branch not chosen a gradient of exactly zero; the branch's own rule
 # then multiplies that zero by its local derivative, which may be infinite or NaN just where the branch was not
-# chosen (sqrt at x <= 0): 0 * inf = NaN, and the NaN would flow into x. In a graph that contains a selection,
-# elementwise rules therefore keep exact zeros: where the incoming gradient is 0, an infinite or NaN gradient
-# becomes 0 (a recorded cr.where under create_graph, so it holds at every order). A selection notes its tick;
-# nodes recorded after the last selection anywhere cannot lead into one, and the everyday walk pays nothing.
+# chosen (sqrt at x <= 0): 0 * inf = NaN, and the NaN would flow into x. So the walk keeps, beside a gradient, the
+# mask of its entries that are zero by selection: a where makes one (the positions it did not choose), an
+# elementwise rule sets those entries of its result to 0 and hands the mask on, and where gradients add up only
+# entries masked in every contribution stay masked. A zero that is not the work of a selection (sqrt(x) * sqrt(x)
+# at 0) is not masked: there the NaN stays, as the formula says. Under create_graph the zeroing is a recorded
+# where, itself a selection, so it holds at every order. Masks can only flow to nodes recorded before the last
+# selection anywhere: a graph without one is walked as before, at no cost.
 
 _last_selection = [0]
 
@@ -32,28 +34,69 @@ def note_selection(t: Tensor) -> None:
         _last_selection[0] = t._tick
 
 
-def _keep_structural_zeros(g: Any, gi: Any) -> Any:
-    """``gi`` with its non-finite entries set to 0 where the incoming gradient ``g`` is exactly 0."""
-    gi_values, g_values = _values(gi), _values(g)
-    xp = array_module(gi_values)
-    bad = ~xp.isfinite(gi_values)
-    if type(gi) is Tensor and gi._tangents:
-        # under a forward level (a Hessian) the value may be a finite 0 whose tangent is not: 0 * inf again
-        for level, tangent in gi._tangents.items():
-            wrong = ~xp.isfinite(_values(tangent))
-            if _forward.batch and level in _forward.batch:
-                wrong = wrong.any(axis=0)  # the directions, on the leading axis
-            bad = bad | wrong
-    if not bad.any():
+def _selection_mask(prim: Primitive, i: int, mask: Any, params: dict) -> Any:
+    """Where the gradient of input ``i`` is zero by selection (a bool array broadcasting with it), or None."""
+    if not prim.elementwise:
+        return None  # the mask of a node that mixes elements says nothing about its inputs' gradients
+    if prim is where:
+        condition = params["condition"]
+        away = ~condition if i == 0 else condition  # the positions this input was not chosen at
+        return away if mask is None else mask | away
+    return mask
+
+
+# Primitives whose reverse rule only moves, copies or adds up entries of the gradient (a linear map with 0/1
+# coefficients): the mask goes through the same rule, as a count of the entries not zero by selection.
+_MOVES_ENTRIES = frozenset(
+    (
+        "identity reshape transpose broadcast_to sum_to getitem scatter_add setitem concatenate sum pad unfold fold "
+        "cast"
+    ).split()
+)
+
+
+def _moved_mask(node: Tensor, i: int, mask: Any, batch: int | None) -> Any:
+    """The mask of input ``i`` of a node that moves entries: where every entry that reaches it is masked."""
+    xp = array_module(mask)
+    others = (~mask).astype(xp.float64)
+    values, params = _arrays(node._inputs), node._params
+    if batch is None:
+        moved = _input_gradients(node._op, [i], others, _values(node), values, params)[i]
+        moved = sum_to(moved, shape=tuple(values[i].shape)) if moved.shape != values[i].shape else moved
+    else:
+        from ..batching import batched_vjps
+
+        moved = batched_vjps(node._op, [i], others, _values(node), values, params, batch)[i]
+    return _values(moved) == 0
+
+
+def _zero_at(gi: Any, mask: Any) -> Any:
+    """``gi`` with the entries at ``mask`` set to exactly 0 (recorded, and itself a selection, for a Tensor)."""
+    values = _values(gi)
+    if not mask.any():
         return gi
-    bad &= g_values == 0
-    if not bad.any():
-        return gi
-    if type(gi) is Tensor:  # recorded: itself a selection, whose zeros a walk through this one keeps in turn
-        kept = where(0.0, gi, condition=bad)
+    if type(gi) is Tensor:
+        kept = where(0.0, gi, condition=mask)
         note_selection(kept)
         return kept
-    return xp.where(bad, xp.zeros((), dtype=gi_values.dtype), gi_values)
+    xp = array_module(values)
+    return xp.where(mask, xp.zeros((), dtype=values.dtype), values)
+
+
+def _fit_mask(mask: Any, shape: tuple, batch: int | None) -> Any:
+    """The mask of a gradient summed down to ``shape`` (as ``fit_gradient`` sums the gradient): an entry stays
+    masked only if every entry summed into it was."""
+    if tuple(mask.shape) == tuple(shape):
+        return mask
+    xp = array_module(mask)
+    others = (~mask).astype(xp.float64)  # count the entries that are not zero by selection
+    if batch is None:
+        others = sum_to(others, shape=tuple(shape))
+    else:
+        from ..batching import fit_batched
+
+        others = fit_batched(others, tuple(shape)[1:], batch)
+    return others == 0
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -148,11 +191,13 @@ def _propagate(
         return found
     waiting = {root._tick: root}
     grads = {root._tick: seed}
+    masks: dict[int, Any] = {}  # tick -> where its gradient is zero by selection (see ``_selection_mask``)
     heap = [-root._tick]
     while heap:
         tick = -heapq.heappop(heap)
         node = waiting.pop(tick)
         g = grads.pop(tick)
+        mask = masks.pop(tick, None)
         if node._inputs is None:
             raise _freed(node)
         if _last_change[0] > tick:
@@ -178,35 +223,50 @@ def _propagate(
                 wanted_ticks is None or (parent._tick >= floor if parent._op is not None else parent in wanted_leaves)
             )
         ]
+        selecting = tick <= _last_selection[0]  # a mask can reach this node
         if not needed:
             pass
-        elif batch is not None:
+        elif batch is not None and not (selecting and prim.elementwise):
             from ..batching import batched_vjps
 
             handed = batched_vjps(prim, needed, g, ans, values, params, batch)
-        else:
+        else:  # (elementwise rules take a batch as it is; masked first, then summed down below)
             handed = _input_gradients(prim, needed, g, ans, values, params)
-        keep_zeros = prim.elementwise and tick < _last_selection[0]
         for i in needed:
             gi = handed[i]
             if gi is None:
                 continue
-            if keep_zeros:
-                gi = _keep_structural_zeros(g, gi)
             parent, value = node._inputs[i], values[i]
+            given = None
+            if selecting and mask is not None and prim.name in _MOVES_ENTRIES:
+                given = _moved_mask(node, i, mask, batch)
+            elif selecting:
+                given = _selection_mask(prim, i, mask, params)
+                if given is not None:
+                    gi = _zero_at(gi, given)
+                    given = array_module(given).broadcast_to(given, _values(gi).shape)
             if batch is None and (gi.shape != value.shape or gi.dtype is not value.dtype):
                 gi = fit_gradient(gi, value, prim.name, i)
+            elif batch is not None and tuple(gi.shape) != (batch, *value.shape):
+                from ..batching import fit_batched
+
+                gi = fit_batched(gi, tuple(value.shape), batch)
             if _anomaly_open[0] and _anomaly.on:
                 _check_gradient(node, i, gi)
             if parent._op is not None:
                 t = parent._tick
+                if given is not None:
+                    given = _fit_mask(given, tuple(gi.shape), batch)
                 previous = grads.get(t)
                 if previous is None:
                     grads[t] = gi
+                    masks[t] = given
                     waiting[t] = parent
                     heapq.heappush(heap, -t)
                 else:
                     grads[t] = previous + gi
+                    earlier = masks.get(t)
+                    masks[t] = None if earlier is None or given is None else earlier & given
             else:
                 previous = found.get(parent)
                 found[parent] = gi if previous is None else previous + gi
