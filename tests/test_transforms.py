@@ -379,3 +379,23 @@ def test_reverse_over_transforms_that_close_over_the_outer_variable():
 def test_einsum_ellipsis_against_an_operand_without_one():
     x = np.random.default_rng(4).standard_normal((3, 4))
     assert cr.gradcheck(lambda a, b: cr.einsum("...j,j->...", a, b), x, x[0], order=2)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_tangent_that_depends_on_the_outer_variable_keeps_that_dependence(seed):
+    # jvp(f, (x,), (h(x),)) differentiated again: the tangent's own derivative must not be dropped
+    rng = np.random.default_rng(seed)
+    x0, v = rng.standard_normal(3), rng.standard_normal(3)
+
+    def inner(x):
+        return cr.jvp(lambda y: cr.sin(y) * y, (x,), (x * x,))[1]  # (cos x * x + sin x) * x^2
+
+    def expected(x):
+        return (np.cos(x) * x + np.sin(x)) * x * x
+
+    eps = 1e-6
+    numeric = (expected(x0 + eps * v) - expected(x0 - eps * v)) / (2 * eps)
+    for mode in ("fwd", "rev"):
+        np.testing.assert_allclose(cr.jacobian(inner, mode=mode)(x0).numpy() @ v, numeric, rtol=1e-6)
+    np.testing.assert_allclose(cr.jvp(inner, (x0,), (v,))[1].numpy(), numeric, rtol=1e-6)
+    np.testing.assert_allclose(cr.grad(lambda x: cr.sum(inner(x) * v))(x0).numpy() @ v, numeric @ v, rtol=1e-6)

@@ -119,7 +119,10 @@ def _fresh_input(x: Any, level: int | None = None, tangent: Any = None) -> Tenso
     if level is not None and tangent is not None:
         tangent = _as_tensor(tangent)
         check_differentiable_dtype(tangent.dtype, "jvp: a tangent")
-        tangent = Tensor._from_op(tangent.data.copy(), None) if not tangent.requires_grad else ops.identity(tangent)
+        if tangent.requires_grad or tangent._tangents:  # the tangent depends on an outer variable: keep that
+            tangent = ops.identity(tangent)
+        else:
+            tangent = Tensor._from_op(tangent.data.copy(order="K"), None)
         if tangent.shape != x.shape:
             raise ShapeError(f"jvp: a tangent of shape {tangent.shape} for a primal of shape {x.shape}")
         engine.set_tangent(fresh, level, tangent if tangent.dtype == x.dtype else ops.cast(tangent, dtype=x.dtype))
