@@ -345,3 +345,31 @@ def test_derivative_of_zero_to_a_power_with_respect_to_the_power():
     for y, expected in ((-1.0, -np.inf), (-0.5, -np.inf), (0.0, 0.0), (2.0, 0.0)):
         assert cr.grad(lambda x, y: x**y, argnums=1)(0.0, y).item() == expected
     check_grads(lambda x, y: x**y, np.array([0.5, 1.5]), np.array([-1.0, 2.5]))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_assigning_at_repeated_indices_differentiates_the_write_that_is_kept(seed):
+    # NumPy keeps one write per element (the last): reverse mode once counted every write
+    rng = np.random.default_rng(seed)
+    index = rng.integers(-4, 4, size=rng.integers(2, 7))  # repeats, and negative aliases of the same element
+    x0, y0 = rng.standard_normal(4), rng.standard_normal(index.size)
+    weights = rng.standard_normal(4)
+
+    def f(x, y):
+        t = cr.multiply(x, 1.0)
+        t[index] = cr.sin(y)
+        return cr.sum(t * weights)
+
+    for argnum, point in ((0, x0), (1, y0)):
+
+        def value(p, argnum=argnum):
+            args = [x0.copy(), y0.copy()]
+            args[argnum] = p
+            return f(*args).item()
+
+        numeric = [(value(point + e * 1e-6) - value(point - e * 1e-6)) / 2e-6 for e in np.eye(point.size)]
+        got = cr.grad(f, argnums=argnum)(x0, y0).numpy()
+        np.testing.assert_allclose(got, numeric, atol=1e-8)
+        jac = cr.jacobian(lambda p, argnum=argnum: f(*[p if k == argnum else a for k, a in enumerate((x0, y0))]),
+                          mode="fwd")(point)  # fmt: skip
+        np.testing.assert_allclose(jac.numpy(), numeric, atol=1e-8)

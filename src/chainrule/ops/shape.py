@@ -131,11 +131,28 @@ def _untouched(x, index):
     return mask
 
 
-defvjp(
-    setitem,
-    lambda g, ans, x, value, index=None: g * _untouched(x, index),
-    lambda g, ans, x, value, index=None: getitem(g, index=index),
-)
+def _kept_writes(x, index):
+    """For each element of ``x[index]``, whether ``x[index] = value`` kept what it wrote there: where an index
+    repeats, one write overwrites the others (NumPy keeps the last), and only the one kept gets a gradient.
+    None where nothing repeats (basic indices and masks never do)."""
+    if _is_basic(index) or getattr(getattr(index, "dtype", None), "kind", "") == "b":
+        return None
+    values = constant(x)
+    xp = array_module(values)
+    writes = xp.arange(values[index].size).reshape(values[index].shape)
+    owner = xp.full(values.shape, -1)
+    owner[index] = writes  # the same assignment as the forward: the write NumPy keeps wins
+    kept = owner[index] == writes
+    return None if kept.all() else kept
+
+
+def _setitem_vjp_value(g, ans, x, value, index=None):
+    selected = getitem(g, index=index)
+    kept = _kept_writes(x, index)
+    return selected if kept is None else selected * kept
+
+
+defvjp(setitem, lambda g, ans, x, value, index=None: g * _untouched(x, index), _setitem_vjp_value)
 describe_vjp(setitem, "g, zero where {a} was overwritten", "g at the written positions")
 defjvp(
     setitem,
