@@ -157,3 +157,45 @@ def test_checkpoint_gives_gradients_to_the_tensors_the_function_reads():
         np.testing.assert_allclose(
             transform(lambda w: loss(w, True))(w0).numpy(), transform(lambda w: loss(w, False))(w0).numpy()
         )
+
+
+def test_a_custom_rule_that_reads_a_tensor_needing_a_derivative_is_refused():
+    # bwd gives gradients for the arguments only: a closure's derivative would be lost without a word (was 0)
+    def g(w):
+        h = cr.custom_vjp(lambda x: x * w)
+        h.defvjp(lambda x: (x * w, None), lambda r, gg: (gg * w,))
+        return h(3.0)
+
+    for transform in (lambda: cr.grad(g)(2.0), lambda: cr.jvp(g, (2.0,), (1.0,)), lambda: cr.hessian(g)(2.0)):
+        with pytest.raises(cr.GradientError, match="without being given it"):
+            transform()
+    w = cr.tensor(2.0, requires_grad=True)
+    with pytest.raises(cr.GradientError, match="without being given it"):
+        g(w)
+    assert g(cr.tensor(2.0)).item() == 6.0  # a constant closure is fine
+
+
+@pytest.mark.parametrize(
+    "bwd", [lambda r, g: (cr.clip(g, -1.0, 1.0),), lambda r, g: (g * cr.abs(g),), lambda r, g: (g / cr.sum(g * g),)]
+)
+def test_forward_mode_refuses_a_reverse_rule_that_is_not_linear_in_g(bwd):
+    @cr.custom_vjp
+    def f(x):
+        return x * 1.0
+
+    f.defvjp(lambda x: (x * 1.0, None), bwd)
+    x0 = np.array([1.0, 2.0])
+    cr.jacobian(lambda x: f(x) * 5.0)(x0)  # reverse mode uses the rule as given
+    for transform in (lambda: cr.jacobian(lambda x: f(x) * 5.0, mode="fwd")(x0), lambda: cr.jvp(f, (x0,), (x0,))):
+        with pytest.raises(cr.GradientError, match="linear in g"):
+            transform()
+
+
+def test_a_custom_rule_with_several_outputs_is_refused_clearly():
+    @cr.custom_vjp
+    def two(x):
+        return x, x
+
+    two.defvjp(lambda x: ((x, x), None), lambda r, g: (g,))
+    with pytest.raises(cr.GradientError, match="one tensor as its output"):
+        two(cr.tensor(1.0, requires_grad=True))

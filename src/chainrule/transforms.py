@@ -472,6 +472,43 @@ class custom_vjp:
         self.fwd, self.bwd = fwd, bwd
         return self
 
+    def _refuse_closures(self, out: Tensor, tensors: list[Tensor], since: int) -> None:
+        """A derivative through a tensor that fwd reads without being given it would be lost without a word (bwd
+        gives gradients for the arguments only): refuse, as JAX does."""
+        outside = _read_from_outside(out, tensors, since)
+        given_levels = {level for t in tensors for level in (t._tangents or ())}
+        if outside or any(level not in given_levels for level in (out._tangents or ())):
+            what = f"of shape {', '.join(str(t.shape) for t in outside)}" if outside else "carrying a tangent"
+            raise GradientError(
+                f"custom_vjp '{self.__name__}': fwd reads a tensor {what} that needs a derivative without being "
+                "given it, so that derivative would be lost: pass the tensor to the function as an argument (and "
+                "give its gradient in bwd), or use cr.checkpoint, which follows such tensors"
+            )
+
+    def _check_linear(self, pulled: Callable[[Tensor], Any], ans: Any) -> None:
+        """Forward mode transposes bwd, which is only right for a bwd linear in g (a true vector-Jacobian product).
+        Two random probes of size 1 to 3, bwd(2u) = 2 bwd(u) and bwd(u + v) = bwd(u) + bwd(v), catch the usual
+        nonlinear rules (gradient clipping, rescaling by the norm of g)."""
+        values = ops.constant(ans)
+        rng = np.random.default_rng(0)
+        shape = np.shape(values)
+        u, v = (rng.uniform(1.0, 3.0, shape) * rng.choice([-1.0, 1.0], shape) for _ in range(2))
+
+        def bwd_of(g: Any) -> Any:
+            return ops.constant(_as_tensor(pulled(Tensor._from_op(g.astype(values.dtype), None))))
+
+        with engine.no_grad():
+            at_u, at_v, at_2u, at_sum = bwd_of(u), bwd_of(v), bwd_of(2 * u), bwd_of(u + v)
+        tolerance = 1e-9 if values.dtype == np.float64 else 1e-4
+        scale = tolerance * max(1.0, float(np.abs(at_u).max(initial=0)), float(np.abs(at_v).max(initial=0)))
+        homogeneous = np.allclose(at_2u, 2 * at_u, rtol=tolerance, atol=scale)
+        if not (homogeneous and np.allclose(at_sum, at_u + at_v, rtol=tolerance, atol=scale)):
+            raise GradientError(
+                f"custom_vjp '{self.__name__}': forward mode (jvp, jacobian(mode='fwd'), hessian) transposes bwd, "
+                "which must then be linear in g, and this one is not (bwd(2g) != 2 bwd(g), or bwd(g + h) != "
+                "bwd(g) + bwd(h)); use reverse mode (cr.grad, cr.jacobian(mode='rev')) with it"
+            )
+
     def _gradients(self, residuals: Any, g: Tensor, count: int, create_graph: bool) -> tuple:
         grads = self.bwd(residuals, g)  # type: ignore[misc]
         if type(grads) is Tensor and count == 1:
@@ -487,10 +524,17 @@ class custom_vjp:
         if self.fwd is None or self.bwd is None:
             return self.fn(*args)
         tensors = [_as_tensor(a) for a in args]
+        since = next(engine._ticks)
         result = self.fwd(*tensors)
         if not (isinstance(result, (tuple, list)) and len(result) == 2):
             raise GradientError(f"custom_vjp '{self.__name__}': fwd must return a pair (out, residuals)")
+        if type(result[0]) is not Tensor and isinstance(result[0], (tuple, list, dict)):
+            raise GradientError(
+                f"custom_vjp '{self.__name__}': fwd must return one tensor as its output, got a "
+                f"{type(result[0]).__name__}; write one custom_vjp per output, or stack the outputs (cr.stack)"
+            )
         out, residuals = _as_tensor(result[0]), result[1]
+        self._refuse_closures(out, tensors, since)
         if not any(t.requires_grad or t._tangents for t in tensors):
             return out.detach()
         name, count = self.__name__, len(tensors)
@@ -515,6 +559,7 @@ class custom_vjp:
                 return gi
 
             zero = Tensor._from_op(np.zeros(ans.shape, dtype=ans.dtype), None)
+            self._check_linear(pulled, ans)
             return vjp(pulled, zero)[1](t)[0]
 
         prim = Primitive(name, lambda xp, *arrays: out.data)
