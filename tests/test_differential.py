@@ -544,6 +544,8 @@ ALIASING = {
         c := np.ones(3),
         *cr.vjp(lambda a: cr.reshape(a, 3), A[:, :1])[1](c),
     ),
+    "jvp of an output returned twice": lambda: cr.jvp(lambda u: (lambda v: (v, v))(u * 2), (X,), (X,))[1],
+    "jacobian fwd of an output returned twice": lambda: cr.jacobian(lambda u: (lambda v: (v, v))(u * 2), mode="fwd")(X),
     "jvp of reshape, with its tangent": lambda: (
         t := np.ones((3, 1)),
         cr.jvp(lambda a: cr.reshape(a, 3), (A[:, :1],), (t,))[1],

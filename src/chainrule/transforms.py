@@ -174,17 +174,24 @@ def _grads_or_zeros(
         if create and type(seed) is not Tensor:
             seed = Tensor._from_op(seed, None)
         found = engine.gradients(root, seed, keys, retain, create, batch)
-    out, given = [], [ops.constant(seed)]
-    for g, x in zip(found, inputs):
-        if g is None:
-            out.append(Tensor._from_op(np.zeros(lead + tuple(x.shape), dtype=x.dtype), None))
-            continue
-        values = ops.constant(g)
+    out = [
+        Tensor._from_op(np.zeros(lead + tuple(x.shape), dtype=x.dtype), None) if g is None else g
+        for g, x in zip(found, inputs)
+    ]
+    return _own_memory(out, [ops.constant(seed)])
+
+
+def _own_memory(results: list, others: list) -> list[Tensor]:
+    """``results`` as tensors none of which shares memory with another or with ``others`` (the caller's seed): a
+    rule may hand one gradient to two inputs, or a view of it; one tensor may be two outputs."""
+    given, out = list(others), []
+    for r in results:
+        values = ops.constant(r)
         if any(_may_share(values, other) for other in given):
-            g = ops.identity(g)  # one gradient for two inputs, or a view of another (or of the seed): a copy each
-            values = ops.constant(g)
+            r = ops.identity(r)  # a copy of its own
+            values = ops.constant(r)
         given.append(values)
-        out.append(g if type(g) is Tensor else Tensor._from_op(g, None))
+        out.append(r if type(r) is Tensor else Tensor._from_op(r, None))
     return out
 
 
@@ -313,7 +320,7 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
             keys = _keys(inputs)
             out_leaves, out_spec = tree_flatten(f(*call_args))
             out_leaves = [_as_tensor(o) for o in out_leaves]
-        out_tangents = _take_tangents(out_leaves, level, ())
+        out_tangents = _own_memory(_take_tangents(out_leaves, level, ()), [])
         nested = _nested(inputs, level) or _needs_graph(out_leaves + out_tangents, keys, since)
     finally:
         engine.close_level(level)
@@ -347,7 +354,7 @@ def _jvp_batched(f: Callable[..., Any], inputs: list[Tensor], position: int, dir
             keys = _keys(fresh)
             out_leaves, out_spec = tree_flatten(f(*fresh))
             out_leaves = [_as_tensor(o) for o in out_leaves]
-        tangents = _take_tangents(out_leaves, level, (batch,))
+        tangents = _own_memory(_take_tangents(out_leaves, level, (batch,)), [])
         nested = _nested(fresh, level) or _needs_graph(out_leaves + tangents, keys, since)
     finally:
         engine.close_level(level)
