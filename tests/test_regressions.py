@@ -373,3 +373,13 @@ def test_assigning_at_repeated_indices_differentiates_the_write_that_is_kept(see
         jac = cr.jacobian(lambda p, argnum=argnum: f(*[p if k == argnum else a for k, a in enumerate((x0, y0))]),
                           mode="fwd")(point)  # fmt: skip
         np.testing.assert_allclose(jac.numpy(), numeric, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", ["exp", "sin", "tanh", "sqrt", "log", "sigmoid", "abs", "square", "negative"])
+def test_lists_of_tensors_into_elementwise_functions(name):
+    fn = getattr(cr, name)
+    a, b = 0.5, 0.25
+    from_list = cr.grad(lambda a, b: cr.sum(fn([a, b * 2.0]) * np.array([1.0, 3.0])), argnums=(0, 1))(a, b)
+    stacked = cr.grad(lambda a, b: cr.sum(fn(cr.stack([a, b * 2.0])) * np.array([1.0, 3.0])), argnums=(0, 1))(a, b)
+    for got, expected in zip(from_list, stacked):
+        assert got.item() == expected.item() != 0.0

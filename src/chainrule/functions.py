@@ -78,9 +78,11 @@ def _unary(prim: Any) -> Callable[[Any], Tensor]:
     record = recorder(prim)
 
     def fn(x: Any) -> Tensor:
-        if type(x) is Tensor:
-            return record(x)
-        return Tensor._from_op(prim(_operand(x)), None)
+        if type(x) is not Tensor:
+            x = _operand(x)  # a list of tensors becomes one, stacked
+            if type(x) is not Tensor:
+                return Tensor._from_op(prim(x), None)
+        return record(x)
 
     fn.__name__ = prim.name
     fn.__doc__ = f"Elementwise {prim.name}, differentiable."
