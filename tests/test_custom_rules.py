@@ -199,3 +199,16 @@ def test_a_custom_rule_with_several_outputs_is_refused_clearly():
     two.defvjp(lambda x: ((x, x), None), lambda r, g: (g,))
     with pytest.raises(cr.GradientError, match="one tensor as its output"):
         two(cr.tensor(1.0, requires_grad=True))
+
+
+def test_checkpoint_recomputes_with_the_same_random_draws():
+    cr.manual_seed(0)
+    dropout = cr.nn.Dropout(0.5)
+    x = cr.tensor(np.ones(64), requires_grad=True)
+    y = cr.checkpoint(dropout)(x)
+    cr.sum(y * np.arange(64.0)).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), y.numpy() * np.arange(64.0))  # the forward's mask, not a new one
+    after = cr.nn.init.default_generator().random()
+    cr.manual_seed(0)
+    cr.nn.functional.dropout(cr.tensor(np.ones(64)), 0.5, training=True)
+    assert cr.nn.init.default_generator().random() == after  # later draws go on as without checkpoint

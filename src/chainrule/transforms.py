@@ -590,15 +590,19 @@ def checkpoint(f: Callable[..., Tensor]) -> Callable[..., Tensor]:
     def wrapped(*args: Any) -> Tensor:
         if not engine.is_grad_enabled():
             return f(*args)
+        from .nn.init import replaying_draws, saved_draws  # the default generator (dropout) lives with nn
+
         tensors = [_as_tensor(a) for a in args]
         since = next(engine._ticks)
         stand_ins = [_stand_in(t) for t in tensors]
+        draws = saved_draws()  # the recomputation draws the same random numbers (dropout masks), as PyTorch's
         out = f(*stand_ins)
         if type(out) is not Tensor:
             raise GradientError(f"{name}: the function must return a Tensor, got {type(out).__name__}")
         captured = _read_from_outside(out, stand_ins, since)
         if any(t._tangents for t in (*tensors, *captured)):
-            return f(*args)  # tangents need the insides; a jvp keeps no graph of its own to save
+            with replaying_draws(draws):
+                return f(*args)  # tangents need the insides; a jvp keeps no graph of its own to save
         if not captured and not any(t.requires_grad for t in tensors):
             return out.detach()
         value = out.data  # only the result is kept: the graph of f's insides goes with ``out``
@@ -610,7 +614,8 @@ def checkpoint(f: Callable[..., Tensor]) -> Callable[..., Tensor]:
             with engine.enable_grad():
                 again = [_fresh_input(x) if create else _stand_in(_as_tensor(x)) for x in inputs[:count]]
                 keys = _keys(again) + [engine.target_key(t) for t in captured]
-                result = f(*again)
+                with replaying_draws(draws):
+                    result = f(*again)
                 found = [None] * len(keys)
                 if result.requires_grad:
                     found = engine.gradients(result, g, keys, create, create)

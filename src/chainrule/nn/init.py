@@ -27,6 +27,29 @@ def default_generator() -> np.random.Generator:
     return _default[0]
 
 
+class replaying_draws:
+    """``with replaying_draws(saved):`` the default generator draws again what it drew after ``saved =
+    saved_draws()``, and afterwards goes on as if the block had not run (what checkpoint's recomputation needs:
+    dropout masks equal to the forward pass's)."""
+
+    def __init__(self, saved: dict) -> None:
+        self.saved = saved
+
+    def __enter__(self) -> None:
+        self.previous = _default[0]
+        replay = np.random.Generator(type(self.previous.bit_generator)())
+        replay.bit_generator.state = self.saved
+        _default[0] = replay
+
+    def __exit__(self, *exc: object) -> None:
+        _default[0] = self.previous
+
+
+def saved_draws() -> dict:
+    """The default generator's state, for ``replaying_draws``."""
+    return _default[0].bit_generator.state
+
+
 def fans(shape: tuple[int, ...]) -> tuple[int, int]:
     """(fan_in, fan_out) of a weight: (out, in) for a linear layer, (out, in, *kernel) for a convolution."""
     if len(shape) < 2:
