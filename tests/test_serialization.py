@@ -533,3 +533,24 @@ def test_damaged_members_with_valid_checksums_load_or_raise_checkpoint_error(
         for name, content in members.items():
             archive.writestr(name, content)
     _load_is_a_value_or_checkpoint_error(path)
+
+
+def test_version_must_be_the_integer_itself_and_empty_items_are_bounded(tmp_path):
+    import json
+    import zipfile
+
+    path = tmp_path / "v.crz"
+    cr.save({"a": np.ones(2)}, path)
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    manifest = json.loads(members["chainrule.json"])
+    for version in (True, 1.0):
+        manifest["version"] = version
+        members["chainrule.json"] = json.dumps(manifest).encode()
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+        with pytest.raises(cr.CheckpointError, match="version"):
+            cr.load(path)
+    with pytest.raises(cr.CheckpointError):
+        cr.save(np.empty((2**25,), dtype="V0"), tmp_path / "empty.crz")

@@ -37,6 +37,7 @@ from .tensor import Tensor
 FORMAT, VERSION = "chainrule", 1
 MANIFEST = "chainrule.json"
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+MAX_EMPTY_ELEMENTS = 2**24  # elements of a zero-size dtype: the file's size bounds every other array, not these
 MAX_NPY_HEADER_BYTES = 65535  # what a version 1.0 header holds; NumPy's own loader reads 10000 unless told more
 MAX_DEPTH = 100  # levels of nested lists, tuples and dicts: far more than any state dict, well within recursion
 MAX_INT_DIGITS = 4300  # Python's default limit for reading an int from text, so every Python reads them back
@@ -345,7 +346,7 @@ def _load_archive(file: Any, file_size: int, path: Path) -> Any:
         manifest = json.loads(archive.read(MANIFEST), parse_constant=_refuse_constant)
         if type(manifest) is not dict or manifest.get("format") != FORMAT:
             raise CheckpointError(f"cr.load: {path} is not a chainrule file")
-        if manifest.get("version") != VERSION:
+        if type(manifest.get("version")) is not int or manifest["version"] != VERSION:  # (true and 1.0 are not 1)
             raise CheckpointError(
                 f"cr.load: {path} has format version {manifest.get('version')!r:.20}; this chainrule reads {VERSION}"
             )
@@ -468,7 +469,10 @@ def _read_npy_header(stream: Any, member_size: int) -> tuple[tuple[int, ...], bo
         raise _Damaged("an array of Python objects, which is never loaded (it would need pickle)")
     if dtype.subdtype is not None:
         raise _Damaged(f"an array header with the dtype {dtype}, which NumPy never writes")
-    data_size = math.prod(shape) * dtype.itemsize
+    count = math.prod(shape)
+    if dtype.itemsize == 0 and count > MAX_EMPTY_ELEMENTS:  # no bytes to check the count against
+        raise _Damaged(f"an array of {count} elements of no size (at most {MAX_EMPTY_ELEMENTS} are loaded)")
+    data_size = count * dtype.itemsize
     if header_size + data_size != member_size:
         raise _Damaged(f"an array header claims {data_size} bytes of data in a member of {member_size - header_size}")
     return shape, fortran, dtype, header_size
