@@ -67,6 +67,7 @@ class Tensor:
     _parameter = False  # made by nn.Parameter: a module's parameter even while frozen (requires_grad False)
     _params: dict = {}  # noqa: RUF012  (shared and never mutated)
     _tangents: dict | None = None  # forward mode: level -> tangent
+    _superseded: tuple = ()  # recorded in-place changes: (tick of the change, weak ref to the version replaced)
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None) -> None:
         if type(data) is Tensor:
@@ -433,6 +434,7 @@ class Tensor:
         self._tangents = result._tangents
         if result._op is None:  # forward mode only: nothing recorded
             return self
+        engine.supersede(self, snapshot, result._tick)  # earlier consumers of this tensor read the snapshot
         self._op, self._in0, self._in1, self._params = result._op, result._in0, result._in1, result._params
         self._tick = next(engine._ticks)
         self._rg = True

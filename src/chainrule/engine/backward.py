@@ -356,7 +356,8 @@ def _forward_order(root: Tensor) -> list[Tensor]:
         if second is FREED:
             raise _freed(node)
         if _last_change[0] > node._tick:
-            _changed_since_recorded(node)
+            _changed_since_recorded(node)  # (may point the node at the versions of its inputs it read)
+            second = node._in1
         if second is UNARY:
             parents: Any = (node._in0,)
         elif second is NARY:

@@ -60,13 +60,37 @@ def _changed_since_recorded(t: Tensor) -> None:
             "or without recording), so the recorded history no longer matches its values. Change a copy "
             "instead (t = t * 1), or make the change with recorded out-of-place operations (cr.where, ...)."
         )
-    for position, value in enumerate(t._inputs):
+    inputs, rewritten = t._inputs, None
+    for position, value in enumerate(inputs):
         if type(value) is not Tensor:
             continue
         changed = value._version is not None and value._version[0] > tick
         if changed or (value._op is not None and value._tick > tick):
+            earlier = version_used(value, tick)
+            if earlier is not None:  # a recorded change kept the version this node used: the node reads that one
+                rewritten = list(inputs) if rewritten is None else rewritten
+                rewritten[position] = earlier
+                continue
             raise InplaceError(
                 f"input {position} of '{op}' (shape {value.shape}) was changed in place after '{op}' used it, "
-                "but its gradient needs the original. Change a copy instead (t = t * 1), or move the in-place "
-                "change after backward()."
+                "without being recorded (under no_grad, through .data, or by a view), and its gradient needs the "
+                "original. Change a copy instead (t = t * 1), or move the in-place change after backward()."
             )
+    if rewritten is not None:
+        t._inputs = tuple(rewritten)
+
+
+def supersede(t: Tensor, old: Tensor, at: int) -> None:
+    """A recorded in-place change turned ``t`` into a new node at tick ``at``; ``old`` keeps the version it
+    replaced (its node and a copy of its values). Nodes recorded before ``at`` that read ``t`` read ``old``: the
+    backward pass finds it here (``version_used``) and points them at it. Held weakly: the new node holds ``old``
+    as its input for as long as anything needs it."""
+    t._superseded = (*t._superseded, (at, weakref.ref(old)))
+
+
+def version_used(t: Tensor, tick: int) -> Tensor | None:
+    """The version of ``t`` that a node recorded at ``tick`` read, if a recorded change replaced it since."""
+    for superseded_at, old in t._superseded:
+        if tick < superseded_at:
+            return old()
+    return None
