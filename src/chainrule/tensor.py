@@ -67,7 +67,7 @@ class Tensor:
     _parameter = False  # made by nn.Parameter: a module's parameter even while frozen (requires_grad False)
     _params: dict = {}  # noqa: RUF012  (shared and never mutated)
     _tangents: dict | None = None  # forward mode: level -> tangent
-    _superseded: tuple = ()  # recorded in-place changes: (tick of the change, weak ref to the version replaced)
+    _superseded: Any = ()  # recorded in-place changes: (tick of the change, weak ref to the version replaced)
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None) -> None:
         if type(data) is Tensor:

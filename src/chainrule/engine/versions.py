@@ -3,6 +3,7 @@ gradient."""
 
 from __future__ import annotations
 
+import collections
 import itertools
 import weakref
 
@@ -85,7 +86,12 @@ def supersede(t: Tensor, old: Tensor, at: int) -> None:
     replaced (its node and a copy of its values). Nodes recorded before ``at`` that read ``t`` read ``old``: the
     backward pass finds it here (``version_used``) and points them at it. Held weakly: the new node holds ``old``
     as its input for as long as anything needs it."""
-    t._superseded = (*t._superseded, (at, weakref.ref(old)))
+    history = t._superseded
+    if not history:
+        history = t._superseded = collections.deque()
+    while history and history[0][1]() is None:  # versions nothing needs any more (their graph was freed)
+        history.popleft()
+    history.append((at, weakref.ref(old)))
 
 
 def version_used(t: Tensor, tick: int) -> Tensor | None:
