@@ -259,6 +259,15 @@ def _reverse_one_by_one(prim, i, g, ans, values, params, batch):
     return _one_by_one(prim.rules, i, g, ans, values, params, batch, fit)
 
 
+def _reverse_matmul(prim, i, g, ans, values, params, batch):
+    # the reverse rules put the cotangents' batch axis in front of the other operand's axes by themselves (a
+    # vector's gradient is an outer product or a matrix-vector product), except for two vectors: their g is 0-d
+    a, b = values
+    if len(a.shape) == 1 and len(b.shape) == 1:
+        return NotImplemented
+    return _reverse_call(prim, i, g, ans, values, params)
+
+
 def _reverse_reshape(prim, i, g, ans, values, params, batch):
     return ops.reshape(g, shape=(batch, *values[0].shape))
 
@@ -290,6 +299,7 @@ def _reverse_sum(prim, i, g, ans, values, params, batch):
 
 
 _REVERSE = {
+    "matmul": _reverse_matmul,
     "reshape": _reverse_reshape,
     "transpose": _reverse_transpose,
     "broadcast_to": lambda prim, i, g, ans, values, params, batch: g,  # fit_batched sums the broadcast axes
