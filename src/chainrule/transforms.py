@@ -550,7 +550,7 @@ class custom_vjp:
             create = type(g) is Tensor  # the engine hands Tensors to rules when it records the backward pass
             grads = self._gradients(residuals, g if create else Tensor._from_op(g, None), count, create)
             return tuple(
-                _zeros(x) if gi is None else (_as_tensor(gi) if create else ops.constant(_as_tensor(gi)))
+                _zeros(x) if gi is None else (_as_tensor(gi) if create else _copied(ops.constant(_as_tensor(gi))))
                 for gi, x in zip(grads, inputs)
             )
 
@@ -573,6 +573,11 @@ class custom_vjp:
         defvjp_joint(prim, rule)
         prim.jvps = forward_rule
         return prim(*tensors)
+
+
+def _copied(values: Any) -> Any:
+    """A user's rule may return an array it keeps (a residual, say): the gradient gets a copy of its own."""
+    return values.copy(order="K") if hasattr(values, "__setitem__") else values
 
 
 def _zeros(x: Any) -> Any:

@@ -191,6 +191,7 @@ def _propagate(
         return found
     waiting = {root._tick: root}
     grads = {root._tick: seed}
+    stored: dict[int, Any] = {}  # the leaves' gradients so far (see ``_owned``)
     masks: dict[int, Any] = {}  # tick -> where its gradient is zero by selection (see ``_selection_mask``)
     heap = [-root._tick]
     while heap:
@@ -269,7 +270,7 @@ def _propagate(
                     masks[t] = None if earlier is None or given is None else earlier & given
             else:
                 previous = found.get(parent)
-                found[parent] = gi if previous is None else previous + gi
+                found[parent] = _owned(gi, g, stored) if previous is None else previous + gi
         if not retain_graph:
             node._inputs = None
     return found
@@ -304,6 +305,7 @@ def _propagate_plain(root: Tensor, seed: Any, retain_graph: bool) -> dict | None
         return None  # a selection (cr.where) is recorded after some of these nodes: the general walk keeps its zeros
     grads = {root: seed}
     found: dict[Tensor, Any] = {}
+    stored: dict[int, Any] = {}  # the leaves' gradients so far (see ``_owned``)
     pop, get = grads.pop, grads.get
     scalar_types = SCALAR_TYPES
     while order:
@@ -339,7 +341,7 @@ def _propagate_plain(root: Tensor, seed: Any, retain_graph: bool) -> dict | None
                 grads[parent] = gi if previous is None else previous + gi
             else:
                 previous = found.get(parent)
-                found[parent] = gi if previous is None else previous + gi
+                found[parent] = _owned(gi, g, stored) if previous is None else previous + gi
         if not retain_graph:
             node._in0, node._in1 = None, FREED
     return found
@@ -408,24 +410,33 @@ def fit_gradient(g: Any, value: Any, op: str, position: int) -> Any:
     return g
 
 
+def _owned(gi: Any, g: Any, stored: dict) -> Any:
+    """``gi`` fit to be a leaf's gradient of its own: copied where it may be shared, that is where it is the
+    gradient that arrived (a rule that passes it on hands it to every input), a view of another array, or an
+    array already given to another leaf in this pass. ``stored`` maps id to array for the arrays given so far;
+    they are all alive (held by the pass's results), so an id names one array, which the ``is`` check confirms."""
+    if type(gi) is Tensor or not hasattr(gi, "__setitem__"):
+        return gi  # a recorded gradient (create_graph: made a node of its own later) or an immutable scalar
+    if gi is g or gi.base is not None or stored.get(id(gi)) is gi:
+        gi = gi.copy(order="K")  # its layout kept
+    stored[id(gi)] = gi
+    return gi
+
+
 _accumulating = threading.Lock()
 
 
 def _accumulate(t: Tensor, g: Any, create_graph: bool) -> None:
-    """Add ``g`` into ``t.grad``. A ``.grad`` is always the tensor's own: the first gradient stored is copied
-    (rules may hand the same array, or a view of one, to several inputs; a seed may be the caller's tensor), and
-    with ``create_graph`` it is a node of its own. Read, add and store happen under one lock, so threads running
-    backward() into a shared leaf never lose each other's contributions."""
+    """Add ``g`` into ``t.grad``. A ``.grad`` is always the tensor's own: the walk hands over arrays of their
+    own (``_owned``), and with ``create_graph`` it is a node of its own. Read, add and store happen under one
+    lock, so threads running backward() into a shared leaf never lose each other's contributions."""
     with _accumulating:
         previous = t._grad
         if previous is None:
             if create_graph and type(g) is Tensor:
                 t._grad = identity(g)
-            else:
-                g = g.data if type(g) is Tensor else g
-                t._grad = Tensor._from_op(
-                    g.copy(order="K") if hasattr(g, "__setitem__") else g, None
-                )  # its layout kept
+            else:  # (the walk made it the leaf's own: see _owned)
+                t._grad = Tensor._from_op(g.data if type(g) is Tensor else g, None)
         elif create_graph or previous._rg:
             t._grad = previous + g
         else:
