@@ -595,3 +595,23 @@ def test_only_zeros_made_by_a_selection_are_kept():
             for g in (cr.grad(f)(x0), cr.hessian(f)(x0), cr.jacobian(cr.grad(f))(x0)):
                 assert np.all(np.isfinite(g.numpy()))
             assert cr.grad(f)(x0).numpy()[:2].tolist() == [0.0, 0.0]
+
+
+def test_the_cautious_refusals_of_the_past_now_compute_as_pytorch_does():
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    h = x * 1.0
+    h[0] = h[1] * 2  # on a non-leaf
+    cr.sum(h * h).backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, 8 * 2.0 + 2 * 2.0, 6.0])  # sum(h^2) = 4 x1^2 + x1^2 + x2^2
+    x.grad = None
+    h = x * 1.0
+    y = h * 3
+    h += 1  # multiply saved h only to differentiate with respect to the constant
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0, 3.0])
+    x.grad, v = None, cr.tensor(0.5, requires_grad=True)
+    h = x * 1.0
+    h[0] = h[0] * v  # reads its own old value
+    cr.sum(h * h).backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2 * 1.0 * 0.5 * 0.5, 4.0, 6.0])
+    assert v.grad.item() == 2 * 1.0**2 * 0.5
