@@ -286,18 +286,26 @@ def test_hostile_descriptions_and_headers_are_checkpoint_errors(tmp_path, root, 
         cr.load(path)
 
 
+def _peak_bytes(action):
+    """The peak of memory traced while ``action()`` runs."""
+    tracemalloc.start()
+    try:
+        action()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _refused(path, reason):
+    with pytest.raises(cr.CheckpointError, match=reason):
+        cr.load(path)
+
+
 def test_compressed_members_are_refused_before_reading(tmp_path):
     bomb = _npy(np.zeros(50_000_000, dtype=np.uint8))  # 50 MB of zeros deflate to about 50 KB
     path = _hand_made(tmp_path / "bomb.crz", '{"t": "array", "a": 0}', [("arrays/0.npy", bomb)], zipfile.ZIP_DEFLATED)
     assert path.stat().st_size < 1_000_000
-    tracemalloc.start()
-    try:
-        with pytest.raises(cr.CheckpointError, match="compressed"):
-            cr.load(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 5_000_000
+    assert _peak_bytes(lambda: _refused(path, "compressed")) < 5_000_000
 
 
 def test_members_claiming_more_than_the_file_holds_are_refused_before_reading(tmp_path):
@@ -310,27 +318,16 @@ def test_members_claiming_more_than_the_file_holds_are_refused_before_reading(tm
     size = (len(header) + claimed).to_bytes(4, "little")
     data[entry + 20 : entry + 28] = size + size  # its compressed and uncompressed sizes
     path.write_bytes(bytes(data))
-    tracemalloc.start()
-    try:
-        with pytest.raises(cr.CheckpointError, match="members claim"):
-            cr.load(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 50_000_000
+    assert _peak_bytes(lambda: _refused(path, "members claim")) < 50_000_000
 
 
 def test_an_array_referenced_many_times_is_read_once(tmp_path):
     array = np.arange(131072.0)  # 1 MiB
     root = '{"t": "list", "items": [' + ", ".join(['{"t": "array", "a": 0}'] * 600) + "]}"
     path = _hand_made(tmp_path / "many.crz", root, [("arrays/0.npy", _npy(array))])
-    tracemalloc.start()
-    try:
-        back = cr.load(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 8 * 2**20
+    loaded = []
+    assert _peak_bytes(lambda: loaded.append(cr.load(path))) < 8 * 2**20
+    back = loaded[0]
     assert len(back) == 600 and all(item is back[0] for item in back) and back[0].tobytes() == array.tobytes()
 
 
