@@ -212,3 +212,23 @@ def test_checkpoint_recomputes_with_the_same_random_draws():
     cr.manual_seed(0)
     cr.nn.functional.dropout(cr.tensor(np.ones(64)), 0.5, training=True)
     assert cr.nn.init.default_generator().random() == after  # later draws go on as without checkpoint
+
+
+def test_checkpoint_refuses_a_recomputation_that_differs_from_the_forward_pass():
+    dropout = cr.nn.Dropout(0.5, seed=0)  # a generator of its own: not replayed
+    x = cr.tensor(np.ones(32), requires_grad=True)
+    y = cr.checkpoint(dropout)(x)
+    with pytest.raises(cr.GradientError, match="different result"):
+        cr.sum(y).backward()
+
+
+def test_linear_rules_with_infinite_or_huge_coefficients_pass_and_far_clipping_is_caught():
+    root = cr.custom_vjp(lambda x: cr.sqrt(x))
+    root.defvjp(lambda x: (cr.sqrt(x), x), lambda x, g: (g * 0.5 / cr.sqrt(x),))
+    with np.errstate(divide="ignore"):
+        _, tangent = cr.jvp(root, (np.array([0.0, 4.0]),), (np.array([1.0, 1.0]),))
+    assert tangent.tolist() == [np.inf, 0.25]
+    far = cr.custom_vjp(lambda x: x * 1.0)
+    far.defvjp(lambda x: (x * 1.0, None), lambda r, g: (cr.clip(g, -1e6, 1e6),))
+    with pytest.raises(cr.GradientError, match="linear in g"):
+        cr.jvp(far, (np.array([1.0]),), (np.array([1e7]),))

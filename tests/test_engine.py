@@ -615,3 +615,19 @@ def test_the_cautious_refusals_of_the_past_now_compute_as_pytorch_does():
     cr.sum(h * h).backward()
     np.testing.assert_allclose(x.grad.numpy(), [2 * 1.0 * 0.5 * 0.5, 4.0, 6.0])
     assert v.grad.item() == 2 * 1.0**2 * 0.5
+
+
+@pytest.mark.parametrize("unrecorded", ["no_grad", "detach"])
+def test_a_change_without_recording_before_a_recorded_one_is_still_caught(unrecorded):
+    # the kept version would hold the values changed without recording: refused, not differentiated with them
+    a = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    t = a * 1
+    y = cr.sin(t)  # saves t
+    if unrecorded == "no_grad":
+        with cr.no_grad():
+            t += 1
+    else:
+        t.detach()[0] = 9.0
+    t *= 2  # a recorded change afterwards
+    with pytest.raises(cr.InplaceError, match="input 0 of 'sin'"):
+        cr.sum(y).backward()

@@ -423,6 +423,7 @@ class Tensor:
             )
         # The old value keeps this tensor's place in the graph, with values of its own; the tensor itself
         # becomes the result of the operation, written into its own memory so that views see the change.
+        last_change = self._version[0] if self._version is not None else 0  # before this change marks the memory
         snapshot = Tensor._from_op(self.data.copy(), self._op)
         if self._op is not None:
             snapshot._in0, snapshot._in1, snapshot._tick = self._in0, self._in1, self._tick
@@ -434,7 +435,7 @@ class Tensor:
         self._tangents = result._tangents
         if result._op is None:  # forward mode only: nothing recorded
             return self
-        engine.supersede(self, snapshot, result._tick)  # earlier consumers of this tensor read the snapshot
+        engine.supersede(self, snapshot, result._tick, last_change)  # earlier consumers read the snapshot
         self._op, self._in0, self._in1, self._params = result._op, result._in0, result._in1, result._params
         self._tick = next(engine._ticks)
         self._rg = True

@@ -494,8 +494,9 @@ class custom_vjp:
 
     def _check_linear(self, pulled: Callable[[Tensor], Any], ans: Any) -> None:
         """Forward mode transposes bwd, which is only right for a bwd linear in g (a true vector-Jacobian product).
-        Two random probes of size 1 to 3, bwd(2u) = 2 bwd(u) and bwd(u + v) = bwd(u) + bwd(v), catch the usual
-        nonlinear rules (gradient clipping, rescaling by the norm of g)."""
+        Random probes of size 1 to 3, and a million times larger and smaller, bwd(2u) = 2 bwd(u), bwd(u + v) =
+        bwd(u) + bwd(v), bwd(cu) = c bwd(u), catch the usual nonlinear rules (gradient clipping at any bound,
+        rescaling by the norm of g); entries that are not finite (an infinite coefficient) are not compared."""
         values = ops.constant(ans)
         rng = np.random.default_rng(0)
         shape = np.shape(values)
@@ -504,12 +505,19 @@ class custom_vjp:
         def bwd_of(g: Any) -> Any:
             return ops.constant(_as_tensor(pulled(Tensor._from_op(g.astype(values.dtype), None))))
 
+        big = 1e6 if values.dtype == np.float64 else 1e3
         with engine.no_grad():
-            at_u, at_v, at_2u, at_sum = bwd_of(u), bwd_of(v), bwd_of(2 * u), bwd_of(u + v)
+            at_u, at_v, at_sum = bwd_of(u), bwd_of(v), bwd_of(u + v)
+            at_2u, at_big, at_small = bwd_of(2 * u), bwd_of(big * u), bwd_of(u / big)
         tolerance = 1e-9 if values.dtype == np.float64 else 1e-4
-        scale = tolerance * max(1.0, float(np.abs(at_u).max(initial=0)), float(np.abs(at_v).max(initial=0)))
-        homogeneous = np.allclose(at_2u, 2 * at_u, rtol=tolerance, atol=scale)
-        if not (homogeneous and np.allclose(at_sum, at_u + at_v, rtol=tolerance, atol=scale)):
+
+        def agree(got: Any, expected: Any) -> bool:  # where both are finite: an infinite coefficient is linear too
+            finite = np.isfinite(got) & np.isfinite(expected)
+            scale = float(np.abs(np.where(finite, expected, 0)).max(initial=0))
+            return bool(np.allclose(got[finite], expected[finite], rtol=tolerance, atol=tolerance * scale))
+
+        checks = ((at_2u, 2 * at_u), (at_sum, at_u + at_v), (at_big, big * at_u), (at_small * big, at_u))
+        if not all(agree(np.asarray(got), np.asarray(expected)) for got, expected in checks):
             raise GradientError(
                 f"custom_vjp '{self.__name__}': forward mode (jvp, jacobian(mode='fwd'), hessian) transposes bwd, "
                 "which must then be linear in g, and this one is not (bwd(2g) != 2 bwd(g), or bwd(g + h) != "
@@ -621,6 +629,7 @@ def checkpoint(f: Callable[..., Tensor]) -> Callable[..., Tensor]:
                 keys = _keys(again) + [engine.target_key(t) for t in captured]
                 with replaying_draws(draws):
                     result = f(*again)
+                _same_again(name, ops.constant(result), value)
                 found = [None] * len(keys)
                 if result.requires_grad:
                     found = engine.gradients(result, g, keys, create, create)
@@ -632,6 +641,18 @@ def checkpoint(f: Callable[..., Tensor]) -> Callable[..., Tensor]:
 
     wrapped.__name__ = name
     return wrapped
+
+
+def _same_again(name: str, again: Any, first: Any) -> None:
+    """checkpoint's gradients are those of the recomputation: if it did not give the forward pass's result (random
+    draws from a generator of the function's own, state changed since), they would be another function's."""
+    if np.shape(again) != np.shape(first) or not np.allclose(again, first, rtol=1e-10, atol=0.0, equal_nan=True):
+        raise GradientError(
+            f"{name}: run again inside backward, the function gave a different result than in the forward pass, so "
+            "its gradients would be those of another computation. Random draws replay only from chainrule's "
+            "default generator (cr.manual_seed): give dropout no generator of its own inside a checkpoint, and do "
+            "not change what the function reads between the forward pass and backward."
+        )
 
 
 def _stand_in(t: Tensor) -> Tensor:

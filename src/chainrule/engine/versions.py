@@ -81,22 +81,24 @@ def _changed_since_recorded(t: Tensor) -> None:
         t._inputs = tuple(rewritten)
 
 
-def supersede(t: Tensor, old: Tensor, at: int) -> None:
+def supersede(t: Tensor, old: Tensor, at: int, changed_before: int) -> None:
     """A recorded in-place change turned ``t`` into a new node at tick ``at``; ``old`` keeps the version it
     replaced (its node and a copy of its values). Nodes recorded before ``at`` that read ``t`` read ``old``: the
-    backward pass finds it here (``version_used``) and points them at it. Held weakly: the new node holds ``old``
-    as its input for as long as anything needs it."""
+    backward pass finds it here (``version_used``) and points them at it, unless the memory was changed without
+    recording after they read it (``changed_before``, the tick of the last change before this one): then ``old``
+    holds those changed values, and the pass refuses. Held weakly: the new node holds ``old`` as its input for as
+    long as anything needs it."""
     history = t._superseded
     if not history:
         history = t._superseded = collections.deque()
-    while history and history[0][1]() is None:  # versions nothing needs any more (their graph was freed)
+    while history and history[0][2]() is None:  # versions nothing needs any more (their graph was freed)
         history.popleft()
-    history.append((at, weakref.ref(old)))
+    history.append((at, changed_before, weakref.ref(old)))
 
 
 def version_used(t: Tensor, tick: int) -> Tensor | None:
     """The version of ``t`` that a node recorded at ``tick`` read, if a recorded change replaced it since."""
-    for superseded_at, old in t._superseded:
+    for superseded_at, changed_before, old in t._superseded:
         if tick < superseded_at:
-            return old()
+            return old() if changed_before < tick else None  # (changed unrecorded since the node read it: None)
     return None
