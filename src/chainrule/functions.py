@@ -122,6 +122,16 @@ softplus = _unary(ops.softplus)
 abs = _unary(ops.absolute)
 negative = _unary(ops.negative)
 sign = _unary(ops.sign)
+arcsinh = _unary(ops.arcsinh)
+arccosh = _unary(ops.arccosh)
+arctanh = _unary(ops.arctanh)
+exp2 = _unary(ops.exp2)
+log2 = _unary(ops.log2)
+log10 = _unary(ops.log10)
+reciprocal = _unary(ops.reciprocal)
+deg2rad = _unary(ops.deg2rad)
+rad2deg = _unary(ops.rad2deg)
+fabs = abs
 add = _binary(ops.add)
 subtract = _binary(ops.subtract)
 multiply = _binary(ops.multiply)
@@ -129,6 +139,12 @@ divide = _binary(ops.divide)
 power = _binary(ops.power)
 maximum = _binary(ops.maximum)
 minimum = _binary(ops.minimum)
+arctan2 = _binary(ops.arctan2)
+hypot = _binary(ops.hypot)
+logaddexp = _binary(ops.logaddexp)
+logaddexp2 = _binary(ops.logaddexp2)
+fmax = _binary(ops.fmax)
+fmin = _binary(ops.fmin)
 
 
 @_public
@@ -408,6 +424,15 @@ UFUNCS: dict[str, Callable[..., Tensor]] = {
     "arccos": arccos,
     "arctan": arctan,
     "sign": sign,
+    **{
+        name: globals()[name]
+        for name in (
+            "arcsinh arccosh arctanh exp2 log2 log10 reciprocal deg2rad rad2deg "
+            "arctan2 hypot logaddexp logaddexp2 fmax fmin fabs"
+        ).split()
+    },
+    "radians": deg2rad,
+    "degrees": rad2deg,
     "less": _binary(ops.less),
     "less_equal": _binary(ops.less_equal),
     "greater": _binary(ops.greater),
@@ -533,7 +558,8 @@ def _values(value: Any) -> Any:
 _METHODS = (
     "negative exp log log1p expm1 sqrt square sin cos tan tanh sinh cosh arcsin arccos arctan sigmoid relu softplus "
     "abs maximum minimum power clip sum mean var std max min prod logsumexp reshape transpose swapaxes expand_dims "
-    "squeeze broadcast_to flatten matmul dot outer softmax log_softmax"
+    "squeeze broadcast_to flatten matmul dot outer softmax log_softmax arcsinh arccosh arctanh exp2 log2 log10 "
+    "reciprocal deg2rad rad2deg fabs arctan2 hypot logaddexp logaddexp2 fmax fmin"
 ).split()
 
 

@@ -48,6 +48,16 @@ UNARY = {
     "softplus": (lambda x: np.log1p(np.exp(x)), uniform(-6, 6)),
     "abs": (np.abs, away_from_zero),
     "negative": (np.negative, uniform(-3, 3)),
+    "arcsinh": (np.arcsinh, uniform(-3, 3)),
+    "arccosh": (np.arccosh, uniform(1.2, 4)),
+    "arctanh": (np.arctanh, uniform(-0.9, 0.9)),
+    "exp2": (np.exp2, uniform(-3, 3)),
+    "log2": (np.log2, uniform(0.2, 5)),
+    "log10": (np.log10, uniform(0.2, 5)),
+    "reciprocal": (np.reciprocal, away_from_zero),
+    "deg2rad": (np.deg2rad, uniform(-200, 200)),
+    "rad2deg": (np.rad2deg, uniform(-3, 3)),
+    "fabs": (np.fabs, away_from_zero),
 }
 
 
@@ -74,6 +84,12 @@ BINARY = {
     "power": (np.power, positive, uniform(-2, 2)),
     "maximum": (np.maximum, uniform(-3, 3), uniform(-3, 3)),
     "minimum": (np.minimum, uniform(-3, 3), uniform(-3, 3)),
+    "arctan2": (np.arctan2, away_from_zero, away_from_zero),
+    "hypot": (np.hypot, away_from_zero, away_from_zero),
+    "logaddexp": (np.logaddexp, uniform(-3, 3), uniform(-3, 3)),
+    "logaddexp2": (np.logaddexp2, uniform(-3, 3), uniform(-3, 3)),
+    "fmax": (np.fmax, uniform(-3, 3), uniform(-3, 3)),
+    "fmin": (np.fmin, uniform(-3, 3), uniform(-3, 3)),
 }
 
 
@@ -86,7 +102,7 @@ BINARY = {
 def test_binary_with_broadcasting(name, data, shapes, seed):
     reference, values_x, values_y = BINARY[name]
     x, y = data.draw(values_x(shapes.input_shapes[0])), data.draw(values_y(shapes.input_shapes[1]))
-    if name in ("maximum", "minimum"):
+    if name in ("maximum", "minimum", "fmax", "fmin"):
         assume(np.min(np.abs(np.subtract(x, y)), initial=1.0) > 0.01)  # keep off ties (a kink)
     fn = getattr(cr, name)
     np.testing.assert_allclose(fn(x, y).data, reference(x, y), rtol=1e-12)

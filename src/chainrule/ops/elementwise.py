@@ -347,12 +347,172 @@ defvjp(cast, lambda g, ans, x, dtype=None: cast(g, dtype=x.dtype))
 describe(cast, "1")
 defjvp_linear(cast)
 
+# -- more of NumPy's elementwise functions ------------------------------------------------------------------------
+
+
+@primitive("arcsinh")
+def arcsinh(xp, x):
+    return xp.arcsinh(x)
+
+
+defvjp(arcsinh, lambda g, ans, x: g / sqrt(x * x + 1))
+describe(arcsinh, "1/sqrt({a}² + 1)")
+
+
+@primitive("arccosh")
+def arccosh(xp, x):
+    return xp.arccosh(x)
+
+
+defvjp(arccosh, lambda g, ans, x: g / sqrt(x * x - 1))
+describe(arccosh, "1/sqrt({a}² - 1)")
+
+
+@primitive("arctanh")
+def arctanh(xp, x):
+    return xp.arctanh(x)
+
+
+defvjp(arctanh, lambda g, ans, x: g / (1 - x * x))
+describe(arctanh, "1/(1 - {a}²)")
+
+
+@primitive("exp2")
+def exp2(xp, x):
+    return xp.exp2(x)
+
+
+defvjp(exp2, lambda g, ans, x: g * ans * math.log(2))
+describe(exp2, "2^{a}·log(2)")
+
+
+@primitive("log2")
+def log2(xp, x):
+    return xp.log2(x)
+
+
+defvjp(log2, lambda g, ans, x: g / (x * math.log(2)))
+describe(log2, "1/({a}·log(2))")
+
+
+@primitive("log10")
+def log10(xp, x):
+    return xp.log10(x)
+
+
+defvjp(log10, lambda g, ans, x: g / (x * math.log(10)))
+describe(log10, "1/({a}·log(10))")
+
+
+@primitive("reciprocal")
+def reciprocal(xp, x):
+    return xp.reciprocal(x)
+
+
+defvjp(reciprocal, lambda g, ans, x: -g * ans * ans)
+describe(reciprocal, "-1/{a}²")
+
+
+@primitive("deg2rad")
+def deg2rad(xp, x):
+    return xp.deg2rad(x)
+
+
+defvjp(deg2rad, lambda g, ans, x: g * (math.pi / 180))
+describe(deg2rad, "pi/180")
+
+
+@primitive("rad2deg")
+def rad2deg(xp, x):
+    return xp.rad2deg(x)
+
+
+defvjp(rad2deg, lambda g, ans, x: g * (180 / math.pi))
+describe(rad2deg, "180/pi")
+
+
+@primitive("arctan2", hint=BROADCAST_HINT)
+def arctan2(xp, y, x):
+    return xp.arctan2(y, x)
+
+
+defvjp(
+    arctan2,
+    lambda g, ans, y, x: g * x / (x * x + y * y),
+    lambda g, ans, y, x: -g * y / (x * x + y * y),
+)
+describe(arctan2, "{b}/({a}² + {b}²)", "-{a}/({a}² + {b}²)")
+
+
+@primitive("hypot", hint=BROADCAST_HINT)
+def hypot(xp, x, y):
+    return xp.hypot(x, y)
+
+
+defvjp(hypot, lambda g, ans, x, y: g * x / ans, lambda g, ans, x, y: g * y / ans)
+describe(hypot, "{a}/hypot({a}, {b})", "{b}/hypot({a}, {b})")
+
+
+@primitive("logaddexp", hint=BROADCAST_HINT)
+def logaddexp(xp, x, y):
+    return xp.logaddexp(x, y)
+
+
+defvjp(logaddexp, lambda g, ans, x, y: g * exp(x - ans), lambda g, ans, x, y: g * exp(y - ans))
+describe(logaddexp, "exp({a} - out)", "exp({b} - out)")
+
+
+@primitive("logaddexp2", hint=BROADCAST_HINT)
+def logaddexp2(xp, x, y):
+    return xp.logaddexp2(x, y)
+
+
+defvjp(
+    logaddexp2,
+    lambda g, ans, x, y: g * exp2(x - ans),
+    lambda g, ans, x, y: g * exp2(y - ans),
+)
+describe(logaddexp2, "2^({a} - out)", "2^({b} - out)")
+
+
+@primitive("fmax", hint=BROADCAST_HINT)
+def fmax(xp, x, y):
+    return xp.fmax(x, y)
+
+
+@primitive("fmin", hint=BROADCAST_HINT)
+def fmin(xp, x, y):
+    return xp.fmin(x, y)
+
+
+def _taken(a, b, better):
+    """Where fmax/fmin take ``a``: where it is better than ``b``, or where ``b`` is NaN (the other is taken)."""
+    a, b = constant(a), constant(b)
+    return better(a, b) | (b != b)
+
+
+# fmax/fmin take the operand that is not NaN; otherwise as maximum/minimum (ties split in half)
+defvjp(
+    fmax,
+    lambda g, ans, x, y: g * _taken(x, y, operator.gt) + (g * 0.5) * (x == y),
+    lambda g, ans, x, y: g * _taken(y, x, operator.gt) + (g * 0.5) * (x == y),
+)
+describe(fmax, "1 if {a} > {b} or {b} is NaN, 1/2 if equal", "1 if {b} > {a} or {a} is NaN, 1/2 if equal")
+defvjp(
+    fmin,
+    lambda g, ans, x, y: g * _taken(x, y, operator.lt) + (g * 0.5) * (x == y),
+    lambda g, ans, x, y: g * _taken(y, x, operator.lt) + (g * 0.5) * (x == y),
+)
+describe(fmin, "1 if {a} < {b} or {b} is NaN, 1/2 if equal", "1 if {b} < {a} or {a} is NaN, 1/2 if equal")
+
+
 # Forward rules. Every primitive above except cast is elementwise: its Jacobian is diagonal, so the forward
 # rule multiplies the tangent by the very local derivative its reverse rule multiplies the cotangent by.
 for _prim in (add, subtract, multiply, divide, negative, power, square, sqrt, root_of_variance, exp, expm1, log, log1p,
               sin, cos, tan,
               arcsin, arccos, arctan, erf, sinh, cosh, tanh, sigmoid, softplus, relu, absolute, maximum, minimum, clip,
-              where):  # fmt: skip
+              where, arcsinh, arccosh, arctanh, exp2, log2, log10, reciprocal, deg2rad, rad2deg, arctan2, hypot,
+              logaddexp, logaddexp2, fmax, fmin):  # fmt: skip
     defjvp_elementwise(_prim)
 
 # -- not differentiable: comparisons and sign give constants ----------------------------------------------------
