@@ -6,8 +6,8 @@
 >>> r = x * y
 >>> z = cr.sin(r) + cr.cos(r)
 >>> z.backward()
->>> round(x.grad.item(), 5), round(y.grad.item(), 5)
-(3.71876, 2.47917)
+>>> print(f"{x.grad.item():.5f} {y.grad.item():.5f}")
+3.71876 2.47917
 """
 
 from .creation import ones, ones_like, tensor, zeros, zeros_like
@@ -25,11 +25,15 @@ from .functions import (
     arctan2,
     arctanh,
     broadcast_to,
+    ceil,
     clip,
     concatenate,
     cos,
     cosh,
+    cumsum,
     deg2rad,
+    diagonal,
+    diff,
     divide,
     dot,
     einsum,
@@ -40,6 +44,8 @@ from .functions import (
     expm1,
     fabs,
     flatten,
+    flip,
+    floor,
     fmax,
     fmin,
     hypot,
@@ -57,6 +63,7 @@ from .functions import (
     mean,
     min,
     minimum,
+    mod,
     multiply,
     negative,
     outer,
@@ -65,7 +72,11 @@ from .functions import (
     rad2deg,
     reciprocal,
     relu,
+    remainder,
     reshape,
+    rint,
+    roll,
+    round,
     sigmoid,
     sign,
     sin,
@@ -82,7 +93,11 @@ from .functions import (
     swapaxes,
     tan,
     tanh,
+    trace,
     transpose,
+    tril,
+    triu,
+    trunc,
     var,
     where,
 )

@@ -190,6 +190,9 @@ _RULES = {
     "matmul": _matmul,
     "einsum": _einsum,
     "identity": lambda prim, i, t, out, args, params, batch: t,
+    "cumsum": lambda prim, i, t, out, args, params, batch: ops.cumsum(
+        t, axis=params["axis"] % len(args[0].shape) - len(args[0].shape)
+    ),
     "cast": lambda prim, i, t, out, args, params, batch: ops.cast(t, dtype=params["dtype"]),
 }
 

@@ -139,6 +139,7 @@ divide = _binary(ops.divide)
 power = _binary(ops.power)
 maximum = _binary(ops.maximum)
 minimum = _binary(ops.minimum)
+remainder = mod = _binary(ops.remainder)
 arctan2 = _binary(ops.arctan2)
 hypot = _binary(ops.hypot)
 logaddexp = _binary(ops.logaddexp)
@@ -304,6 +305,120 @@ def concatenate(seq: Sequence[Any], axis: int = 0) -> Tensor:
     return ops.concatenate(*[_operand(x) for x in seq], axis=axis)
 
 
+def _rounding(name: str) -> Callable[[Any], Tensor]:
+    """floor, ceil, round, trunc: flat between their jumps, so their derivative is 0 (as PyTorch's): the result is a
+    tensor that needs no gradient."""
+
+    def fn(x: Any) -> Tensor:
+        x = _operand(x)
+        values = ops.constant(x)
+        return Tensor(getattr(np, name)(values))
+
+    fn.__name__ = name
+    fn.__doc__ = f"Elementwise {name}; its derivative is 0 (it is flat between its jumps), so it records nothing."
+    return fn
+
+
+floor, ceil, trunc, rint = (_rounding(name) for name in ("floor", "ceil", "trunc", "rint"))
+
+
+def round(x: Any, decimals: int = 0) -> Tensor:
+    """Round to ``decimals`` places as NumPy (halves to even); derivative 0, so it records nothing."""
+    return Tensor(np.round(ops.constant(_operand(x)), decimals))
+
+
+# -- movements and running totals, composed from the primitives (their derivatives come for free) --------------
+
+
+@_public
+def flip(x: Any, axis: Axis = None) -> Tensor:
+    """Reverse the order of elements along ``axis`` (all axes when None)."""
+    x = _operand(x)
+    ndim = np.ndim(ops.constant(x))
+    axes = _axis("flip", axis, ndim)
+    axes = tuple(range(ndim)) if axes is None else axes
+    return ops.getitem(x, index=tuple(slice(None, None, -1) if a in axes else slice(None) for a in range(ndim)))
+
+
+@_public
+def roll(x: Any, shift: int, axis: int | None = None) -> Tensor:
+    """Shift elements along ``axis`` by ``shift`` places, those falling off one end coming back at the other (the
+    flattened tensor when ``axis`` is None, as NumPy)."""
+    x = _operand(x)
+    shape = np.shape(ops.constant(x))
+    if axis is None:
+        return reshape(roll(ops.reshape(x, shape=(-1,)), shift, 0), shape)
+    (a,) = _axis("roll", axis, len(shape))
+    n = shape[a]
+    if n == 0:
+        return x
+    k = int(shift) % n
+    before = (slice(None),) * a
+    return ops.concatenate(
+        ops.getitem(x, index=(*before, slice(n - k, None))), ops.getitem(x, index=(*before, slice(0, n - k))), axis=a
+    )
+
+
+@_public
+def cumsum(x: Any, axis: int | None = None) -> Tensor:
+    """Running sums along ``axis`` (of the flattened tensor when None, as NumPy)."""
+    x = _operand(x)
+    if axis is None:
+        x, axis = ops.reshape(x, shape=(-1,)), 0
+    (a,) = _axis("cumsum", axis, np.ndim(ops.constant(x)))
+    return ops.cumsum(x, axis=a)
+
+
+@_public
+def diff(x: Any, n: int = 1, axis: int = -1) -> Tensor:
+    """The n-th differences along ``axis``: x[1:] - x[:-1], n times."""
+    x = _operand(x)
+    ndim = np.ndim(ops.constant(x))
+    (a,) = _axis("diff", axis, ndim)
+    before = (slice(None),) * a
+    for _ in range(n):
+        x = ops.getitem(x, index=(*before, slice(1, None))) - ops.getitem(x, index=(*before, slice(None, -1)))
+    return x
+
+
+def _triangle(name: str, keep: Callable[..., Any]) -> Callable[..., Tensor]:
+    def fn(x: Any, k: int = 0) -> Tensor:
+        x = _operand(x)
+        shape = np.shape(ops.constant(x))
+        if len(shape) < 2:
+            raise ShapeError(f"{name}: needs at least 2 dimensions, got shape {shape}")
+        mask = keep(np.ones(shape[-2:], dtype=bool), k)
+        return ops.where(x, 0.0, condition=np.broadcast_to(mask, shape))
+
+    fn.__name__ = name
+    fn.__doc__ = f"The {'lower' if name == 'tril' else 'upper'} triangle of the last two axes (k: the diagonal)."
+    return _public(fn)
+
+
+tril = _triangle("tril", np.tril)
+triu = _triangle("triu", np.triu)
+
+
+@_public
+def diagonal(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+    """The diagonal of the plane of ``axis1`` and ``axis2`` (moved to the last axis, as NumPy)."""
+    x = _operand(x)
+    shape = np.shape(ops.constant(x))
+    a1, a2 = (_axis("diagonal", a, len(shape))[0] for a in (axis1, axis2))
+    if a1 == a2:
+        raise ShapeError("diagonal: axis1 and axis2 must differ")
+    rest = [a for a in range(len(shape)) if a not in (a1, a2)]
+    moved = ops.transpose(x, axes=(*rest, a1, a2))
+    rows = np.arange(builtins.max(0, -offset), builtins.max(0, builtins.min(shape[a1], shape[a2] - offset)))
+    return ops.getitem(moved, index=(Ellipsis, rows, rows + offset))
+
+
+@_public
+def trace(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+    """The sum of the diagonal (see ``diagonal``)."""
+    return ops.sum(diagonal(x, offset, axis1, axis2), axis=(-1,))
+
+
 @_public
 def stack(seq: Sequence[Any], axis: int = 0) -> Tensor:
     """Join tensors of one shape along a new axis."""
@@ -424,6 +539,7 @@ UFUNCS: dict[str, Callable[..., Tensor]] = {
     "arccos": arccos,
     "arctan": arctan,
     "sign": sign,
+    "remainder": remainder,
     **{
         name: globals()[name]
         for name in (

@@ -500,6 +500,8 @@ def _attach_operators(cls: type) -> None:
         setattr(cls, f"__{name}__", record)
         setattr(cls, f"__r{name}__", _reflected(record))
     cls.__neg__ = recorder(_ops.negative)  # type: ignore[attr-defined]
+    remainder = recorder(_ops.remainder)
+    cls.__mod__, cls.__rmod__ = remainder, _reflected(remainder)  # type: ignore[attr-defined]
 
 
 _attach_operators(Tensor)

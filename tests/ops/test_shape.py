@@ -134,3 +134,43 @@ def test_concatenate_and_stack_on_drawn_shapes(shape, data, seed):
     same = [rng.standard_normal(shape) for _ in sizes]
     np.testing.assert_array_equal(cr.stack(same, axis=axis).data, np.stack(same, axis=axis))
     check_grads(lambda *ts: cr.stack(ts, axis=axis) ** 2, *same, seed=seed)
+
+
+# -- movements and running totals composed from primitives (a first slice of NumPy's functions) --------------------
+
+MOVEMENTS = {
+    "flip": (lambda m, x, a: m.flip(x, a), True),
+    "roll": (lambda m, x, a: m.roll(x, 2, a), True),
+    "cumsum": (lambda m, x, a: m.cumsum(x, a), True),
+    "diff": (lambda m, x, a: m.diff(x, 1, a if a is not None else -1), True),
+    "tril": (lambda m, x, a: m.tril(x, -1 if a is None else 1), False),
+    "triu": (lambda m, x, a: m.triu(x, 0), False),
+    "diagonal": (lambda m, x, a: m.diagonal(x, 1, 0, -1), False),
+    "trace": (lambda m, x, a: m.trace(x, -1, -1, 0), False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MOVEMENTS))
+@given(shape=st.lists(st.integers(2, 4), min_size=2, max_size=3).map(tuple), data=st.data())
+def test_movements_against_numpy_and_finite_differences(name, shape, data):
+    fn, takes_axis = MOVEMENTS[name]
+    axis = data.draw(st.sampled_from([None, *range(-len(shape), len(shape))])) if takes_axis else None
+    if name == "diff" and axis is None:
+        axis = -1
+    x = np.random.default_rng(len(shape)).standard_normal(shape)
+    np.testing.assert_allclose(fn(cr, cr.tensor(x), axis).numpy(), fn(np, x, axis))
+    check_grads(lambda t: fn(cr, t, axis), x)
+    jac_rev = cr.jacobian(lambda t: fn(cr, t, axis))(x).numpy()
+    np.testing.assert_allclose(cr.jacobian(lambda t: fn(cr, t, axis), mode="fwd")(x).numpy(), jac_rev)
+
+
+def test_remainder_and_rounding():
+    x = np.array([-2.5, -0.3, 0.4, 3.7])
+    np.testing.assert_allclose((cr.tensor(x) % 1.5).numpy(), x % 1.5)
+    np.testing.assert_allclose((2.0 % cr.tensor(x + 5)).numpy(), 2.0 % (x + 5))
+    check_grads(lambda a, b: cr.remainder(a, b), x, np.array([1.5, -1.3, 0.7, 2.2]))
+    for name in ("floor", "ceil", "trunc", "rint"):
+        out = getattr(cr, name)(cr.tensor(x, requires_grad=True))
+        np.testing.assert_array_equal(out.numpy(), getattr(np, name)(x))
+        assert not out.requires_grad  # flat between its jumps: derivative 0
+    np.testing.assert_array_equal(cr.round(x, 1).numpy(), np.round(x, 1))

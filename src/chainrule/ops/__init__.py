@@ -44,6 +44,7 @@ from .elementwise import (
     rad2deg,
     reciprocal,
     relu,
+    remainder,
     root_of_variance,
     sigmoid,
     sign,
@@ -59,7 +60,7 @@ from .elementwise import (
 )
 from .linalg import einsum, linear, linear_weight_grad, matmul
 from .losses import softmax_cross_entropy
-from .reductions import log_softmax, logsumexp, max, min, prod, softmax, sum, unreduce
+from .reductions import cumsum, log_softmax, logsumexp, max, min, prod, softmax, sum, unreduce
 from .shape import (
     broadcast_to,
     concatenate,

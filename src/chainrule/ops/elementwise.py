@@ -518,6 +518,21 @@ for _prim in (add, subtract, multiply, divide, negative, power, square, sqrt, ro
 # -- not differentiable: comparisons and sign give constants ----------------------------------------------------
 
 
+@primitive("remainder", hint=BROADCAST_HINT)
+def remainder(xp, x, y):
+    return xp.remainder(x, y)
+
+
+# x mod y = x - floor(x / y)·y, with the sign of y as NumPy's %; floor is flat between its jumps
+defvjp(
+    remainder,
+    lambda g, ans, x, y: g,
+    lambda g, ans, x, y: -g * array_module(constant(ans)).floor(constant(x) / constant(y)),
+)
+describe(remainder, "1", "-floor({a}/{b})")
+defjvp_elementwise(remainder)
+
+
 @primitive("sign")
 def sign(xp, x):
     return xp.sign(x)

@@ -164,3 +164,20 @@ def softmax(xp, x, axis=None):
 defvjp(softmax, lambda g, ans, x, axis=None: ans * (g - sum(g * ans, axis=axis, keepdims=True)))
 describe_vjp(softmax, "{out}·(g - sum(g·{out}))")
 defjvp(softmax, lambda t, ans, x, axis=None: ans * (t - sum(t * ans, axis=axis, keepdims=True)))  # J is symmetric
+
+
+@primitive("cumsum")
+def cumsum(xp, x, axis=0):
+    return xp.cumsum(x, axis=axis)
+
+
+def _reverse_cumsum(g, axis):
+    # each input adds into every running sum from its place on: the gradient sums g from the end backwards
+    ndim = len(g.shape)
+    backwards = (slice(None),) * (axis % ndim) + (slice(None, None, -1),)
+    return getitem(cumsum(getitem(g, index=backwards), axis=axis), index=backwards)
+
+
+defvjp(cumsum, lambda g, ans, x, axis=0: _reverse_cumsum(g, axis))
+describe_vjp(cumsum, "g summed from the end back to each place")
+defjvp_linear(cumsum)
