@@ -420,6 +420,49 @@ def trace(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
 
 
 @_public
+def moveaxis(x: Any, source: int | Sequence[int], destination: int | Sequence[int]) -> Tensor:
+    """Move axes to new places, the others keeping their order (as NumPy)."""
+    x = _operand(x)
+    ndim = np.ndim(ops.constant(x))
+    sources = [a % ndim for a in ((source,) if isinstance(source, (int, np.integer)) else source)]
+    targets = [a % ndim for a in ((destination,) if isinstance(destination, (int, np.integer)) else destination)]
+    if len(sources) != len(targets) or len(set(sources)) != len(sources) or len(set(targets)) != len(targets):
+        raise ShapeError(f"moveaxis: source {source} and destination {destination} must name as many distinct axes")
+    order = [a for a in range(ndim) if a not in sources]
+    for target, axis in sorted(zip(targets, sources)):
+        order.insert(target, axis)
+    return ops.transpose(x, axes=tuple(order))
+
+
+@_public
+def tensordot(a: Any, b: Any, axes: int | Sequence[Any] = 2) -> Tensor:
+    """Sum products over the last ``axes`` axes of ``a`` and the first of ``b`` (or the pairs of axes given)."""
+    a, b = _operand(a), _operand(b)
+    da, db = np.ndim(ops.constant(a)), np.ndim(ops.constant(b))
+    if isinstance(axes, (int, np.integer)):
+        pairs_a, pairs_b = list(range(da - axes, da)), list(range(axes))
+    else:
+        pairs_a, pairs_b = ([axes_part] if isinstance(axes_part, int) else list(axes_part) for axes_part in axes)
+    pairs_a, pairs_b = [p % da for p in pairs_a], [p % db for p in pairs_b]
+    letters = iter(string.ascii_letters)
+    left = [next(letters) for _ in range(da)]
+    right = [next(letters) for _ in range(db)]
+    for i, j in zip(pairs_a, pairs_b):
+        right[j] = left[i]
+    kept = [c for k, c in enumerate(left) if k not in pairs_a] + [c for k, c in enumerate(right) if k not in pairs_b]
+    return ops.einsum(a, b, subscripts=f"{''.join(left)},{''.join(right)}->{''.join(kept)}")
+
+
+@_public
+def inner(a: Any, b: Any) -> Tensor:
+    """Sum of products over the last axes of ``a`` and ``b`` (a product where one is 0-d)."""
+    a, b = _operand(a), _operand(b)
+    if np.ndim(ops.constant(a)) == 0 or np.ndim(ops.constant(b)) == 0:
+        return ops.multiply(a, b)
+    return tensordot(a, b, axes=([-1], [-1]))
+
+
+@_public
 def stack(seq: Sequence[Any], axis: int = 0) -> Tensor:
     """Join tensors of one shape along a new axis."""
     if len(seq) == 0:

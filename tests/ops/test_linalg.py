@@ -89,3 +89,18 @@ def test_matmul_shapes_property(m, k, n, batch, seed):
     a, b = rng.standard_normal((batch, m, k)), rng.standard_normal((k, n))
     np.testing.assert_allclose(cr.matmul(a, b).data, a @ b, rtol=1e-12)
     check_grads(cr.matmul, a, b, seed=seed)
+
+
+@given(st.integers(0, 2**16), st.integers(0, 2))
+def test_tensordot_inner_and_moveaxis_against_numpy_and_finite_differences(seed, count):
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 3, 2))
+    pairs = [([], []), ([2], [0]), ([1, 2], [1, 0])][count]
+    for fn, args in (
+        (lambda m, x, y: m.tensordot(x, y, axes=pairs), (a, b)),
+        (lambda m, x, y: m.tensordot(x, y, axes=count), (a, rng.standard_normal((3, 4, 2)[2 - count :]))),
+        (lambda m, x, y: m.inner(x, y), (a, rng.standard_normal((5, 4)))),
+        (lambda m, x, y: m.moveaxis(x, [0, -1], [-1, 1]) * y, (a, 2.0)),
+    ):
+        np.testing.assert_allclose(fn(cr, *[cr.tensor(v) for v in args]).numpy(), fn(np, *args), rtol=1e-12)
+        check_grads(lambda x, fn=fn, args=args: fn(cr, x, args[1]), args[0])
