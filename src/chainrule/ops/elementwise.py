@@ -282,16 +282,26 @@ defvjp(absolute, lambda g, ans, x: g * sign(x))
 describe(absolute, "sign({a})")
 
 
+def _picking_rules(better, skip_nan=False):
+    """The reverse rules of an operation that picks one of its operands (maximum, minimum, fmax, fmin): the gradient
+    goes to the operand picked, half to each where they tie; with ``skip_nan``, a NaN operand is never picked."""
+
+    def taken(a, b):
+        a, b = constant(a), constant(b)
+        return better(a, b) | (b != b) if skip_nan else better(a, b)
+
+    return (
+        lambda g, ans, x, y: g * taken(x, y) + (g * 0.5) * (x == y),
+        lambda g, ans, x, y: g * taken(y, x) + (g * 0.5) * (x == y),
+    )
+
+
 @primitive("maximum", hint=BROADCAST_HINT)
 def maximum(xp, x, y):
     return xp.maximum(x, y)
 
 
-defvjp(
-    maximum,
-    lambda g, ans, x, y: g * (x > y) + (g * 0.5) * (x == y),
-    lambda g, ans, x, y: g * (y > x) + (g * 0.5) * (x == y),
-)
+defvjp(maximum, *_picking_rules(operator.gt))
 describe(maximum, "1 if {a} > {b}, 1/2 if {a} = {b}, else 0", "1 if {b} > {a}, 1/2 if {a} = {b}, else 0")
 
 
@@ -300,11 +310,7 @@ def minimum(xp, x, y):
     return xp.minimum(x, y)
 
 
-defvjp(
-    minimum,
-    lambda g, ans, x, y: g * (x < y) + (g * 0.5) * (x == y),
-    lambda g, ans, x, y: g * (y < x) + (g * 0.5) * (x == y),
-)
+defvjp(minimum, *_picking_rules(operator.lt))
 describe(minimum, "1 if {a} < {b}, 1/2 if {a} = {b}, else 0", "1 if {b} < {a}, 1/2 if {a} = {b}, else 0")
 
 
@@ -485,24 +491,10 @@ def fmin(xp, x, y):
     return xp.fmin(x, y)
 
 
-def _taken(a, b, better):
-    """Where fmax/fmin take ``a``: where it is better than ``b``, or where ``b`` is NaN (the other is taken)."""
-    a, b = constant(a), constant(b)
-    return better(a, b) | (b != b)
-
-
 # fmax/fmin take the operand that is not NaN; otherwise as maximum/minimum (ties split in half)
-defvjp(
-    fmax,
-    lambda g, ans, x, y: g * _taken(x, y, operator.gt) + (g * 0.5) * (x == y),
-    lambda g, ans, x, y: g * _taken(y, x, operator.gt) + (g * 0.5) * (x == y),
-)
+defvjp(fmax, *_picking_rules(operator.gt, skip_nan=True))
 describe(fmax, "1 if {a} > {b} or {b} is NaN, 1/2 if equal", "1 if {b} > {a} or {a} is NaN, 1/2 if equal")
-defvjp(
-    fmin,
-    lambda g, ans, x, y: g * _taken(x, y, operator.lt) + (g * 0.5) * (x == y),
-    lambda g, ans, x, y: g * _taken(y, x, operator.lt) + (g * 0.5) * (x == y),
-)
+defvjp(fmin, *_picking_rules(operator.lt, skip_nan=True))
 describe(fmin, "1 if {a} < {b} or {b} is NaN, 1/2 if equal", "1 if {b} < {a} or {a} is NaN, 1/2 if equal")
 
 
