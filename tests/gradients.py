@@ -76,3 +76,37 @@ def check_grads(fn, *arrays, order=2, seed=0, rtol=1e-5, atol=1e-7, argnums=None
     numeric2 = _directional(h_value, arrays, directions, eps=1e-5)
     scale2 = max(1.0, abs(numeric2))
     assert abs(analytic2 - numeric2) <= 1e-4 * scale2, f"second order: analytic {analytic2!r} vs numeric {numeric2!r}"
+
+
+def check_forward(fn, *arrays, seed=0, rtol=1e-5, atol=1e-7, jacobians=True):
+    """Assert that forward-mode derivatives of ``fn`` match central differences, first and second order, that
+    they agree with reverse mode (<u, J v> == <Jᵀ u, v>), and that the batched Jacobians of both modes agree."""
+    rng = np.random.default_rng(seed)
+    arrays = tuple(np.asarray(a, dtype=np.float64) for a in arrays)
+    vs = tuple(rng.standard_normal(a.shape) for a in arrays)
+    out, jv = cr.jvp(fn, arrays, vs)
+    numeric = _directional(lambda *xs: np.asarray(fn(*[cr.tensor(x) for x in xs]).data), arrays, vs)
+    np.testing.assert_allclose(np.asarray(jv.data), numeric, rtol=rtol, atol=atol * max(1.0, np.abs(numeric).max()))
+    u = rng.standard_normal(out.shape)
+    _, pullback = cr.vjp(fn, *arrays)
+    left = float(np.sum(u * np.asarray(jv.data)))
+    right = sum(float(np.sum(np.asarray(g.data) * v)) for g, v in zip(pullback(u), vs))
+    assert abs(left - right) <= 1e-9 * max(1.0, abs(left)), f"<u, Jv> {left!r} vs <Jᵀu, v> {right!r}"
+
+    # second order, forward over forward: the change of h(x) = <u, J(x) v> along w
+    ws = tuple(rng.standard_normal(a.shape) for a in arrays)
+
+    def h(*xs):
+        return (cr.jvp(fn, xs, vs)[1] * u).sum()
+
+    _, hw = cr.jvp(h, arrays, ws)
+    numeric2 = _directional(lambda *xs: float(h(*[cr.tensor(x) for x in xs]).data), arrays, ws, eps=1e-5)
+    assert abs(float(hw.data) - numeric2) <= 1e-4 * max(1.0, abs(numeric2)), (
+        f"second order forward: analytic {float(hw.data)!r} vs numeric {numeric2!r}"
+    )
+    if jacobians:
+        argnums = tuple(range(len(arrays)))
+        forward = cr.jacobian(fn, argnums=argnums, mode="fwd")(*arrays)
+        reverse = cr.jacobian(fn, argnums=argnums, mode="rev")(*arrays)
+        for f_jac, r_jac in zip(forward, reverse):
+            np.testing.assert_allclose(np.asarray(f_jac.data), np.asarray(r_jac.data), rtol=1e-9, atol=1e-9)

@@ -249,7 +249,10 @@ def test_numpy_functions_chainrule_lacks_refuse_tensors_that_need_a_gradient():
     # they used to see plain arrays and drop the gradient without a word
     x = cr.tensor(np.linspace(0.5, 2.0, 1000), requires_grad=True)
     cases = [
-        (lambda: cr.grad(lambda x: cr.sum(x**2) + np.linalg.norm(x))(np.array([3.0, 4.0])), "np.linalg.norm"),
+        (
+            lambda: cr.grad(lambda x: cr.sum(x**2) + cr.sum(np.interp(x, [0, 9], [1, 2])))(np.array([3.0, 4.0])),
+            "np.interp",
+        ),
         (lambda: cr.sum(np.cumsum(x) * x), "np.cumsum"),
         (lambda: np.fmod(x, 2.0), "np.fmod"),
         (lambda: np.add.reduce(x), "np.add.reduce"),

@@ -12,7 +12,7 @@
 
 from .creation import ones, ones_like, tensor, zeros, zeros_like
 from .engine import detect_anomaly, enable_grad, is_grad_enabled, no_grad
-from .errors import AnomalyError, ChainruleError, DtypeError, GradientError, InplaceError, ShapeError
+from .errors import AnomalyError, ChainruleError, DtypeError, GradientError, InplaceError, LinAlgError, ShapeError
 from .explainer import draw, explain
 from .functions import (
     abs,
@@ -121,7 +121,7 @@ from .transforms import (
 )
 
 # isort: split
-from . import nn, optim  # built on everything above
+from . import linalg, nn, optim  # built on everything above
 from .nn.init import manual_seed
 from .serialization import CheckpointError, load, save
 

@@ -1,5 +1,7 @@
 """Errors chainrule raises for user mistakes: each names the operation, the shapes involved and a fix."""
 
+import numpy as np
+
 
 class ChainruleError(Exception):
     """Base class of every error chainrule raises on purpose."""
@@ -23,3 +25,8 @@ class DtypeError(ChainruleError, TypeError):
 
 class AnomalyError(ChainruleError, FloatingPointError):
     """Inside ``detect_anomaly()``: a value or gradient became NaN or infinite."""
+
+
+class LinAlgError(ChainruleError, np.linalg.LinAlgError):
+    """A matrix the operation cannot take: singular, not positive definite, or an algorithm that did not converge
+    (also caught as NumPy's ``np.linalg.LinAlgError``)."""

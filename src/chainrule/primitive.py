@@ -15,9 +15,11 @@ import dis
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from . import engine
 from .backend import _module_of_type, array_module
-from .errors import ShapeError
+from .errors import ChainruleError, LinAlgError, ShapeError
 from .tensor import Tensor
 
 Rule = Callable[..., Any]
@@ -90,9 +92,13 @@ class Primitive:
         except (ValueError, IndexError, TypeError) as error:
             raise self.error(error, raw) from error
 
-    def error(self, error: Exception, raw: Any) -> ShapeError:
+    def error(self, error: Exception, raw: Any) -> ShapeError | LinAlgError:
         message = str(error).removeprefix(f"{self.name}: ")
         shapes = ", ".join(str(getattr(a, "shape", type(a).__name__)) for a in raw)
+        if isinstance(error, ChainruleError):
+            return error  # already says what went wrong (a derivative rule's own check)
+        if isinstance(error, np.linalg.LinAlgError):
+            return LinAlgError(f"{self.name}: {message} (operand shapes: {shapes}).")
         hint = f" {self.hint}" if self.hint else ""
         return ShapeError(f"{self.name}: {message} (operand shapes: {shapes}).{hint}")
 

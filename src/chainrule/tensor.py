@@ -334,21 +334,33 @@ class Tensor:
         return _ops.absolute(self)
 
     def __lt__(self, other: Any) -> Tensor:  # type: ignore[override]
+        if not _comparable(other):
+            return NotImplemented  # let the other side answer (pytest.approx, sets, ...)
         return _ops.less(self, other)
 
     def __le__(self, other: Any) -> Tensor:
+        if not _comparable(other):
+            return NotImplemented  # let the other side answer (pytest.approx, sets, ...)
         return _ops.less_equal(self, other)
 
     def __gt__(self, other: Any) -> Tensor:
+        if not _comparable(other):
+            return NotImplemented  # let the other side answer (pytest.approx, sets, ...)
         return _ops.greater(self, other)
 
     def __ge__(self, other: Any) -> Tensor:
+        if not _comparable(other):
+            return NotImplemented  # let the other side answer (pytest.approx, sets, ...)
         return _ops.greater_equal(self, other)
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        if not _comparable(other):
+            return NotImplemented  # let the other side answer (pytest.approx, sets, ...)
         return _ops.equal(self, other)
 
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        if not _comparable(other):
+            return NotImplemented  # let the other side answer (pytest.approx, sets, ...)
         return _ops.not_equal(self, other)
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
@@ -477,6 +489,10 @@ def _raw_index(index: Any) -> Any:
     if type(index) is list:
         return np.asarray(index)
     return index
+
+
+def _comparable(other: Any) -> bool:
+    return isinstance(other, (Tensor, np.ndarray, np.generic, int, float, complex, list, tuple))
 
 
 from . import engine  # noqa: E402  (the engine and the operations build on the class above)

@@ -58,7 +58,22 @@ from .elementwise import (
     tanh,
     where,
 )
-from .linalg import einsum, linear, linear_weight_grad, matmul
+from .linalg import (
+    cholesky,
+    det,
+    eigh,
+    einsum,
+    inv,
+    linear,
+    linear_weight_grad,
+    logabsdet,
+    matmul,
+    pinv,
+    qr,
+    solve,
+    svd,
+    vector_norm,
+)
 from .losses import softmax_cross_entropy
 from .reductions import cumsum, log_softmax, logsumexp, max, min, prod, softmax, sum, unreduce
 from .shape import (

@@ -5,8 +5,19 @@ from __future__ import annotations
 from string import ascii_letters
 
 from ..backend import array_module
-from ..primitive import constant, defjvp, defjvp_argnum, defvjp, defvjp_argnum, describe_vjp, primitive
-from .shape import broadcast_to, expand_dims, squeeze, swapaxes
+from ..primitive import (
+    constant,
+    defjvp,
+    defjvp_argnum,
+    defvjp,
+    defvjp_argnum,
+    defvjp_joint,
+    describe_vjp,
+    primitive,
+)
+from .elementwise import absolute, sign, where
+from .reductions import _kept, sum, unreduce
+from .shape import broadcast_to, concatenate, expand_dims, getitem, reshape, squeeze, swapaxes
 
 MATMUL_HINT = (
     "The last axis of the first operand must equal the second-to-last axis of the second (or its only axis); "
@@ -154,4 +165,396 @@ describe_vjp(einsum, "einsum of g with the other operands")
 defjvp_argnum(  # multilinear: the tangent takes the place of its operand
     einsum,
     lambda i, t, ans, *operands, subscripts="": einsum(*operands[:i], t, *operands[i + 1 :], subscripts=subscripts),
+)
+
+
+# -- matrix functions (NumPy's linalg), batched over the leading axes --------------------------------------------
+# The rules solve linear systems rather than form inverses, and are written with chainrule's operations, so they
+# can be differentiated again. A decomposition with several results (eigh, svd, qr) is one primitive whose output
+# packs them side by side along one last axis; ``unpack`` gives them back as separate values (views of it), so a
+# loss that uses one of them sends zeros to the others' part of the cotangent.
+
+SQUARE_HINT = "The last two axes must be a square matrix (..., n, n)."
+
+
+def matrix_transpose(x):
+    return swapaxes(x, -1, -2)
+
+
+def _identity(x, n=None):
+    value = constant(x)
+    return array_module(value).eye(value.shape[-1] if n is None else n, dtype=value.dtype)
+
+
+def diagonal_part(x):
+    """The diagonals of a stack of matrices, (..., n, n) -> (..., n)."""
+    return sum(x * _identity(x), axis=(len(x.shape) - 1,))
+
+
+def diagonal_matrix(v):
+    """Diagonal matrices from a stack of vectors, (..., n) -> (..., n, n)."""
+    return expand_dims(v, -1) * _identity(v)
+
+
+def _trace(x):
+    return sum(diagonal_part(x), axis=(len(x.shape) - 2,))
+
+
+def _as_matrix_of(x, v):
+    """Scalars per matrix (...) given two trailing axes of length 1, to scale a stack of matrices (..., n, n)."""
+    return reshape(v, shape=tuple(x.shape[:-2]) + (1, 1))
+
+
+def _mask(x, keep):
+    """A constant matrix (dtype of ``x``) to multiply the last two axes of ``x`` by."""
+    value = constant(x)
+    xp = array_module(value)
+    return keep(xp, xp.ones(value.shape[-2:], dtype=value.dtype))
+
+
+def _lower_half_diagonal(x):
+    """Φ(x): the lower triangle of each matrix, its diagonal halved (the part of a symmetric product in L)."""
+    return x * _mask(x, lambda xp, ones: xp.tril(ones) - 0.5 * xp.eye(ones.shape[0], dtype=ones.dtype))
+
+
+def _strictly_lower(x):
+    return x * _mask(x, lambda xp, ones: xp.tril(ones, -1))
+
+
+def _symmetric_part(x):
+    return (x + matrix_transpose(x)) * 0.5
+
+
+def _inverse_gaps(w):
+    """F[..., i, j] = 1 / (w_j - w_i), and 0 where w_j == w_i (the diagonal, and repeated values: see eigh)."""
+    gaps = expand_dims(w, -2) - expand_dims(w, -1)
+    equal = constant(gaps) == 0
+    return where(1.0 / where(1.0, gaps, condition=equal), 0.0, condition=~equal)
+
+
+def _safe_reciprocal(s):
+    """1 / s, and 0 where s == 0 (a rank-deficient matrix: the terms it scales are undefined there)."""
+    zero = constant(s) == 0
+    return where(1.0 / where(1.0, s, condition=zero), 0.0, condition=~zero)
+
+
+def pack(xp, parts, lead):
+    """Several results of one decomposition side by side along one last axis: (*lead, total)."""
+    return xp.concatenate([p.reshape(lead + (-1,)) for p in parts], axis=-1)
+
+
+def unpack(packed, shapes):
+    """The results packed by ``pack``, each of shape (*lead, *shapes[k]); works on arrays and Tensors."""
+    lead = tuple(packed.shape[:-1])
+    parts, start = [], 0
+    for shape in shapes:
+        size = 1
+        for n in shape:
+            size *= n
+        part = getitem(packed, index=(Ellipsis, slice(start, start + size)))
+        parts.append(reshape(part, shape=lead + tuple(shape)))
+        start += size
+    return parts
+
+
+def pack_tangents(parts, lead):
+    """``pack`` for forward rules: tangents (arrays or Tensors) concatenated with chainrule's operations."""
+    lead = tuple(lead)
+    flat = [reshape(p, shape=lead + (-1,)) for p in parts]
+    return concatenate(*flat, axis=len(lead))
+
+
+@primitive("inv", hint=SQUARE_HINT)
+def inv(xp, a):
+    return xp.linalg.inv(a)
+
+
+defvjp(inv, lambda g, ans, a: -matmul(matmul(matrix_transpose(ans), g), matrix_transpose(ans)))
+describe_vjp(inv, "-{out}ᵀ @ g @ {out}ᵀ")
+defjvp(inv, lambda t, ans, a: -matmul(matmul(ans, t), ans))
+
+
+@primitive("solve", hint="a is (..., n, n) and b (..., n, k), their leading axes broadcasting.")
+def solve(xp, a, b):
+    return xp.linalg.solve(a, b)
+
+
+def _solve_vjp(g, ans, a, b):
+    gb = solve(matrix_transpose(a), g)  # aᵀ gb = g
+    return -matmul(gb, matrix_transpose(ans)), gb
+
+
+defvjp_joint(solve, _solve_vjp)
+describe_vjp(solve, "-solve({a}ᵀ, g) @ {out}ᵀ", "solve({a}ᵀ, g)")
+defjvp(solve, lambda t, ans, a, b: -solve(a, matmul(t, ans)), lambda t, ans, a, b: solve(a, t))
+
+
+@primitive("det", hint=SQUARE_HINT)
+def det(xp, a):
+    return xp.linalg.det(a)
+
+
+# d det(A) = det(A) tr(A⁻¹ dA): the gradient is det(A) A⁻ᵀ, which needs A invertible (a clear error otherwise)
+defvjp(det, lambda g, ans, a: _as_matrix_of(a, g * ans) * matrix_transpose(inv(a)))
+describe_vjp(det, "g · {out} · {a}⁻ᵀ")
+defjvp(det, lambda t, ans, a: ans * _trace(solve(a, t)))
+
+
+@primitive("logabsdet", hint=SQUARE_HINT)
+def logabsdet(xp, a):
+    return xp.linalg.slogdet(a)[1]
+
+
+defvjp(logabsdet, lambda g, ans, a: _as_matrix_of(a, g) * matrix_transpose(inv(a)))
+describe_vjp(logabsdet, "g · {a}⁻ᵀ")
+defjvp(logabsdet, lambda t, ans, a: _trace(solve(a, t)))
+
+
+@primitive("cholesky", hint="The matrix must be symmetric positive definite, (..., n, n).")
+def cholesky(xp, a):
+    return xp.linalg.cholesky(a)
+
+
+def _cholesky_vjp(g, ans, a):
+    # A = L Lᵀ, read as a symmetric matrix: Ā = sym(L⁻ᵀ Φ(Lᵀ L̄) L⁻¹), two triangular systems per side
+    lower_t = matrix_transpose(ans)
+    half = solve(lower_t, _lower_half_diagonal(matmul(lower_t, g)))  # L⁻ᵀ Φ(Lᵀ L̄)
+    return _symmetric_part(matrix_transpose(solve(lower_t, matrix_transpose(half))))
+
+
+def _cholesky_jvp(t, ans, a):
+    # dL = L Φ(L⁻¹ sym(dA) L⁻ᵀ)
+    inner = solve(ans, matrix_transpose(solve(ans, _symmetric_part(t))))
+    return matmul(ans, _lower_half_diagonal(inner))
+
+
+defvjp(cholesky, _cholesky_vjp)
+describe_vjp(cholesky, "sym(Lᵀ⁻¹ Φ(Lᵀ g) L⁻¹), Φ: the lower triangle with half its diagonal")
+defjvp(cholesky, _cholesky_jvp)
+
+
+@primitive("eigh", hint="The matrix must be symmetric, (..., n, n).")
+def eigh(xp, a, UPLO="L"):
+    w, v = xp.linalg.eigh(a, UPLO=UPLO)
+    return pack(xp, (w, v), a.shape[:-2])
+
+
+def eigh_parts(packed, n):
+    return unpack(packed, ((n,), (n, n)))
+
+
+def _eigh_vjp(g, ans, a, UPLO="L"):
+    # Ā = V (diag(w̄) + F ∘ (Vᵀ V̄)) Vᵀ, symmetrised; F_ij = 1/(w_j - w_i), 0 at repeated eigenvalues
+    n = a.shape[-1]
+    w, v = eigh_parts(ans, n)
+    gw, gv = eigh_parts(g, n)
+    inner = diagonal_matrix(gw) + _inverse_gaps(w) * matmul(matrix_transpose(v), gv)
+    return _symmetric_part(matmul(matmul(v, inner), matrix_transpose(v)))
+
+
+def _eigh_jvp(t, ans, a, UPLO="L"):
+    n = a.shape[-1]
+    w, v = eigh_parts(ans, n)
+    rotated = matmul(matmul(matrix_transpose(v), _symmetric_part(t)), v)
+    return pack_tangents([diagonal_part(rotated), matmul(v, _inverse_gaps(w) * rotated)], a.shape[:-2])
+
+
+defvjp(eigh, _eigh_vjp)
+describe_vjp(eigh, "V (diag(w̄) + F ∘ Vᵀ V̄) Vᵀ, F_ij = 1/(w_j - w_i)")
+defjvp(eigh, _eigh_jvp)
+
+
+@primitive("svd")
+def svd(xp, a, full_matrices=False):
+    u, s, vh = xp.linalg.svd(a, full_matrices=full_matrices)
+    return pack(xp, (u, s, vh), a.shape[:-2])
+
+
+def svd_parts(packed, m, n, full_matrices=False):
+    k = min(m, n)
+    return unpack(packed, ((m, m if full_matrices else k), (k,), (n if full_matrices else k, n)))
+
+
+def _reduced(parts, m, n, what):
+    """The parts of a full SVD that have a derivative: the first k = min(m, n) columns of U and rows of Vh. The
+    others are any orthonormal basis of a complement; a loss that reads them has no derivative."""
+    u, s, vh = parts
+    k = min(m, n)
+    if m == n:
+        return u, s, vh
+    extra_u, extra_vh = (
+        getitem(u, index=(Ellipsis, slice(k, None))),
+        getitem(vh, index=(Ellipsis, slice(k, m), slice(None))),
+    )
+    if what is not None and (constant(extra_u).any() or constant(extra_vh).any()):
+        raise what
+    return getitem(u, index=(Ellipsis, slice(None, k))), s, getitem(vh, index=(Ellipsis, slice(None, k), slice(None)))
+
+
+FULL_SVD_ERROR = (
+    "svd: the columns that full_matrices=True adds to U (or rows to Vh) of a non-square matrix have no derivative "
+    "(they are any orthonormal basis of a complement); use full_matrices=False"
+)
+
+
+def _svd_vjp(g, ans, a, full_matrices=False):
+    # Townsend (2016): Ā = U [(F∘(UᵀŪ - ŪᵀU)) S + diag(s̄) + S (F∘(VᵀV̄ - V̄ᵀV))] Vᵀ
+    #                      + (I - UUᵀ) Ū S⁻¹ Vᵀ + U S⁻¹ V̄ᵀ (I - VVᵀ),   F_ij = 1/(s_j² - s_i²)
+    from ..errors import GradientError
+
+    m, n = a.shape[-2:]
+    u, s, vh = _reduced(svd_parts(ans, m, n, full_matrices), m, n, None)
+    gu, gs, gvh = _reduced(svd_parts(g, m, n, full_matrices), m, n, GradientError(FULL_SVD_ERROR))
+    ut, v, gv = matrix_transpose(u), matrix_transpose(vh), matrix_transpose(gvh)
+    f = _inverse_gaps(s * s)
+    ut_gu, vt_gv = matmul(ut, gu), matmul(vh, gv)
+    inner = (
+        f * (ut_gu - matrix_transpose(ut_gu)) * expand_dims(s, -2)
+        + diagonal_matrix(gs)
+        + expand_dims(s, -1) * (f * (vt_gv - matrix_transpose(vt_gv)))
+    )
+    ga = matmul(matmul(u, inner), vh)
+    s_inv = _safe_reciprocal(s)
+    if m > n:  # U is not square: the part of Ū outside its columns
+        gu_scaled = gu * expand_dims(s_inv, -2)
+        ga = ga + matmul(gu_scaled - matmul(u, matmul(ut, gu_scaled)), vh)
+    if n > m:  # V is not square
+        gvh_scaled = expand_dims(s_inv, -1) * gvh
+        ga = ga + matmul(u, gvh_scaled - matmul(matmul(gvh_scaled, v), vh))
+    return ga
+
+
+def _svd_jvp(t, ans, a, full_matrices=False):
+    from ..errors import GradientError
+
+    m, n = a.shape[-2:]
+    if full_matrices and m != n:
+        raise GradientError(FULL_SVD_ERROR)
+    u, s, vh = svd_parts(ans, m, n, full_matrices)
+    ut, v = matrix_transpose(u), matrix_transpose(vh)
+    f = _inverse_gaps(s * s)
+    rotated = matmul(matmul(ut, t), v)  # dP = Uᵀ dA V
+    ds = diagonal_part(rotated)
+    dp_s = rotated * expand_dims(s, -2)  # dP S
+    s_dp = expand_dims(s, -1) * rotated  # S dP
+    du = matmul(u, f * (dp_s + matrix_transpose(dp_s)))
+    dv = matmul(v, f * (s_dp + matrix_transpose(s_dp)))
+    s_inv = expand_dims(_safe_reciprocal(s), -2)
+    if m > n:
+        spill = matmul(t, v) * s_inv
+        du = du + spill - matmul(u, matmul(ut, spill))
+    if n > m:
+        spill = matmul(matrix_transpose(t), u) * s_inv
+        dv = dv + spill - matmul(v, matmul(vh, spill))
+    return pack_tangents([du, ds, matrix_transpose(dv)], a.shape[:-2])
+
+
+defvjp(svd, _svd_vjp)
+describe_vjp(svd, "U [(F∘(UᵀŪ-ŪᵀU))S + diag(s̄) + S(F∘(VᵀV̄-V̄ᵀV))] Vᵀ + the parts outside U's and V's columns")
+defjvp(svd, _svd_jvp)
+
+
+@primitive("qr", hint="qr's primitive takes a tall or square matrix (..., m, n), m >= n.")
+def qr(xp, a):
+    q, r = xp.linalg.qr(a, mode="reduced")
+    return pack(xp, (q, r), a.shape[:-2])
+
+
+def qr_parts(packed, m, n):
+    return unpack(packed, ((m, n), (n, n)))
+
+
+def _qr_vjp(g, ans, a):
+    # M = R R̄ᵀ - Q̄ᵀ Q; Ā = (Q̄ + Q copyltu(M)) R⁻ᵀ, copyltu: the lower triangle mirrored to the upper
+    m, n = a.shape[-2:]
+    q, r = qr_parts(ans, m, n)
+    gq, gr = qr_parts(g, m, n)
+    mm = matmul(r, matrix_transpose(gr)) - matmul(matrix_transpose(gq), q)
+    lower = _strictly_lower(mm)
+    copied = lower + matrix_transpose(lower) + diagonal_matrix(diagonal_part(mm))
+    b = gq + matmul(q, copied)
+    return matrix_transpose(solve(r, matrix_transpose(b)))
+
+
+def _qr_jvp(t, ans, a):
+    m, n = a.shape[-2:]
+    q, r = qr_parts(ans, m, n)
+    t_rinv = matrix_transpose(solve(matrix_transpose(r), matrix_transpose(t)))  # dA R⁻¹
+    qt_t_rinv = matmul(matrix_transpose(q), t_rinv)
+    lower = _strictly_lower(qt_t_rinv)
+    skew = lower - matrix_transpose(lower)
+    dq = matmul(q, skew - qt_t_rinv) + t_rinv
+    dr = matmul(qt_t_rinv - skew, r)
+    return pack_tangents([dq, dr], a.shape[:-2])
+
+
+defvjp(qr, _qr_vjp)
+describe_vjp(qr, "(Q̄ + Q copyltu(R R̄ᵀ - Q̄ᵀ Q)) R⁻ᵀ")
+defjvp(qr, _qr_jvp)
+
+
+@primitive("pinv")
+def pinv(xp, a, rtol=None, hermitian=False):
+    return xp.linalg.pinv(a, rtol=rtol, hermitian=hermitian)
+
+
+def _pinv_vjp(g, ans, a, rtol=None, hermitian=False):
+    # d(A⁺) = -A⁺ dA A⁺ + A⁺A⁺ᵀ dAᵀ (I - AA⁺) + (I - A⁺A) dAᵀ A⁺ᵀA⁺ (where the rank does not change)
+    p, pt, gt = ans, matrix_transpose(ans), matrix_transpose(g)
+    left = _identity(a, a.shape[-2]) - matmul(a, p)  # I - AA⁺, (m, m)
+    right = _identity(a, a.shape[-1]) - matmul(p, a)  # I - A⁺A, (n, n)
+    return (
+        -matmul(matmul(pt, g), pt) + matmul(matmul(left, gt), matmul(p, pt)) + matmul(matmul(pt, p), matmul(gt, right))
+    )
+
+
+def _pinv_jvp(t, ans, a, rtol=None, hermitian=False):
+    p, pt, tt = ans, matrix_transpose(ans), matrix_transpose(t)
+    left = _identity(a, a.shape[-2]) - matmul(a, p)
+    right = _identity(a, a.shape[-1]) - matmul(p, a)
+    return -matmul(matmul(p, t), p) + matmul(matmul(p, pt), matmul(tt, left)) + matmul(right, matmul(tt, matmul(pt, p)))
+
+
+defvjp(pinv, _pinv_vjp)
+describe_vjp(pinv, "-A⁺ᵀ g A⁺ᵀ + (I - AA⁺) gᵀ A⁺A⁺ᵀ + A⁺ᵀA⁺ gᵀ (I - A⁺A)")
+defjvp(pinv, _pinv_jvp)
+
+
+@primitive("vector_norm")
+def vector_norm(xp, x, ord=2, axis=None, keepdims=False):
+    return xp.linalg.vector_norm(x, ord=ord, axis=axis, keepdims=keepdims)
+
+
+def _norm_slope(ans, x, ord=2, axis=None, keepdims=False):
+    """d‖x‖/dx elementwise, defined as 0 where the norm is 0 (and, for ord < 1, where an element is 0); the
+    ∞-norms share the slope equally among the elements that reach the maximum (minimum) magnitude."""
+    kept = broadcast_to(_kept(ans, x.shape, axis, keepdims), shape=tuple(x.shape))
+    size = absolute(x)
+    if ord == 0:
+        return size * 0.0
+    if ord in (float("inf"), float("-inf")):
+        reached = constant(size) == constant(kept)
+        return sign(x) * reached / sum(reached, axis=axis, keepdims=True)
+    if ord == 1:
+        return sign(x)
+    zero = constant(kept) == 0
+    ratio = size / where(1.0, kept, condition=zero)
+    if ord == 2:
+        slope = x / where(1.0, kept, condition=zero)
+    else:
+        if ord < 1:
+            zero = zero | (constant(x) == 0)
+            ratio = where(1.0, ratio, condition=zero)
+        slope = sign(x) * ratio ** (ord - 1)
+    return where(0.0, slope, condition=zero)
+
+
+defvjp(
+    vector_norm,
+    lambda g, ans, x, **p: unreduce(g, x.shape, p.get("axis"), p.get("keepdims", False)) * _norm_slope(ans, x, **p),
+)
+describe_vjp(vector_norm, "g · sign({a}) |{a}|^(p-1) / ‖{a}‖^(p-1), 0 where the norm is 0")
+defjvp(
+    vector_norm,
+    lambda t, ans, x, **p: sum(_norm_slope(ans, x, **p) * t, axis=p.get("axis"), keepdims=p.get("keepdims", False)),
 )
