@@ -253,12 +253,12 @@ def test_numpy_functions_chainrule_lacks_refuse_tensors_that_need_a_gradient():
             lambda: cr.grad(lambda x: cr.sum(x**2) + cr.sum(np.interp(x, [0, 9], [1, 2])))(np.array([3.0, 4.0])),
             "np.interp",
         ),
-        (lambda: cr.sum(np.cumsum(x) * x), "np.cumsum"),
+        (lambda: cr.sum(np.ediff1d(x) * x[1:]), "np.ediff1d"),
         (lambda: np.fmod(x, 2.0), "np.fmod"),
         (lambda: np.add.reduce(x), "np.add.reduce"),
         (lambda: np.exp(x, out=np.zeros(1000)), "np.exp"),
         (lambda: np.array([x[0], x[1]]), "cr.stack"),
-        (lambda: cr.jvp(lambda x: cr.sum(np.cumsum(x)), (np.ones(2),), (np.ones(2),)), "np.cumsum"),
+        (lambda: cr.jvp(lambda x: cr.sum(np.ediff1d(x)), (np.ones(2),), (np.ones(2),)), "np.ediff1d"),
     ]
     for call, named in cases:
         with pytest.raises(TypeError, match=named.replace(".", r"\.")) as error:
@@ -266,7 +266,7 @@ def test_numpy_functions_chainrule_lacks_refuse_tensors_that_need_a_gradient():
         assert len(str(error.value)) < 300  # short: the tensor is not printed
     # tensors that need no gradient still pass through
     plain = cr.tensor([1.0, 2.0])
-    np.testing.assert_array_equal(np.cumsum(plain), [1.0, 3.0])
+    np.testing.assert_array_equal(np.ediff1d(plain), [1.0])
     assert np.linalg.norm(plain) == pytest.approx(np.sqrt(5))
 
 

@@ -81,6 +81,7 @@ CASES = {
     "einsum": (lambda x, y: cr.einsum("ij,kj->ik", x, y), [normal, normal]),
     "erf": (cr.erf, [normal]),
     "arcsinh": (cr.arcsinh, [normal]),
+    "sinc": (cr.sinc, [normal]),
     "arccosh": (cr.arccosh, [lambda s: positive(s) + 1.0]),
     "arctanh": (cr.arctanh, [lambda s: rng.uniform(-0.8, 0.8, s)]),
     "exp2": (cr.exp2, [normal]),

@@ -505,11 +505,38 @@ def outer(a: Any, b: Any) -> Tensor:
 
 
 @_public
-def einsum(subscripts: str, *operands: Any) -> Tensor:
-    """Einstein summation as in NumPy, with ``...`` and the implicit output form."""
+def einsum(subscripts: Any, *operands: Any) -> Tensor:
+    """Einstein summation as in NumPy, with ``...``, the implicit output form and the sublist form
+    ``einsum(a, [0, 1], b, [1, 2], [0, 2])``."""
+    if not isinstance(subscripts, str):
+        subscripts, operands = _from_sublists((subscripts, *operands))
     spec = _explicit_einsum(subscripts.replace(" ", ""), len(operands))
     operands = tuple(_operand(x) for x in operands)
     return ops.einsum(*operands, subscripts=_named_ellipsis(spec, [np.ndim(ops.constant(x)) for x in operands]))
+
+
+def _from_sublists(args: tuple) -> tuple[str, tuple]:
+    """NumPy's sublist form (operand, axes, operand, axes, ..., [output axes]) as a subscripts string."""
+
+    def letters(sublist: Any) -> str:
+        out = ""
+        for axis in sublist:
+            if axis is Ellipsis:
+                out += "..."
+            elif isinstance(axis, (int, np.integer)) and 0 <= axis < len(string.ascii_letters):
+                out += string.ascii_letters[int(axis)]
+            else:
+                raise ShapeError(f"einsum: a sublist names axes by integers 0-51 or Ellipsis, got {axis!r}")
+        return out
+
+    operands, parts = args[0::2], args[1::2]
+    output = None
+    if len(args) % 2:  # an odd count: the last item is the output's sublist
+        operands, output = operands[:-1], args[-1]
+    spec = ",".join(letters(p) for p in parts)
+    if output is not None:
+        spec += "->" + letters(output)
+    return spec, operands
 
 
 def _named_ellipsis(spec: str, ndims: list[int]) -> str:
@@ -552,6 +579,155 @@ def _explicit_einsum(subscripts: str, count: int) -> str:
     return f"{subscripts}->{ellipsis}{''.join(once)}"
 
 
+# -- more of NumPy's numerical functions, composed from the primitives ---------------------------------------------
+
+sinc = _unary(ops.sinc)
+
+
+@_public
+def cumprod(x: Any, axis: int | None = None) -> Tensor:
+    """Running products along ``axis`` (of the flattened tensor when None); exact gradients also at zeros."""
+    x = _operand(x)
+    if axis is None:
+        x, axis = ops.reshape(x, shape=(-1,)), 0
+    (a,) = _axis("cumprod", axis, np.ndim(ops.constant(x)))
+    return ops.cumprod(x, axis=a)
+
+
+@_public
+def kron(a: Any, b: Any) -> Tensor:
+    """The Kronecker product: blocks of ``b`` scaled by each element of ``a``."""
+    a, b = _operand(a), _operand(b)
+    sa, sb = np.shape(ops.constant(a)), np.shape(ops.constant(b))
+    ndim = builtins.max(len(sa), len(sb))
+    sa, sb = (1,) * (ndim - len(sa)) + sa, (1,) * (ndim - len(sb)) + sb
+    if ndim == 0:
+        return ops.multiply(a, b)
+    left, right = string.ascii_letters[:ndim], string.ascii_letters[ndim : 2 * ndim]
+    spec = f"{left},{right}->{''.join(i + j for i, j in zip(left, right))}"
+    product = ops.einsum(ops.reshape(a, shape=sa), ops.reshape(b, shape=sb), subscripts=spec)
+    return ops.reshape(product, shape=tuple(i * j for i, j in zip(sa, sb)))
+
+
+@_public
+def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1, axis: int | None = None) -> Tensor:
+    """The cross product of vectors of 3 (or 2) components along the given axes, broadcasting the others."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a, b = moveaxis(_operand(a), axisa, -1), moveaxis(_operand(b), axisb, -1)
+    na, nb = a.shape[-1], b.shape[-1]
+    if na not in (2, 3) or nb not in (2, 3):
+        raise ShapeError(f"cross: vectors need 2 or 3 components, got {na} and {nb}")
+
+    def part(v: Any, k: int, n: int) -> Any:
+        return ops.getitem(v, index=(Ellipsis, k)) if k < n else 0.0
+
+    a0, a1, a2 = (part(a, k, na) for k in range(3))
+    b0, b1, b2 = (part(b, k, nb) for k in range(3))
+    z = a0 * b1 - a1 * b0
+    if na == nb == 2:
+        return z
+    result = stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, z], axis=-1)
+    return moveaxis(result, -1, axisc)
+
+
+def linspace(
+    start: Any,
+    stop: Any,
+    num: int = 50,
+    endpoint: bool = True,
+    retstep: bool = False,
+    dtype: Any = None,
+    axis: int = 0,
+) -> Any:
+    """``num`` evenly spaced values from ``start`` to ``stop`` (as NumPy), differentiable in both ends."""
+    start, stop = _operand(start), _operand(stop)
+    if num < 0:
+        raise ValueError(f"linspace: num must not be negative, got {num}")
+    div = (num - 1) if endpoint else num
+    lead = np.broadcast_shapes(np.shape(ops.constant(start)), np.shape(ops.constant(stop)))
+    steps = np.arange(num, dtype=np.float64).reshape((-1,) + (1,) * len(lead))
+    delta = subtract(stop, start)
+    step = delta / div if div > 0 else delta * np.nan
+    samples = steps * step + start if div > 0 else steps * delta + start
+    if endpoint and num > 1:
+        samples = concatenate([samples[:-1], broadcast_to(stop, (1, *lead))], axis=0)
+    if axis != 0:
+        samples = moveaxis(samples, 0, axis)
+    if dtype is not None:
+        samples = samples.astype(dtype)
+    return (samples, step) if retstep else samples
+
+
+@_public
+def full(shape: Any, fill_value: Any, dtype: Any = None) -> Tensor:
+    """A tensor of ``shape`` filled with ``fill_value`` (differentiable in it when it is a tensor)."""
+    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(n) for n in shape)
+    fill = _operand(fill_value)
+    if type(fill) is not Tensor:
+        return Tensor(np.full(shape, fill, dtype=dtype))
+    out = ops.identity(ops.broadcast_to(fill, shape=shape))
+    return out if dtype is None else out.astype(dtype)
+
+
+@_public
+def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: Any = None, neginf: Any = None) -> Tensor:
+    """NaN and infinities replaced by numbers (NumPy's defaults); the replaced elements get no gradient."""
+    x = _operand(x)
+    values = np.asarray(ops.constant(x))
+    replaced = np.nan_to_num(values, nan=nan, posinf=posinf, neginf=neginf)
+    return ops.where(x, replaced, condition=np.isfinite(values))
+
+
+@_public
+def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0) -> Tensor:
+    """Elementwise, the choice of the first true condition (``default`` where none is)."""
+    if len(condlist) != len(choicelist):
+        raise ShapeError(f"select: {len(condlist)} conditions but {len(choicelist)} choices")
+    result = _operand(default)
+    for condition, choice in reversed(list(zip(condlist, choicelist))):
+        result = ops.where(_operand(choice), result, condition=np.asarray(ops.constant(condition), dtype=bool))
+    return result
+
+
+def _real_only(name: str, x: Any) -> np.ndarray:
+    values = np.asarray(ops.constant(x))
+    if values.dtype.kind == "c" and type(x) is Tensor and (x.requires_grad or x._tangents):
+        raise TypeError(f"{name}: complex tensors that carry derivatives are not supported yet")
+    return values
+
+
+@_public
+def real(x: Any) -> Tensor:
+    """The real part (the tensor itself when it is real)."""
+    x = _operand(x)
+    values = _real_only("real", x)
+    return x if values.dtype.kind != "c" else Tensor(values.real)
+
+
+@_public
+def imag(x: Any) -> Tensor:
+    """The imaginary part (zeros, with no gradient, when the tensor is real)."""
+    values = _real_only("imag", _operand(x))
+    return Tensor(values.imag.copy() if values.dtype.kind == "c" else np.zeros_like(values))
+
+
+@_public
+def conj(x: Any) -> Tensor:
+    """The complex conjugate (the tensor itself when it is real)."""
+    x = _operand(x)
+    values = _real_only("conj", x)
+    return x if values.dtype.kind != "c" else Tensor(values.conj())
+
+
+conjugate = conj
+
+
+def angle(z: Any, deg: bool = False) -> Tensor:
+    """The argument of each complex number (0 or π for real numbers: derivative 0, no gradient)."""
+    return Tensor(np.angle(_real_only("angle", _operand(z)), deg=deg))
+
+
 # -- NumPy ufuncs on Tensors (np.exp(t), ndarray + t) ------------------------------------------------------------
 
 UFUNCS: dict[str, Callable[..., Tensor]] = {
@@ -592,6 +768,7 @@ UFUNCS: dict[str, Callable[..., Tensor]] = {
     },
     "radians": deg2rad,
     "degrees": rad2deg,
+    "conjugate": conj,
     "less": _binary(ops.less),
     "less_equal": _binary(ops.less_equal),
     "greater": _binary(ops.greater),
@@ -628,6 +805,41 @@ ARRAY_FUNCTIONS: dict[Any, tuple[Callable[..., Tensor], frozenset[str]]] = {
     np.where: (where, frozenset()),
     np.clip: (lambda a, a_min=None, a_max=None: clip(a, a_min, a_max), frozenset({"a_min", "a_max"})),
 }
+
+for _name, _accepted in {
+    "cumsum": {"axis"},
+    "cumprod": {"axis"},
+    "diff": {"n", "axis"},
+    "flip": {"axis"},
+    "roll": {"shift", "axis"},
+    "tril": {"k"},
+    "triu": {"k"},
+    "diagonal": {"offset", "axis1", "axis2"},
+    "trace": {"offset", "axis1", "axis2"},
+    "moveaxis": {"source", "destination"},
+    "tensordot": {"axes"},
+    "inner": set(),
+    "kron": set(),
+    "cross": {"axisa", "axisb", "axisc", "axis"},
+    "linspace": {"num", "endpoint", "retstep", "dtype", "axis"},
+    "nan_to_num": {"copy", "nan", "posinf", "neginf"},
+    "select": {"default"},
+    "real": set(),
+    "imag": set(),
+    "angle": {"deg"},
+    "sinc": set(),
+    "round": {"decimals"},
+    "around": {"decimals"},
+}.items():
+    if hasattr(np, _name):
+        ARRAY_FUNCTIONS[getattr(np, _name)] = (globals()["round" if _name == "around" else _name], frozenset(_accepted))
+
+
+def register_numpy(numpy_function: Any, fn: Callable[..., Any], *accepted: str) -> None:
+    """``numpy_function(tensor, ...)`` calls ``fn`` (differentiable) when only ``accepted`` keywords are given."""
+    ARRAY_FUNCTIONS[numpy_function] = (fn, frozenset(accepted))
+
+
 for _alias, _target in ((getattr(np, "amax", None), np.max), (getattr(np, "amin", None), np.min)):
     if _alias is not None and _alias is not _target:
         ARRAY_FUNCTIONS[_alias] = ARRAY_FUNCTIONS[_target]
@@ -714,11 +926,25 @@ def _values(value: Any) -> Any:
 
 # -- methods ----------------------------------------------------------------------------------------------------
 
+
+def astype(x: Any, dtype: Any, copy: bool = True) -> Tensor:
+    """The values in another dtype: differentiable between floating dtypes; any other result needs no gradient."""
+    x = _operand(x)
+    dtype = np.dtype(dtype)
+    values = ops.constant(x)
+    if type(x) is Tensor and dtype.kind == "f" and np.dtype(values.dtype).kind == "f":
+        return ops.cast(x, dtype=dtype) if (dtype != values.dtype or copy) else x
+    return Tensor(np.asarray(values).astype(dtype))
+
+
+ravel = flatten
+
 _METHODS = (
     "negative exp log log1p expm1 sqrt square sin cos tan tanh sinh cosh arcsin arccos arctan sigmoid relu softplus "
     "abs maximum minimum power clip sum mean var std max min prod logsumexp reshape transpose swapaxes expand_dims "
     "squeeze broadcast_to flatten matmul dot outer softmax log_softmax arcsinh arccosh arctanh exp2 log2 log10 "
-    "reciprocal deg2rad rad2deg fabs arctan2 hypot logaddexp logaddexp2 fmax fmin"
+    "reciprocal deg2rad rad2deg fabs arctan2 hypot logaddexp logaddexp2 fmax fmin astype ravel cumsum cumprod "
+    "diagonal trace conj conjugate round sinc"
 ).split()
 
 

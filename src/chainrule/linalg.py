@@ -30,7 +30,7 @@ import numpy as np
 
 from . import ops
 from .errors import ShapeError
-from .functions import _operand, _public, concatenate, matmul, max, min, sum
+from .functions import _operand, _public, concatenate, matmul, max, min, register_numpy, sum
 from .ops.linalg import eigh_parts, qr_parts, svd_parts
 from .tensor import Tensor
 
@@ -329,12 +329,10 @@ def cond(x: Any, p: Any = None) -> Tensor:
 
 def _register_numpy_dispatch() -> None:
     """``np.linalg.NAME(t)`` on tensors calls ``cr.linalg.NAME`` (differentiable), its arguments as NumPy's."""
-    from .functions import ARRAY_FUNCTIONS
-
     for name in __all__:
         numpy_function = getattr(np.linalg, name, None)
         if numpy_function is not None:
-            ARRAY_FUNCTIONS[numpy_function] = (globals()[name], _ACCEPTED.get(name, frozenset()))
+            register_numpy(numpy_function, globals()[name], *_ACCEPTED.get(name, ()))
 
 
 _ACCEPTED = {

@@ -114,6 +114,14 @@ class Tensor:
     def T(self) -> Tensor:
         return _f.transpose(self)
 
+    @property
+    def real(self) -> Tensor:
+        return _f.real(self)
+
+    @property
+    def imag(self) -> Tensor:
+        return _f.imag(self)
+
     def numpy(self) -> np.ndarray:
         """The values as a NumPy array, sharing memory with the tensor (no gradient flows through it).
 
@@ -165,6 +173,12 @@ class Tensor:
 
     def __float__(self) -> float:
         return float(self.item())
+
+    def __format__(self, spec: str) -> str:
+        # format(t, ".3f") formats the number a one-element tensor holds, as NumPy's scalars do
+        if spec and self.data.size == 1:
+            return format(self.item(), spec)
+        return format(str(self), spec)
 
     def __int__(self) -> int:
         return int(self.item())

@@ -58,6 +58,7 @@ UNARY = {
     "deg2rad": (np.deg2rad, uniform(-200, 200)),
     "rad2deg": (np.rad2deg, uniform(-3, 3)),
     "fabs": (np.fabs, away_from_zero),
+    "sinc": (np.sinc, away_from_zero),
 }
 
 

@@ -142,6 +142,7 @@ MOVEMENTS = {
     "flip": (lambda m, x, a: m.flip(x, a), True),
     "roll": (lambda m, x, a: m.roll(x, 2, a), True),
     "cumsum": (lambda m, x, a: m.cumsum(x, a), True),
+    "cumprod": (lambda m, x, a: m.cumprod(x, a), True),
     "diff": (lambda m, x, a: m.diff(x, 1, a if a is not None else -1), True),
     "tril": (lambda m, x, a: m.tril(x, -1 if a is None else 1), False),
     "triu": (lambda m, x, a: m.triu(x, 0), False),

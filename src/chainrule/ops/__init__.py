@@ -49,6 +49,7 @@ from .elementwise import (
     sigmoid,
     sign,
     sin,
+    sinc,
     sinh,
     softplus,
     sqrt,
@@ -75,7 +76,7 @@ from .linalg import (
     vector_norm,
 )
 from .losses import softmax_cross_entropy
-from .reductions import cumsum, log_softmax, logsumexp, max, min, prod, softmax, sum, unreduce
+from .reductions import cumprod, cumsum, log_softmax, logsumexp, max, min, prod, softmax, sum, unreduce
 from .shape import (
     broadcast_to,
     concatenate,

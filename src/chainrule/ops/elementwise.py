@@ -356,6 +356,22 @@ defjvp_linear(cast)
 # -- more of NumPy's elementwise functions ------------------------------------------------------------------------
 
 
+@primitive("sinc")
+def sinc(xp, x):
+    return xp.sinc(x)
+
+
+def _sinc_slope(ans, x):
+    # d/dx sin(πx)/(πx) = (cos(πx) - sinc(x)) / x, whose limit at 0 is 0 (its own derivative there is not
+    # recovered: the second derivative at exactly 0 comes out 0, not -π²/3)
+    zero = constant(x) == 0
+    return where(0.0, (cos(x * math.pi) - ans) / where(1.0, x, condition=zero), condition=zero)
+
+
+defvjp(sinc, lambda g, ans, x: g * _sinc_slope(ans, x))
+describe(sinc, "(cos(π{a}) - sinc({a}))/{a}")
+
+
 @primitive("arcsinh")
 def arcsinh(xp, x):
     return xp.arcsinh(x)
@@ -504,7 +520,7 @@ for _prim in (add, subtract, multiply, divide, negative, power, square, sqrt, ro
               sin, cos, tan,
               arcsin, arccos, arctan, erf, sinh, cosh, tanh, sigmoid, softplus, relu, absolute, maximum, minimum, clip,
               where, arcsinh, arccosh, arctanh, exp2, log2, log10, reciprocal, deg2rad, rad2deg, arctan2, hypot,
-              logaddexp, logaddexp2, fmax, fmin):  # fmt: skip
+              logaddexp, logaddexp2, fmax, fmin, sinc):  # fmt: skip
     defjvp_elementwise(_prim)
 
 # -- not differentiable: comparisons and sign give constants ----------------------------------------------------

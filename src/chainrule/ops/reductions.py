@@ -181,3 +181,41 @@ def _reverse_cumsum(g, axis):
 defvjp(cumsum, lambda g, ans, x, axis=0: _reverse_cumsum(g, axis))
 describe_vjp(cumsum, "g summed from the end back to each place")
 defjvp_linear(cumsum)
+
+
+@primitive("cumprod")
+def cumprod(xp, x, axis=0):
+    return xp.cumprod(x, axis=axis)
+
+
+def _slices(x, axis):
+    ndim = len(x.shape)
+    return [getitem(x, index=(slice(None),) * (axis % ndim) + (slice(j, j + 1),)) for j in range(x.shape[axis])]
+
+
+def _cumprod_vjp(g, ans, x, axis=0):
+    # Without zeros, d y_k / d x_j = y_k / x_j for j <= k. With zeros that quotient is 0/0, so the gradient is
+    # E_j R_j with E_j = x_0 ... x_(j-1) (the running product before j) and R_j = g_j + x_(j+1) R_(j+1) from the end.
+    if not (constant(x) == 0).any():
+        return _reverse_cumsum(g * ans, axis) / x
+    gs, xs, ys = _slices(g, axis), _slices(x, axis), _slices(ans, axis)
+    total = [gs[-1]]
+    for j in range(len(gs) - 2, -1, -1):
+        total.append(gs[j] + xs[j + 1] * total[-1])
+    total.reverse()
+    return concatenate(total[0], *[y * r for y, r in zip(ys[:-1], total[1:])], axis=axis % len(x.shape))
+
+
+def _cumprod_jvp(t, ans, x, axis=0):
+    if not (constant(x) == 0).any():
+        return ans * cumsum(t / x, axis=axis)
+    ts, xs, ys = _slices(t, axis), _slices(x, axis), _slices(ans, axis)
+    change = [ts[0]]  # d y_k = d y_(k-1) x_k + y_(k-1) t_k
+    for k in range(1, len(ts)):
+        change.append(change[-1] * xs[k] + ys[k - 1] * ts[k])
+    return concatenate(*change, axis=axis % len(x.shape))
+
+
+defvjp(cumprod, _cumprod_vjp)
+describe_vjp(cumprod, "the running products without each element, times g summed from the end")
+defjvp(cumprod, _cumprod_jvp)
