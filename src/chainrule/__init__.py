@@ -155,6 +155,7 @@ from .transforms import (
     hvp,
     jacobian,
     jvp,
+    ravel_pytree,
     tree_flatten,
     tree_unflatten,
     value_and_grad,

@@ -63,6 +63,35 @@ def tree_unflatten(spec: Any, leaves: Sequence[Any]) -> Any:
     return kind(out)
 
 
+def ravel_pytree(tree: Any) -> tuple[Tensor, Callable[[Any], Any]]:
+    """One flat vector of every number in ``tree`` (nested tuples, lists and dicts of tensors, arrays and numbers),
+    and the function that turns such a vector back into the tree (as ``jax.flatten_util.ravel_pytree``). Both
+    directions are differentiable; the vector has the leaves' common floating dtype and the tree each leaf's own.
+    This is what optimizers that want one vector (``scipy.optimize.minimize``) need."""
+    leaves, spec = tree_flatten(tree)
+    values = [np.asarray(leaf.data if type(leaf) is Tensor else leaf) for leaf in leaves]
+    shapes = [v.shape for v in values]
+    dtypes = [v.dtype for v in values]
+    common = np.result_type(np.float16, *dtypes) if values else np.dtype(np.float64)
+    sizes = [int(np.prod(shape)) for shape in shapes]
+    pieces = [ops.reshape(_as_tensor(leaf), shape=(-1,)) for leaf in leaves]
+    pieces = [ops.cast(p, dtype=common) if p.dtype != common else p for p in pieces]
+    flat = ops.concatenate(*pieces, axis=0) if pieces else Tensor(np.zeros(0, dtype=common))
+
+    def unravel(vector: Any) -> Any:
+        vector = vector if type(vector) is Tensor else Tensor(np.asarray(vector))
+        if tuple(vector.shape) != (sum(sizes),):
+            raise ShapeError(f"unravel: expected a vector of {sum(sizes)} numbers, got shape {vector.shape}")
+        out, start = [], 0
+        for shape, size, dtype in zip(shapes, sizes, dtypes):
+            piece = ops.reshape(ops.getitem(vector, index=slice(start, start + size)), shape=shape)
+            out.append(ops.cast(piece, dtype=dtype) if piece.dtype != dtype and dtype.kind == "f" else piece)
+            start += size
+        return tree_unflatten(spec, out)
+
+    return flat, unravel
+
+
 def _same_structure(a: Any, b: Any, what: str, name: str) -> None:
     if tree_flatten(a)[1] != tree_flatten(b)[1]:
         raise ShapeError(f"{name}: the {what} must have the same nested structure (types, dict keys, lengths)")
