@@ -166,6 +166,8 @@ from .transforms import (
 from . import linalg, nn, optim  # built on everything above
 from .nn.init import manual_seed
 from .serialization import CheckpointError, load, save
+from .vectorize.batched import BatchedValueError
+from .vectorize.transform import vmap
 
 __version__ = "0.1.0"
 

@@ -32,6 +32,9 @@ def array_module(*arrays: Any) -> ModuleType:
 
 
 def _register(kind: type) -> ModuleType:
+    own = getattr(kind, "array_module_of_data", None)
+    if own is not None:  # data that names its module itself (vmap's batched values), never cached here
+        return own
     if issubclass(kind, (numpy.ndarray, numpy.generic)):
         module = numpy
     else:

@@ -21,6 +21,7 @@ from . import engine
 from .backend import _module_of_type, array_module
 from .errors import ChainruleError, LinAlgError, ShapeError
 from .tensor import Tensor
+from .vectorize.batched import Batched
 
 Rule = Callable[..., Any]
 
@@ -75,9 +76,15 @@ class Primitive:
         return f"<primitive {self.name}>"
 
     def __call__(self, *args: Any, **params: Any) -> Any:
+        batched = False
         for a in args:
-            if type(a) is Tensor:
+            kind = type(a)
+            if kind is Tensor:
                 return engine.record(self, args, params)
+            if kind is Batched:
+                batched = True
+        if batched or (params and _batched_param(params)):
+            return vectorize_rules.run(self, args, params)
         try:  # plain arrays: compute (this is what derivative rules do in a plain backward pass)
             xp = _module_of_type.get(type(args[0])) or array_module(*args)
             return self.forward(xp, *args, **params) if params else self.forward(xp, *args)
@@ -86,6 +93,11 @@ class Primitive:
 
     def run(self, raw: Any, params: dict) -> Any:
         """The forward computation on backend arrays, with user mistakes turned into errors naming the op."""
+        for r in raw:
+            if type(r) is Batched:
+                return vectorize_rules.run(self, tuple(raw), params)
+        if params and _batched_param(params):
+            return vectorize_rules.run(self, tuple(raw), params)
         try:
             xp = _module_of_type.get(type(raw[0])) or array_module(*raw)
             return self.forward(xp, *raw, **params) if params else self.forward(xp, *raw)
@@ -101,6 +113,13 @@ class Primitive:
             return LinAlgError(f"{self.name}: {message} (operand shapes: {shapes}).")
         hint = f" {self.hint}" if self.hint else ""
         return ShapeError(f"{self.name}: {message} (operand shapes: {shapes}).{hint}")
+
+
+def _batched_param(params: dict) -> bool:
+    for v in params.values():
+        if type(v) is Batched:
+            return True
+    return False
 
 
 def constant(x: Any) -> Any:
@@ -208,3 +227,6 @@ def _reads_ans(rule: Rule) -> bool:
     if "ans" in code.co_cellvars:
         return True
     return any(ins.argval == "ans" and ins.opname.startswith("LOAD") for ins in dis.get_instructions(code))
+
+
+from .vectorize import rules as vectorize_rules  # noqa: E402  (its rules apply the primitives defined here)

@@ -174,7 +174,7 @@ def _propagate(
     node has a higher tick than the node, so by the time a node is taken all its contributions have arrived.
     """
     if targets is None and batch is None and not create_graph and not (_anomaly_open[0] and _anomaly.on):
-        if root._op is not None:
+        if root._op is not None and not BATCHING_USED[0]:
             found = _propagate_plain(root, seed, retain_graph)
             if found is not None:
                 return found
@@ -246,6 +246,8 @@ def _propagate(
                 if given is not None:
                     gi = _zero_at(gi, given)
                     given = array_module(given).broadcast_to(given, _values(gi).shape)
+            if BATCHING_USED[0]:
+                gi = fit_levels(gi, value)
             if batch is None and (gi.shape != value.shape or gi.dtype is not value.dtype):
                 gi = fit_gradient(gi, value, prim.name, i)
             elif batch is not None and tuple(gi.shape) != (batch, *value.shape):
@@ -448,3 +450,5 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool) -> None:
 from ..ops.elementwise import cast, where  # noqa: E402
 from ..ops.shape import identity, sum_to  # noqa: E402
 from ..primitive import JointRule  # noqa: E402
+from ..vectorize.batched import BATCHING_USED  # noqa: E402
+from ..vectorize.boundary import fit_levels  # noqa: E402

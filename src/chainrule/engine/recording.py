@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..backend import _module_of_type, array_module
 from ..tensor import UNARY, Tensor
+from ..vectorize.batched import Batched
 
 if TYPE_CHECKING:
     from ..primitive import Primitive
@@ -64,10 +65,14 @@ def recorder(prim: Primitive) -> Callable[..., Tensor]:
         else:
             yd = y
         try:
-            if operator is not None:
+            if operator is not None:  # (batched data answers the operator itself)
                 out = operator(xd) if y is UNARY else operator(xd, yd)
             elif y is UNARY:
-                out = prim.forward(_module_of_type.get(type(xd)) or array_module(xd), xd)
+                out = (
+                    prim.forward(xd_module, xd) if (xd_module := _module_of_type.get(type(xd))) else prim.run((xd,), {})
+                )
+            elif type(xd) is Batched or type(yd) is Batched:
+                out = prim.run((xd, yd), _NO_PARAMS)
             else:
                 xp = _module_of_type.get(type(xd)) or _module_of_type.get(type(yd)) or array_module(xd, yd)
                 out = prim.forward(xp, xd, yd)
