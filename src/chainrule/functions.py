@@ -20,6 +20,8 @@ from . import engine, ops
 from .engine import recorder
 from .errors import ShapeError
 from .tensor import Tensor
+from .vectorize.batched import Batched
+from .vectorize.boundary import looped_when_batched
 
 Axis = int | Sequence[int] | None
 
@@ -175,7 +177,9 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
     """Elements of ``x`` where ``condition`` is true, of ``y`` elsewhere. The gradient follows the choice, and the
     branch not chosen gets exactly 0 even where its own derivative is infinite or NaN: ``cr.where(x > 0,
     cr.sqrt(x), 0.0)`` has gradient 0 at x <= 0, in every mode and at every order (see the README)."""
-    out = ops.where(_operand(x), _operand(y), condition=np.asarray(ops.constant(condition), dtype=bool))
+    mask = ops.constant(_operand(condition))
+    mask = mask.astype(bool) if type(mask) is Batched else np.asarray(mask, dtype=bool)
+    out = ops.where(_operand(x), _operand(y), condition=mask)
     engine.note_selection(out)
     return out
 
@@ -670,6 +674,7 @@ def full(shape: Any, fill_value: Any, dtype: Any = None) -> Tensor:
     return out if dtype is None else out.astype(dtype)
 
 
+@looped_when_batched
 @_public
 def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: Any = None, neginf: Any = None) -> Tensor:
     """NaN and infinities replaced by numbers (NumPy's defaults); the replaced elements get no gradient."""
@@ -679,6 +684,7 @@ def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: Any = None, 
     return ops.where(x, replaced, condition=np.isfinite(values))
 
 
+@looped_when_batched
 @_public
 def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0) -> Tensor:
     """Elementwise, the choice of the first true condition (``default`` where none is)."""

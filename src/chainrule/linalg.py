@@ -33,6 +33,8 @@ from .errors import ShapeError
 from .functions import _operand, _public, concatenate, matmul, max, min, register_numpy, sum
 from .ops.linalg import eigh_parts, qr_parts, svd_parts
 from .tensor import Tensor
+from .vectorize.batched import on_stacked
+from .vectorize.boundary import looped_when_batched
 
 __all__ = [
     "cholesky",
@@ -120,7 +122,7 @@ def det(a: Any) -> Tensor:
 def slogdet(a: Any) -> SlogdetResult:
     """(sign, log|det|) of each square matrix; the sign is a constant (its derivative is 0 where it exists)."""
     a = _matrices("slogdet", a)
-    sign = np.linalg.slogdet(ops.constant(a))[0]
+    sign = on_stacked(lambda values: np.linalg.slogdet(values)[0], ops.constant(a))
     return SlogdetResult(Tensor(sign), _tensor(ops.logabsdet(a)))
 
 
@@ -201,6 +203,7 @@ def pinv(a: Any, rcond: Any = None, hermitian: bool = False, *, rtol: Any = None
     return ops.pinv(a, rtol=cutoff, hermitian=hermitian)
 
 
+@looped_when_batched
 def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple[Tensor, Tensor, int, Tensor]:
     """x minimising ‖a x - b‖, with NumPy's residuals, rank and singular values; x is pinv(a) @ b."""
     a, b = _matrices("lstsq", a, square=False), _operand(b)
@@ -253,7 +256,9 @@ def multi_dot(arrays: Sequence[Any]) -> Tensor:
 
 def matrix_rank(a: Any, tol: Any = None, hermitian: bool = False, *, rtol: Any = None) -> Any:
     """The rank of each matrix (an integer: no derivative)."""
-    return np.linalg.matrix_rank(ops.constant(_operand(a)), tol=tol, hermitian=hermitian, rtol=rtol)
+    return on_stacked(
+        lambda values: np.linalg.matrix_rank(values, tol=tol, hermitian=hermitian, rtol=rtol), ops.constant(_operand(a))
+    )
 
 
 _INF = float("inf")

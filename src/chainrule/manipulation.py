@@ -30,6 +30,7 @@ from .functions import (
     transpose,
 )
 from .tensor import Tensor
+from .vectorize.boundary import looped_when_batched
 
 
 def _shape(x: Any) -> tuple[int, ...]:
@@ -51,6 +52,7 @@ def _flat(x: Any) -> Any:
 # -- gathering ---------------------------------------------------------------------------------------------------
 
 
+@looped_when_batched
 @_public
 def take(a: Any, indices: Any, axis: int | None = None, mode: str = "raise") -> Tensor:
     """Elements at ``indices`` along ``axis`` (of the flattened tensor when None); mode "wrap" or "clip" as NumPy."""
@@ -72,6 +74,7 @@ def take(a: Any, indices: Any, axis: int | None = None, mode: str = "raise") -> 
     return ops.getitem(a, index=_along(axis, index))
 
 
+@looped_when_batched
 @_public
 def take_along_axis(arr: Any, indices: Any, axis: int | None = -1) -> Tensor:
     """``arr`` picked at ``indices`` along ``axis``, the other axes matched element by element (argsort's partner)."""

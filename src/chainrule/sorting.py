@@ -15,32 +15,38 @@ from . import ops
 from .functions import _operand, _public, register_numpy
 from .manipulation import take_along_axis
 from .tensor import Tensor
+from .vectorize.boundary import looped_when_batched
 
 
 def _values(a: Any) -> np.ndarray:
     return np.asarray(ops.constant(a))
 
 
+@looped_when_batched
 def argsort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None, *, stable: Any = None) -> Tensor:
     """The positions that sort ``a`` along ``axis`` (an integer tensor: no gradient)."""
     return Tensor(np.argsort(_values(_operand(a)), axis=axis, kind=kind, order=order, stable=stable))
 
 
+@looped_when_batched
 def argpartition(a: Any, kth: Any, axis: int | None = -1, kind: str = "introselect", order: Any = None) -> Tensor:
     """The positions that partition ``a`` around its ``kth`` element (an integer tensor: no gradient)."""
     return Tensor(np.argpartition(_values(_operand(a)), kth, axis=axis, kind=kind, order=order))
 
 
+@looped_when_batched
 def argmax(a: Any, axis: int | None = None, *, keepdims: bool = False) -> Tensor:
     """The position of the largest element (the first of ties), an integer tensor."""
     return Tensor(np.argmax(_values(_operand(a)), axis=axis, keepdims=keepdims))
 
 
+@looped_when_batched
 def argmin(a: Any, axis: int | None = None, *, keepdims: bool = False) -> Tensor:
     """The position of the smallest element (the first of ties), an integer tensor."""
     return Tensor(np.argmin(_values(_operand(a)), axis=axis, keepdims=keepdims))
 
 
+@looped_when_batched
 @_public
 def sort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None, *, stable: Any = None) -> Tensor:
     """``a`` sorted along ``axis`` (the flattened tensor when None), differentiable."""
@@ -51,6 +57,7 @@ def sort(a: Any, axis: int | None = -1, kind: Any = None, order: Any = None, *, 
     return take_along_axis(a, positions, axis=axis)
 
 
+@looped_when_batched
 @_public
 def partition(a: Any, kth: Any, axis: int | None = -1, kind: str = "introselect", order: Any = None) -> Tensor:
     """``a`` with its ``kth`` element in sorted place, smaller ones before and larger after, differentiable."""

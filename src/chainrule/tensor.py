@@ -393,9 +393,13 @@ class Tensor:
         if _recording(self, value):
             self._assign_result(_ops.setitem, value, index=index)
             return
+        raw = value.data if type(value) is Tensor else value
+        if type(self.data) is Batched or type(raw) is Batched:  # inside vmap: the batched result takes its place
+            self._overwrite(_ops.setitem(self.data, raw, index=index), "setitem")
+            return
         data = self._writable_data()
         try:
-            data[index] = value.data if type(value) is Tensor else value
+            data[index] = raw
         except (ValueError, IndexError, TypeError) as error:
             raise ShapeError(f"setitem: {error} (tensor shape {self.shape})") from error
         engine.mark_changed(self)
@@ -426,7 +430,12 @@ class Tensor:
         if not _recording(self, other):
             other_data = other.data if type(other) is Tensor else other
             data = self.data
-            if in_place is not None and hasattr(data, "__setitem__") and data.flags.writeable:
+            if (
+                in_place is not None
+                and hasattr(data, "__setitem__")
+                and data.flags.writeable
+                and type(other_data) is not Batched
+            ):
                 try:  # straight into the existing memory, no temporary (the optimizer's update path)
                     in_place(data, other_data)
                 except (ValueError, TypeError):
@@ -474,7 +483,9 @@ class Tensor:
                 "in-place operation cannot change the shape. Use the out-of-place form (t = t + u)."
             )
         data = self.data
-        if hasattr(data, "__setitem__") and data.flags.writeable:
+        if type(new) is Batched:  # inside vmap: values differ between examples from now on
+            self.data = new.astype(data.dtype) if new.dtype != data.dtype else new
+        elif hasattr(data, "__setitem__") and data.flags.writeable:
             try:
                 array_module(data).copyto(data, new, casting="same_kind")
             except TypeError as error:
@@ -509,10 +520,11 @@ def _comparable(other: Any) -> bool:
     return isinstance(other, (Tensor, np.ndarray, np.generic, int, float, complex, list, tuple))
 
 
-from . import engine  # noqa: E402  (the engine and the operations build on the class above)
+from . import engine  # noqa: E402
 from . import functions as _f  # noqa: E402
 from . import ops as _ops  # noqa: E402
 from .engine import recorder  # noqa: E402
+from .vectorize.batched import Batched  # noqa: E402  (the engine and the operations build on the class above)
 
 
 def _reflected(record: Any) -> Any:

@@ -206,3 +206,16 @@ class BatchedModule:
 
 BATCHED_MODULE = BatchedModule()
 Batched.array_module_of_data = BATCHED_MODULE  # type: ignore[attr-defined]
+
+
+def on_stacked(function: Any, value: Any) -> Any:
+    """``function`` of an array that treats leading axes as a stack (``np.linalg.slogdet``), on data that may be
+    batched: applied once to the array of every example of every level, its result batched the same way."""
+    levels = []
+    while type(value) is Batched:
+        levels.append(value.level)
+        value = value.value
+    result = function(value)
+    for level in reversed(levels):
+        result = Batched(result, level)
+    return result

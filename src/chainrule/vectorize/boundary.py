@@ -95,3 +95,56 @@ def fit_levels(gi: Any, value: Any) -> Any:
     for level in sorted(extra, reverse=True):
         gi = batch_sum(gi, level=level)
     return gi
+
+
+def _batched_level(values: Any) -> int:
+    level = 0
+    for v in values:
+        data = constant(v)
+        if type(data) is Batched and data.level > level:
+            level = data.level
+    return level
+
+
+def looped_when_batched(fn: Any) -> Any:
+    """For a public function that computes with NumPy on its data (positions of a sort, masks of finite values):
+    given batched arguments, it runs once per example (differentiable through batch_out and batch_in) instead of
+    handing batched data to NumPy. Correct for any such function; the rest of vmap stays vectorized."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        level = _batched_level((*args, *kwargs.values()))
+        if not level:
+            return fn(*args, **kwargs)
+        size = next(constant(v).batch_size for v in (*args, *kwargs.values()) if _batched_level((v,)) == level)
+
+        def unstacked(v: Any) -> Any:
+            if _batched_level((v,)) == level and type(constant(v)) is Batched and constant(v).level == level:
+                return batch_out(v, axis=0, level=level, size=size)
+            return None
+
+        stacks = [unstacked(v) for v in args]
+        kw_stacks = {k: unstacked(v) for k, v in kwargs.items()}
+        results = []
+        for b in range(size):
+            own = [s[b] if s is not None else v for s, v in zip(stacks, args)]
+            own_kw = {k: (kw_stacks[k][b] if kw_stacks[k] is not None else v) for k, v in kwargs.items()}
+            results.append(fn(*own, **own_kw))
+        first = results[0]
+        if isinstance(first, tuple):
+            parts = [_restack([r[k] for r in results], level) for k in range(len(first))]
+            return type(first)(*parts) if hasattr(first, "_fields") else tuple(parts)
+        return _restack(results, level)
+
+    return wrapper
+
+
+def _restack(results: list, level: int) -> Any:
+    from ..tensor import Tensor
+
+    if not isinstance(results[0], Tensor) and not hasattr(results[0], "shape"):
+        return results[0]  # a Python value the same for every example (a rank, say)
+    stacked = ops.concatenate(*[ops.expand_dims(r, 0) for r in results], axis=0)
+    out = batch_in(stacked, axis=0, level=level)
+    return out if isinstance(out, Tensor) else Tensor._from_op(out, None)

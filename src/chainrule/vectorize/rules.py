@@ -270,12 +270,14 @@ def _linear(prim, values, batched, params, size):
     x, weight, *bias = values
     if not any(batched[1:]):  # one weight for all: the batch axis is one more leading axis of x
         return prim(x, weight, *bias)
+    # a weight per example: x (B, *lead, in) as (B, L, in) rows, times (B, in, out), back to (B, *lead, out)
     x = stacked(x, batched[0], size)
-    rank = _rank(x, True)
-    weight_t = ops.swapaxes(lift(weight, rank), -1, -2)
-    out = ops.matmul(x, weight_t)
+    lead = _shape(x)[1:-1]
+    rows = ops.reshape(x, shape=(size, -1, _shape(x)[-1]))
+    out = ops.matmul(rows, ops.swapaxes(stacked(weight, True, size), -1, -2))
+    out = ops.reshape(out, shape=(size, *lead, _shape(out)[-1]))
     if bias:
-        out = out + (lift(bias[0], rank) if batched[2] else bias[0])
+        out = out + (lift(bias[0], len(lead) + 1) if batched[2] else bias[0])
     return out
 
 
