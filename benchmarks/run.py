@@ -628,6 +628,124 @@ def w9_cases():
 # Running and reporting
 
 
+# W12: per-example gradients of a 784-256-10 MLP over a batch of 128 (differentially private SGD, influence
+# functions): vmap of grad against torch.func, JAX (jit) and a Python loop of grad over the examples.
+
+
+def w12_data():
+    rng = np.random.default_rng(12)
+    params = {
+        "w1": rng.standard_normal((784, 256)) * 0.05,
+        "b1": np.zeros(256),
+        "w2": rng.standard_normal((256, 10)) * 0.05,
+        "b2": np.zeros(10),
+    }
+    x = rng.standard_normal((128, 784))
+    y = np.eye(10)[rng.integers(0, 10, 128)]  # one-hot labels
+    return params, x, y
+
+
+def w12_loss(lib, logsumexp):
+    def loss(p, x, y):
+        logits = lib.tanh(x @ p["w1"] + p["b1"]) @ p["w2"] + p["b2"]
+        return logsumexp(logits) - (logits * y).sum()
+
+    return loss
+
+
+def w12_chainrule():
+    params, x, y = w12_data()
+    per_example = cr.vmap(cr.grad(w12_loss(cr, cr.logsumexp)), in_axes=(None, 0, 0))
+    return lambda: per_example(params, x, y)
+
+
+def w12_loop():
+    params, x, y = w12_data()
+    grad = cr.grad(w12_loss(cr, cr.logsumexp))
+    return lambda: [grad(params, x[i], y[i]) for i in range(len(x))]
+
+
+def w12_torch():
+    import torch
+
+    params, x, y = w12_data()
+    params = {k: torch.tensor(v) for k, v in params.items()}
+    x, y = torch.tensor(x), torch.tensor(y)
+    per_example = torch.func.vmap(
+        torch.func.grad(w12_loss(torch, lambda v: torch.logsumexp(v, 0))), in_dims=(None, 0, 0)
+    )
+    return lambda: per_example(params, x, y)
+
+
+def w12_jax():
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    params, x, y = w12_data()
+    params = {k: jnp.asarray(v) for k, v in params.items()}
+    x, y = jnp.asarray(x), jnp.asarray(y)
+    per_example = jax.jit(jax.vmap(jax.grad(w12_loss(jnp, jax.nn.logsumexp)), in_axes=(None, 0, 0)))
+    return lambda: jax.block_until_ready(per_example(params, x, y))
+
+
+# W13: forward and backward of solve, cholesky, eigh and svd on 200 x 200 matrices, against torch.linalg and JAX.
+
+
+def w13_data():
+    rng = np.random.default_rng(13)
+    a = rng.standard_normal((200, 200))
+    return a @ a.T / 200 + np.eye(200), rng.standard_normal((200, 200)), rng.standard_normal((200, 5))
+
+
+def w13_losses(lib, linalg):
+    def solve(a, c, b):
+        return (linalg.solve(a, b) * c[:, :5]).sum()
+
+    def cholesky(a, c, b):
+        return (linalg.cholesky(a) * c).sum()
+
+    def eigh(a, c, b):
+        w, v = linalg.eigh(a)
+        return (w * c[0]).sum() + (v * v * c).sum()
+
+    def svd(a, c, b):
+        u, s, vh = linalg.svd(a, full_matrices=False)
+        return (s * c[0]).sum() + (u * u * c).sum() + (vh * vh * c).sum()
+
+    return {"solve": solve, "cholesky": cholesky, "eigh": eigh, "svd": svd}
+
+
+def w13_chainrule(op):
+    a, c, b = w13_data()
+    grad = cr.grad(w13_losses(cr, cr.linalg)[op])
+    return lambda: grad(a, c, b)
+
+
+def w13_torch(op):
+    import torch
+
+    a, c, b = (torch.tensor(v) for v in w13_data())
+    loss = w13_losses(torch, torch.linalg)[op]
+
+    def step():
+        x = a.clone().requires_grad_(True)
+        loss(x, c, b).backward()
+        return x.grad
+
+    return step
+
+
+def w13_jax(op):
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    a, c, b = (jnp.asarray(v) for v in w13_data())
+    grad = jax.jit(jax.grad(w13_losses(jnp, jnp.linalg)[op]))
+    return lambda: jax.block_until_ready(grad(a, c, b))
+
+
 def memory_against_numpy(add, workload: str, name: str, make) -> dict:
     """Peak memory growth over 50 steps of ``make``'s step beside handwritten NumPy's; returns NumPy's figures."""
     base = w6_measure(w3_numpy)
@@ -750,6 +868,30 @@ def run(only: set[str], repeats: int) -> list[tuple[str, str, str, str, str]]:
             for name, (median, _) in res.items():
                 note = f"target <= 1.0x torch.func.{peer}" if name.startswith("chainrule") else "reference"
                 add("W8", name, median * 1e3, "ms", f"{ratio(res, name, base):.2f}x" if base else "", note)
+    if "W12" in only:
+        cases = {
+            "torch.func.vmap(grad)": (w12_torch, "torch"),
+            "chainrule vmap(grad)": (w12_chainrule, None),
+            "jax.jit(vmap(grad))": (w12_jax, "jax"),
+            "chainrule loop of grad": (w12_loop, None),
+        }
+        res = measure(available(cases), repeats)
+        base = "torch.func.vmap(grad)" if "torch.func.vmap(grad)" in res else None
+        for name, (median, _) in res.items():
+            note = {"chainrule vmap(grad)": "target <= 1.0x torch.func", base: "reference"}.get(name, "")
+            add("W12", name, median * 1e3, "ms", f"{ratio(res, name, base):.2f}x" if base else "", note)
+    if "W13" in only:
+        for op in ("solve", "cholesky", "eigh", "svd"):
+            cases = {
+                f"torch.linalg.{op}": (lambda op=op: w13_torch(op), "torch"),
+                f"chainrule linalg.{op}": (lambda op=op: w13_chainrule(op), None),
+                f"jax.jit {op}": (lambda op=op: w13_jax(op), "jax"),
+            }
+            res = measure(available(cases), repeats, inner=3)
+            base = f"torch.linalg.{op}" if f"torch.linalg.{op}" in res else None
+            for name, (median, _) in res.items():
+                note = "target <= 1.2x PyTorch" if name.startswith("chainrule") else "reference" if name == base else ""
+                add("W13", name, median * 1e3, "ms", f"{ratio(res, name, base):.2f}x" if base else "", note)
     if "W9" in only:
         res = measure(w9_cases(), repeats * 2, inner=10)
         add("W9", "plain function", res["plain function"][0] * 1e6, "us", "1.00x", "reference")
@@ -848,7 +990,9 @@ def write_results(rows, repeats):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", nargs="*", default=["W1", "W2", "W3", "W5", "W6", "W7", "W8", "W9", "W10", "W11"])
+    parser.add_argument(
+        "--only", nargs="*", default=["W1", "W2", "W3", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12", "W13"]
+    )
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--write", action="store_true", help="rewrite benchmarks/RESULTS.md")
     parser.add_argument("--w5-child", help=argparse.SUPPRESS)
