@@ -49,3 +49,12 @@ def test_readme_main_command_runs(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "dz/dx = 3.71876" in result.stdout
     assert "id='accuracy'" in (tmp_path / "report.html").read_text(encoding="utf-8")
+
+
+def test_readme_table_of_numpy_functions_is_what_the_code_dispatches():
+    from chainrule.support import numpy_support_table
+
+    text = README.read_text(encoding="utf-8")
+    block = re.search(r"<!-- numpy-support-table -->\n(.*?)<!-- end numpy-support-table -->", text, re.S)
+    assert block, "the README has the generated table"
+    assert block.group(1) == numpy_support_table(), "regenerate it: python -m chainrule.support"

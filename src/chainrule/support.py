@@ -1,0 +1,46 @@
+"""What of NumPy chainrule differentiates, read from the dispatch tables themselves (the README's table is this
+function's output, and a test keeps the two equal)."""
+
+from __future__ import annotations
+
+from . import linalg as _linalg  # noqa: F401  (registers np.linalg's dispatch)
+from . import manipulation as _manipulation  # noqa: F401
+from . import sorting as _sorting  # noqa: F401
+from .functions import ARRAY_FUNCTIONS, CONSTANT_UFUNCS, UFUNCS
+
+# chainrule answers these with integers or with values whose derivative is zero: tensors that need no gradient
+_CONSTANT_FUNCTIONS = {"argsort", "argpartition", "argmax", "argmin", "matrix_rank", "angle", "imag"}
+
+
+def _name(function: object) -> str:
+    module = getattr(function, "__module__", "numpy") or "numpy"
+    prefix = "np.linalg." if "linalg" in module else "np."
+    return prefix + function.__name__  # type: ignore[attr-defined]
+
+
+def numpy_support_table() -> str:
+    """A Markdown table: the NumPy functions and ufuncs that work on tensors, and how."""
+    functions = sorted({_name(f) for f in ARRAY_FUNCTIONS})
+    linalg = [n for n in functions if n.startswith("np.linalg.")]
+    plain = [n for n in functions if not n.startswith("np.linalg.")]
+    constant = [n for n in functions if n.rsplit(".", 1)[1] in _CONSTANT_FUNCTIONS]
+    rows = [
+        (
+            "ufuncs, differentiable (`np.NAME(t)`, and the operators)",
+            sorted(f"np.{n}" for n in UFUNCS if n not in CONSTANT_UFUNCS),
+        ),
+        ("functions, differentiable", [n for n in plain if n not in constant]),
+        ("`np.linalg`, differentiable", [n for n in linalg if n not in constant]),
+        (
+            "results that need no gradient (integers, or derivative 0)",
+            sorted(constant + [f"np.{n}" for n in CONSTANT_UFUNCS]),
+        ),
+    ]
+    lines = ["| what | NumPy names |", "|---|---|"]
+    for what, names in rows:
+        lines.append(f"| {what} | {' '.join(f'`{n}`' for n in names)} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(numpy_support_table(), end="")
