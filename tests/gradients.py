@@ -121,3 +121,62 @@ def check_function(fn, reference, *arrays, seed=0, order=2, jacobians=True):
     assert got.shape == np.shape(reference(*arrays))
     check_grads(fn, *arrays, seed=seed, order=order)
     check_forward(fn, *arrays, seed=seed, jacobians=jacobians and sum(np.size(a) for a in arrays) <= 60)
+
+
+def check_complex(fn, *arrays, seed=0, order=2, rtol=1e-5):
+    """Derivatives of ``fn`` at complex inputs against central differences, JAX's convention: for the real loss
+    L(z) = Re Σ u·fn(z), grad L = ∂L/∂x - i ∂L/∂y, checked along a real and an imaginary direction separately
+    (so Re Σ grad·t is the change of L along t); the forward rule along complex directions; and, with ``order=2``,
+    the gradient of Re Σ w·grad L the same way."""
+    rng = np.random.default_rng(seed)
+    arrays = tuple(np.asarray(a) for a in arrays)
+
+    def complex_like(shape, dtype):
+        values = rng.standard_normal(shape)
+        return values + 1j * rng.standard_normal(shape) if np.dtype(dtype).kind == "c" else values
+
+    out = np.asarray(fn(*[cr.tensor(a) for a in arrays]).data)
+    u = complex_like(out.shape, out.dtype)
+
+    def loss(*xs):
+        return cr.sum(cr.real(fn(*xs) * u))
+
+    def loss_value(*values):
+        with cr.no_grad():
+            return float(np.asarray(loss(*[cr.tensor(v) for v in values]).data))
+
+    argnums = tuple(range(len(arrays)))
+    grads = cr.grad(loss, argnums=argnums)(*arrays)
+    for kind in ("real", "imaginary"):
+        directions = [
+            rng.standard_normal(a.shape) * (1j if kind == "imaginary" and a.dtype.kind == "c" else 1) for a in arrays
+        ]
+        numeric = _directional(loss_value, arrays, directions)
+        analytic = sum(float(np.real(np.sum(np.asarray(g.data) * d))) for g, d in zip(grads, directions))
+        assert abs(analytic - numeric) <= 1e-7 * max(1.0, abs(numeric)) + rtol * abs(numeric), (
+            f"first order along the {kind} axis: analytic {analytic!r} vs numeric {numeric!r}"
+        )
+    tangents = tuple(complex_like(a.shape, a.dtype) for a in arrays)
+    _, jv = cr.jvp(fn, arrays, tangents)
+    numeric = _directional(lambda *xs: np.asarray(fn(*[cr.tensor(x) for x in xs]).data), arrays, tangents)
+    np.testing.assert_allclose(np.asarray(jv.data), numeric, rtol=rtol, atol=1e-7 * max(1.0, np.abs(numeric).max()))
+    if order < 2:
+        return
+    weights = [complex_like(a.shape, a.dtype) for a in arrays]
+
+    def second(*xs):
+        gs = cr.grad(loss, argnums=argnums)(*xs)
+        return sum((cr.sum(cr.real(g * w)) for g, w in zip(gs, weights)), cr.tensor(0.0))
+
+    grads2 = cr.grad(second, argnums=argnums)(*arrays)
+    for kind in ("real", "imaginary"):
+        directions = [
+            rng.standard_normal(a.shape) * (1j if kind == "imaginary" and a.dtype.kind == "c" else 1) for a in arrays
+        ]
+        numeric = _directional(
+            lambda *values: float(np.asarray(second(*[cr.tensor(v) for v in values]).data)), arrays, directions, 1e-5
+        )
+        analytic = sum(float(np.real(np.sum(np.asarray(g.data) * d))) for g, d in zip(grads2, directions))
+        assert abs(analytic - numeric) <= 1e-4 * max(1.0, abs(numeric)), (
+            f"second order along the {kind} axis: analytic {analytic!r} vs numeric {numeric!r}"
+        )

@@ -105,12 +105,15 @@ def test_cumprod_is_exact_at_zeros_in_both_modes():
 def test_complex_part_functions_on_real_tensors():
     x = cr.tensor(_data(4, 0), requires_grad=True)
     assert cr.real(x) is x and cr.conj(x) is x and x.conj() is x and x.real is x
-    assert cr.imag(x).tolist() == [0.0] * 4 and not cr.imag(x).requires_grad
+    assert cr.imag(x).tolist() == [0.0] * 4
     np.testing.assert_array_equal(cr.angle(x).data, np.angle(x.data))
     np.testing.assert_array_equal(np.real(x).data, x.data)
-    z = cr.tensor(np.array([1 + 2j, -3j]))  # needs no gradient: the values, as NumPy's
+    cr.sum(cr.imag(x) + cr.angle(x)).backward()  # both flat along the real axis (away from 0)
+    assert x.grad.tolist() == [0.0] * 4 and x.grad.dtype == np.float64
+    z = cr.tensor(np.array([1 + 2j, -3j]))
     np.testing.assert_array_equal(cr.imag(z).data, [2.0, -3.0])
     np.testing.assert_array_equal(np.conj(z).data, [1 - 2j, 3j])
+    np.testing.assert_allclose(cr.angle(z, deg=True).data, np.angle(z.data, deg=True))
 
 
 EINSUM_SUBLISTS = [

@@ -144,6 +144,17 @@ CALLS = {
         ),  # fmt: skip
         [(2, 4), (4, 3), (4,)],
     ),
+    "complex parts": (
+        lambda a, b: cr.stack(
+            [
+                cr.real(a + 1j * b) * 2,
+                cr.imag(a * (1 + 1j) + b),
+                cr.real(cr.conj(a + 2j * b) * 1j),
+                cr.angle(a + 1j * b),
+            ]
+        ),
+        [(3,), (3,)],
+    ),
     "loss": (lambda logits: F.cross_entropy(logits, np.array([1, 0, 2])), [(3, 4)]),
     "convolution": (lambda x, w: F.conv2d(x, w, padding=1), [(1, 2, 4, 4), (3, 2, 2, 2)]),
     "linalg": (

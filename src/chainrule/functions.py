@@ -218,7 +218,11 @@ def var(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Ten
     axes = _axis("var", axis, np.ndim(ops.constant(x)))
     n = _count(np.shape(ops.constant(x)), axes)
     centred = x - ops.sum(x, axis=axes, keepdims=True) / n
-    return ops.sum(centred * centred, axis=axes, keepdims=keepdims) / (n - ddof)
+    if np.dtype(ops.constant(x).dtype).kind == "c":  # |x - mean|², as NumPy: a real variance
+        squares = ops.real(centred * ops.conjugate(centred))
+    else:
+        squares = centred * centred
+    return ops.sum(squares, axis=axes, keepdims=keepdims) / (n - ddof)
 
 
 @_public
@@ -696,42 +700,36 @@ def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0)
     return result
 
 
-def _real_only(name: str, x: Any) -> np.ndarray:
-    values = np.asarray(ops.constant(x))
-    if values.dtype.kind == "c" and type(x) is Tensor and (x.requires_grad or x._tangents):
-        raise TypeError(f"{name}: complex tensors that carry derivatives are not supported yet")
-    return values
-
-
-@_public
 def real(x: Any) -> Tensor:
     """The real part (the tensor itself when it is real)."""
     x = _operand(x)
-    values = _real_only("real", x)
-    return x if values.dtype.kind != "c" else Tensor(values.real)
+    if np.dtype(ops.constant(x).dtype).kind != "c":
+        return x if type(x) is Tensor else Tensor(np.asarray(x))
+    return _public(ops.real)(x)
 
 
 @_public
 def imag(x: Any) -> Tensor:
-    """The imaginary part (zeros, with no gradient, when the tensor is real)."""
-    values = _real_only("imag", _operand(x))
-    return Tensor(values.imag.copy() if values.dtype.kind == "c" else np.zeros_like(values))
+    """The imaginary part (zeros when the tensor is real)."""
+    return ops.imag(_operand(x))
 
 
-@_public
 def conj(x: Any) -> Tensor:
     """The complex conjugate (the tensor itself when it is real)."""
     x = _operand(x)
-    values = _real_only("conj", x)
-    return x if values.dtype.kind != "c" else Tensor(values.conj())
+    if np.dtype(ops.constant(x).dtype).kind != "c":
+        return x if type(x) is Tensor else Tensor(np.asarray(x))
+    return _public(ops.conjugate)(x)
 
 
 conjugate = conj
 
 
+@_public
 def angle(z: Any, deg: bool = False) -> Tensor:
-    """The argument of each complex number (0 or π for real numbers: derivative 0, no gradient)."""
-    return Tensor(np.angle(_real_only("angle", _operand(z)), deg=deg))
+    """The argument of each complex number, in radians (degrees with ``deg``); 0 or π for real numbers."""
+    out = ops.angle(_operand(z))
+    return out * (180 / math.pi) if deg else out
 
 
 # -- NumPy ufuncs on Tensors (np.exp(t), ndarray + t) ------------------------------------------------------------

@@ -9,7 +9,7 @@ from . import sorting as _sorting  # noqa: F401
 from .functions import ARRAY_FUNCTIONS, CONSTANT_UFUNCS, UFUNCS
 
 # chainrule answers these with integers or with values whose derivative is zero: tensors that need no gradient
-_CONSTANT_FUNCTIONS = {"argsort", "argpartition", "argmax", "argmin", "matrix_rank", "angle", "imag"}
+_CONSTANT_FUNCTIONS = {"argsort", "argpartition", "argmax", "argmin", "matrix_rank"}
 
 
 def _name(function: object) -> str:

@@ -11,19 +11,11 @@ import numpy as np
 from .backend import array_module
 from .errors import DtypeError, GradientError, InplaceError, ShapeError
 
-COMPLEX_NOT_YET = (
-    "complex numbers cannot be differentiated yet (their derivative rules are not all written): split the value "
-    "into real and imaginary parts as two real tensors"
-)
-
 
 def check_differentiable_dtype(dtype: Any, what: str) -> None:
-    kind = np.dtype(dtype).kind
-    if kind == "c":
-        raise DtypeError(f"{what}: got dtype {np.dtype(dtype)}; {COMPLEX_NOT_YET}.")
-    if kind != "f":
+    if np.dtype(dtype).kind not in "fc":
         raise DtypeError(
-            f"{what}: only floating-point tensors can require grad, got dtype {np.dtype(dtype)}. "
+            f"{what}: only floating-point (real or complex) tensors can require grad, got dtype {np.dtype(dtype)}. "
             "Create it with a float dtype, e.g. cr.tensor(data, dtype='float64', requires_grad=True)."
         )
 

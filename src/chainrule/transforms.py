@@ -19,7 +19,7 @@ import numpy as np
 
 from . import engine, ops
 from .backend import array_module
-from .errors import GradientError, ShapeError
+from .errors import DtypeError, GradientError, ShapeError
 from .primitive import Primitive, defvjp_joint
 from .tensor import Tensor, check_differentiable_dtype
 
@@ -154,6 +154,11 @@ def _fresh_input(x: Any, level: int | None = None, tangent: Any = None) -> Tenso
             tangent = Tensor._from_op(tangent.data.copy(order="K"), None)
         if tangent.shape != x.shape:
             raise ShapeError(f"jvp: a tangent of shape {tangent.shape} for a primal of shape {x.shape}")
+        if tangent.dtype.kind == "c" and x.dtype.kind != "c":
+            raise DtypeError(
+                f"jvp: a complex tangent for a real primal of dtype {x.dtype} (a real input moves along the real "
+                "axis only); make the primal complex"
+            )
         engine.set_tangent(fresh, level, tangent if tangent.dtype == x.dtype else ops.cast(tangent, dtype=x.dtype))
     return fresh
 
@@ -260,10 +265,29 @@ def _regroup(values: list[Any], leaves_per_arg: list[list[Any]], specs: list[Any
 # -- reverse mode -----------------------------------------------------------------------------------------------
 
 
-def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+def _check_holomorphic(name: str, inputs: list[Tensor], outputs: list[Tensor], holomorphic: bool) -> None:
+    """As in JAX: a complex output needs ``holomorphic=True`` (its derivative is then f'(z)), which in turn needs
+    complex inputs; without it, the derivative of a real output with respect to a complex input z = x + iy is
+    ∂f/∂x - i ∂f/∂y (conjugate it for a step of gradient descent)."""
+    if holomorphic:
+        real = [x for x in inputs if x.dtype.kind != "c"]
+        if real:
+            raise DtypeError(f"{name}(holomorphic=True): the inputs must be complex, got dtype {real[0].dtype}")
+        return
+    if any(o.dtype.kind == "c" for o in outputs):
+        raise DtypeError(
+            f"{name}: the function returns a complex value; pass holomorphic=True for a holomorphic function (its "
+            "derivative f'(z)), or differentiate a real value of it (abs(z) ** 2, z.real, ...)"
+        )
+
+
+def value_and_grad(
+    f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False, holomorphic: bool = False
+) -> Callable:
     """``value_and_grad(f)(*args)`` is ``(f(*args), grad(f)(*args))`` from one forward and one backward pass
     (with ``has_aux``, ``f`` returns ``(value, aux)`` and the result is ``((value, aux), grad)``). Like
-    ``torch.func``, transforms record what they need even inside ``cr.no_grad()``."""
+    ``torch.func``, transforms record what they need even inside ``cr.no_grad()``. Complex numbers follow JAX (see
+    ``grad``)."""
 
     def wrapped(*args: Any) -> Any:
         numbers = _argnums(argnums, len(args), "grad")
@@ -277,6 +301,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_
                 raise GradientError("grad(has_aux=True): the function must return a pair (value, aux)")
             value, aux = result if has_aux else (result, None)
             value = _scalar(value, "grad")
+            _check_holomorphic("grad", flat, [value], holomorphic)
             create = _nested(flat) or (value.requires_grad and engine.reaches_outside(value, keys, since))
             grads = _grads_or_zeros(value, np.ones(value.shape, dtype=value.dtype), flat, keys, create, create)
         out = _regroup(grads, leaves_per_arg, specs)
@@ -288,10 +313,16 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_
     return wrapped
 
 
-def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+def grad(
+    f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False, holomorphic: bool = False
+) -> Callable:
     """The gradient of a function returning a single-element Tensor: ``grad(f)(x)`` has the structure of ``x``
-    (one Tensor for an int ``argnums``, a tuple for a tuple); with ``has_aux``, ``(grad, aux)``."""
-    both = value_and_grad(f, argnums, has_aux)
+    (one Tensor for an int ``argnums``, a tuple for a tuple); with ``has_aux``, ``(grad, aux)``.
+
+    Complex numbers follow JAX: for a real-valued ``f`` of complex ``z = x + iy`` the result is ``∂f/∂x - i ∂f/∂y``
+    (its conjugate is the direction of steepest ascent); a complex-valued ``f`` needs ``holomorphic=True`` and
+    gives ``f'(z)``."""
+    both = value_and_grad(f, argnums, has_aux, holomorphic)
 
     def wrapped(*args: Any) -> Any:
         (value_aux, g) = both(*args)
@@ -395,11 +426,14 @@ def _jvp_batched(f: Callable[..., Any], inputs: list[Tensor], position: int, dir
 # -- Jacobians and Hessians -------------------------------------------------------------------------------------
 
 
-def jacobian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, mode: str = "rev") -> Callable:
+def jacobian(
+    f: Callable[..., Any], argnums: int | Sequence[int] = 0, mode: str = "rev", holomorphic: bool = False
+) -> Callable:
     """The Jacobian of ``f``: for one input and one output a Tensor of shape ``out.shape + in.shape``; for nested
     outputs and inputs (or a tuple ``argnums``), the output's structure holding the input's structure of such
     blocks, as in JAX. ``mode="rev"`` takes all output elements in one batched backward pass, ``"fwd"`` all
-    input directions in one batched forward pass."""
+    input directions in one batched forward pass. Complex inputs need real outputs (``mode="rev"``) or
+    ``holomorphic=True``, as in JAX."""
     if mode not in ("rev", "fwd"):
         raise ValueError(f"jacobian: mode must be 'rev' or 'fwd', got {mode!r}")
 
@@ -419,6 +453,13 @@ def jacobian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, mode: str 
             return f(*call_args)
 
         if mode == "fwd":
+            if not holomorphic and any(x.dtype.kind == "c" for x in flat_in):
+                raise DtypeError(
+                    "jacobian(mode='fwd') of complex inputs: pass holomorphic=True for a holomorphic function, or "
+                    "use mode='rev' for a real-valued one"
+                )
+            if holomorphic:
+                _check_holomorphic("jacobian", flat_in, [], True)
             blocks_by_input = []
             for position, x in enumerate(flat_in):
                 directions = np.eye(x.size, dtype=x.dtype).reshape((x.size, *x.shape))
@@ -443,6 +484,7 @@ def jacobian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, mode: str 
                 keys = _keys(fresh)
                 out_leaves, out_spec = tree_flatten(of_leaves(*fresh))
                 out_leaves = [_as_tensor(o) for o in out_leaves]
+                _check_holomorphic("jacobian", fresh, out_leaves, holomorphic)
                 create = _nested(fresh) or any(
                     o.requires_grad and engine.reaches_outside(o, keys, since) for o in out_leaves
                 )
@@ -467,9 +509,9 @@ def _basis(inputs: list[Tensor], position: int, direction: np.ndarray) -> tuple:
     return tuple(direction if k == position else np.zeros(x.shape, dtype=x.dtype) for k, x in enumerate(inputs))
 
 
-def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable:
+def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, holomorphic: bool = False) -> Callable:
     """The Hessian of a scalar function: forward mode over the reverse-mode gradient."""
-    return jacobian(grad(f, argnums), argnums, mode="fwd")
+    return jacobian(grad(f, argnums, holomorphic=holomorphic), argnums, mode="fwd", holomorphic=holomorphic)
 
 
 def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:

@@ -7,8 +7,8 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from ..backend import SCALAR_TYPES, array_module
-from ..errors import DtypeError, GradientError
-from ..tensor import COMPLEX_NOT_YET, FREED, NARY, UNARY, Tensor
+from ..errors import GradientError
+from ..tensor import FREED, NARY, UNARY, Tensor
 
 if TYPE_CHECKING:
     from ..primitive import Primitive
@@ -407,7 +407,7 @@ def fit_gradient(g: Any, value: Any, op: str, position: int) -> Any:
             ) from error
     if g.dtype != value.dtype and getattr(value.dtype, "kind", "") in "fc":
         if g.dtype.kind == "c" and value.dtype.kind != "c":
-            raise DtypeError(f"'{op}' has a complex result of a real input that requires grad: {COMPLEX_NOT_YET}.")
+            g = real(g)  # a real input moves only along the real axis: the imaginary part of its cotangent is moot
         g = cast(g, dtype=value.dtype)
     return g
 
@@ -447,7 +447,7 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool) -> None:
 
 # The two primitives the engine applies itself, to fit a gradient to its input (imported last: they are
 # defined on top of this module)
-from ..ops.elementwise import cast, where  # noqa: E402
+from ..ops.elementwise import cast, real, where  # noqa: E402
 from ..ops.shape import identity, sum_to  # noqa: E402
 from ..primitive import JointRule  # noqa: E402
 from ..vectorize.batched import BATCHING_USED  # noqa: E402

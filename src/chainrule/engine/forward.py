@@ -6,8 +6,7 @@ import itertools
 import threading
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DtypeError
-from ..tensor import COMPLEX_NOT_YET, Tensor
+from ..tensor import Tensor
 
 if TYPE_CHECKING:
     from ..primitive import Primitive
@@ -91,11 +90,10 @@ def push_tangents(prim: Primitive, args: tuple, params: dict, out: Tensor) -> No
 
                     total = broadcast_to(total, shape=shape)
                 if total.dtype != out.dtype and out.dtype.kind in "fc":
-                    from ..ops.elementwise import cast
+                    from ..ops.elementwise import cast, real
 
                     if total.dtype.kind == "c" and out.dtype.kind != "c":
-                        raise DtypeError(f"'{prim.name}' gave a complex tangent to a real result: {COMPLEX_NOT_YET}.")
-
+                        total = real(total)  # a real result changes along the real axis only
                     total = cast(total, dtype=out.dtype)
                 total = total if type(total) is Tensor else Tensor._from_op(total, None)
                 if out._tangents is None:

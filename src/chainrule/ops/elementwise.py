@@ -15,7 +15,16 @@ import math
 import operator
 
 from ..backend import array_module, special_function
-from ..primitive import constant, defjvp_elementwise, defjvp_linear, defvjp, describe, operator_primitive, primitive
+from ..primitive import (
+    constant,
+    defjvp,
+    defjvp_elementwise,
+    defjvp_linear,
+    defvjp,
+    describe,
+    operator_primitive,
+    primitive,
+)
 
 BROADCAST_HINT = (
     "Operand shapes must be equal or 1 in each trailing axis; reshape or expand_dims one operand so they line up."
@@ -245,6 +254,8 @@ describe(tanh, "1 - tanh²({a})")
 
 @primitive("sigmoid")
 def sigmoid(xp, x):
+    if xp.iscomplexobj(x):
+        return 1 / (1 + xp.exp(-x))
     # exp of a non-positive number only, so no overflow for any input
     e = xp.exp(-xp.abs(x))
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
@@ -256,6 +267,8 @@ describe(sigmoid, "sigmoid({a})·(1 - sigmoid({a}))")
 
 @primitive("softplus")
 def softplus(xp, x):
+    if xp.iscomplexobj(x):
+        return xp.log1p(xp.exp(x))
     # log(1 + e^x) = max(x, 0) + log1p(e^-|x|): exact for large |x| of either sign
     return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
 
@@ -278,8 +291,72 @@ def absolute(xp, x):
     return xp.abs(x)
 
 
-defvjp(absolute, lambda g, ans, x: g * sign(x))
+def _is_complex(x):
+    return getattr(constant(x), "dtype", None) is not None and constant(x).dtype.kind == "c"
+
+
+def _conj_over_abs(x, ans):
+    """conj(z) / |z|, and 0 where z == 0: d|z| = Re(conj(z) dz) / |z|."""
+    zero = constant(ans) == 0
+    return where(0.0, conjugate(x) / where(1.0, ans, condition=zero), condition=zero)
+
+
+# Complex numbers follow JAX: a reverse rule is the transpose of the forward rule under the pairing Re(w · t), so
+# holomorphic functions keep their real rules (g · f'(z)), and grad of a real-valued f(z) is ∂f/∂x - i ∂f/∂y.
+defvjp(absolute, lambda g, ans, x: g * (_conj_over_abs(x, ans) if _is_complex(x) else sign(x)))
 describe(absolute, "sign({a})")
+defjvp(absolute, lambda t, ans, x: real(_conj_over_abs(x, ans) * t) if _is_complex(x) else t * sign(x))
+
+
+@primitive("real")
+def real(xp, x):
+    return xp.real(x)
+
+
+defvjp(real, lambda g, ans, x: g)  # Re(w t) = g Re(t): w = g (the engine gives it x's dtype)
+describe(real, "1 on the real part")
+defjvp(real, lambda t, ans, x: real(t))
+
+
+@primitive("imag")
+def imag(xp, x):
+    return xp.imag(x)
+
+
+defvjp(imag, lambda g, ans, x: g * -1j)  # Re(w t) = g Im(t): w = -i g
+describe(imag, "1 on the imaginary part")
+defjvp(imag, lambda t, ans, x: imag(t))
+
+
+@primitive("conjugate")
+def conjugate(xp, x):
+    return xp.conj(x)
+
+
+defvjp(conjugate, lambda g, ans, x: conjugate(g))
+describe(conjugate, "the conjugate")
+defjvp(conjugate, lambda t, ans, x: conjugate(t))
+
+
+@primitive("angle")
+def angle(xp, x):
+    return xp.angle(x)
+
+
+def _angle_slope(x):
+    """-i conj(z) / |z|², 0 at z == 0: d arg z = Im(conj(z) dz) / |z|² (zero for real numbers away from 0)."""
+    if not _is_complex(x):
+        return x * 0.0
+    size = real(x * conjugate(x))
+    zero = constant(size) == 0
+    return where(0.0, conjugate(x) * -1j / where(1.0, size, condition=zero), condition=zero)
+
+
+defvjp(angle, lambda g, ans, x: g * _angle_slope(x))
+describe(angle, "Im(conj({a}) ·)/|{a}|²")
+defjvp(angle, lambda t, ans, x: real(_angle_slope(x) * t))
+for _prim in (absolute, real, imag, conjugate, angle):
+    _prim.elementwise = True  # diagonal Jacobians, with forward rules of their own (not holomorphic)
 
 
 def _picking_rules(better, skip_nan=False):
@@ -346,10 +423,12 @@ describe(where, "1 where the condition holds, else 0", "0 where the condition ho
 
 @primitive("cast")
 def cast(xp, x, dtype=None):
+    if x.dtype.kind == "c" and xp.dtype(dtype).kind != "c":
+        return xp.real(x).astype(dtype)  # to a real dtype: the real part, as astype gives it (without its warning)
     return x.astype(dtype)
 
 
-defvjp(cast, lambda g, ans, x, dtype=None: cast(g, dtype=x.dtype))
+defvjp(cast, lambda g, ans, x, dtype=None: cast(g, dtype=x.dtype))  # (cast itself takes the real part for a real x)
 describe(cast, "1")
 defjvp_linear(cast)
 
@@ -386,7 +465,7 @@ def arccosh(xp, x):
     return xp.arccosh(x)
 
 
-defvjp(arccosh, lambda g, ans, x: g / sqrt(x * x - 1))
+defvjp(arccosh, lambda g, ans, x: g / (sqrt(x - 1) * sqrt(x + 1)))  # (one branch for complex numbers too)
 describe(arccosh, "1/sqrt({a}² - 1)")
 
 
@@ -518,7 +597,7 @@ describe(fmin, "1 if {a} < {b} or {b} is NaN, 1/2 if equal", "1 if {b} < {a} or 
 # rule multiplies the tangent by the very local derivative its reverse rule multiplies the cotangent by.
 for _prim in (add, subtract, multiply, divide, negative, power, square, sqrt, root_of_variance, exp, expm1, log, log1p,
               sin, cos, tan,
-              arcsin, arccos, arctan, erf, sinh, cosh, tanh, sigmoid, softplus, relu, absolute, maximum, minimum, clip,
+              arcsin, arccos, arctan, erf, sinh, cosh, tanh, sigmoid, softplus, relu, maximum, minimum, clip,
               where, arcsinh, arccosh, arctanh, exp2, log2, log10, reciprocal, deg2rad, rad2deg, arctan2, hypot,
               logaddexp, logaddexp2, fmax, fmin, sinc):  # fmt: skip
     defjvp_elementwise(_prim)
