@@ -169,6 +169,7 @@ CALLS = {
                 cr.flatten(cr.linalg.svd(a, compute_uv=False)),
                 cr.flatten(cr.linalg.qr(a).R ** 2),
                 cr.flatten(cr.linalg.pinv(a)),
+                cr.flatten(cr.abs(cr.linalg.eigvals(_spd(a)))),
             ]
         ),  # fmt: skip
         [(3, 3), (3, 2)],

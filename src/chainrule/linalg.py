@@ -40,7 +40,9 @@ __all__ = [
     "cholesky",
     "cond",
     "det",
+    "eig",
     "eigh",
+    "eigvals",
     "eigvalsh",
     "inv",
     "lstsq",
@@ -65,6 +67,11 @@ class SlogdetResult(NamedTuple):
 
 
 class EighResult(NamedTuple):
+    eigenvalues: Tensor
+    eigenvectors: Tensor
+
+
+class EigResult(NamedTuple):
     eigenvalues: Tensor
     eigenvectors: Tensor
 
@@ -141,6 +148,20 @@ def eigh(a: Any, UPLO: str = "L") -> EighResult:
         raise ValueError(f"eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
     w, v = eigh_parts(ops.eigh(a, UPLO=UPLO), _shape(a)[-1])
     return EighResult(_tensor(w), _tensor(v))
+
+
+def eig(a: Any) -> EigResult:
+    """Eigenvalues and right eigenvectors (columns, unit length) of each square matrix, always complex (NumPy
+    gives real arrays when the eigenvalues happen to be real). Eigenvectors have any phase: differentiate losses
+    that do not depend on it (|v|, eigenvalues, ...); repeated eigenvalues as for ``eigh``."""
+    a = _matrices("eig", a)
+    w, v = eigh_parts(ops.eig(a), _shape(a)[-1])
+    return EigResult(_tensor(w), _tensor(v))
+
+
+def eigvals(a: Any) -> Tensor:
+    """The eigenvalues of each square matrix, complex."""
+    return eig(a).eigenvalues
 
 
 def eigvalsh(a: Any, UPLO: str = "L") -> Tensor:

@@ -42,5 +42,22 @@ def numpy_support_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def update_readme(path: str) -> None:
+    """Write the table into the README between its two markers."""
+    import re
+    from pathlib import Path
+
+    readme = Path(path)
+    text = readme.read_text(encoding="utf-8")
+    table = numpy_support_table()
+    pattern = r"(<!-- numpy-support-table -->\n).*?(<!-- end numpy-support-table -->)"
+    readme.write_text(re.sub(pattern, lambda m: m.group(1) + table + m.group(2), text, flags=re.S), encoding="utf-8")
+
+
 if __name__ == "__main__":
-    print(numpy_support_table(), end="")
+    import sys
+
+    if sys.argv[1:2] == ["--readme"]:
+        update_readme(sys.argv[2] if len(sys.argv) > 2 else "README.md")
+    else:
+        print(numpy_support_table(), end="")

@@ -66,6 +66,7 @@ from .elementwise import (
 from .linalg import (
     cholesky,
     det,
+    eig,
     eigh,
     einsum,
     inv,

@@ -75,6 +75,8 @@ def _power_vjp_base(g, ans, x, y):
 
 def _power_vjp_exponent(g, ans, x, y):
     # d(x^y)/dy = x^y log x. At x == 0, as PyTorch: 0 for y >= 0 (the limit as x -> 0+ for y > 0), -inf for y < 0
+    if _is_complex(ans) and not _is_complex(x):  # a real base with a complex exponent: the complex logarithm
+        x = cast(x, dtype=constant(ans).dtype)
     at_zero = constant(x == 0)
     xp = array_module(constant(ans))
     if not xp.any(at_zero):

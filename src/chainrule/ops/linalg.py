@@ -15,7 +15,7 @@ from ..primitive import (
     describe_vjp,
     primitive,
 )
-from .elementwise import absolute, sign, where
+from .elementwise import absolute, conjugate, real, sign, where
 from .reductions import _kept, sum, unreduce
 from .shape import broadcast_to, concatenate, expand_dims, getitem, reshape, squeeze, swapaxes
 
@@ -222,7 +222,41 @@ def _strictly_lower(x):
 
 
 def _symmetric_part(x):
-    return (x + matrix_transpose(x)) * 0.5
+    """(x + xᴴ) / 2: the Hermitian (for real data, symmetric) part."""
+    return (x + adjoint(x)) * 0.5
+
+
+def _is_complex(x):
+    return constant(x).dtype.kind == "c"
+
+
+def adjoint(x):
+    """The conjugate transpose of a stack of matrices (the transpose for real data)."""
+    return conjugate(matrix_transpose(x)) if _is_complex(x) else matrix_transpose(x)
+
+
+def _imaginary_diagonal(x):
+    """i Im(diag x) as a diagonal matrix (zero for real data): the phase part complex decompositions fix."""
+    if not _is_complex(x):
+        return x * 0.0
+    diagonal = diagonal_part(x)
+    return diagonal_matrix(diagonal - real(diagonal))
+
+
+def complex_by_transposing(real_vjp, jvp, always=False):
+    """A reverse rule: ``real_vjp`` for real data; for complex data, the transpose of the forward rule ``jvp``
+    (the reverse pass through it: Re Σ g·jvp(t) differentiated in t), which holds JAX's convention by
+    construction and needs no second set of formulas."""
+
+    def rule(g, ans, a, **params):
+        if not always and not _is_complex(a):
+            return real_vjp(g, ans, a, **params)
+        from ..transforms import grad
+
+        start = array_module(constant(a)).zeros(constant(a).shape, dtype=constant(a).dtype)
+        return grad(lambda t: sum(real(g * jvp(t, ans, a, **params)), axis=None))(start)
+
+    return rule
 
 
 def _inverse_gaps(w):
@@ -323,12 +357,12 @@ def _cholesky_vjp(g, ans, a):
 
 
 def _cholesky_jvp(t, ans, a):
-    # dL = L Φ(L⁻¹ sym(dA) L⁻ᵀ)
-    inner = solve(ans, matrix_transpose(solve(ans, _symmetric_part(t))))
+    # dL = L Φ(L⁻¹ sym(dA) L⁻ᴴ)
+    inner = solve(ans, adjoint(solve(ans, _symmetric_part(t))))
     return matmul(ans, _lower_half_diagonal(inner))
 
 
-defvjp(cholesky, _cholesky_vjp)
+defvjp(cholesky, complex_by_transposing(_cholesky_vjp, _cholesky_jvp))
 describe_vjp(cholesky, "sym(Lᵀ⁻¹ Φ(Lᵀ g) L⁻¹), Φ: the lower triangle with half its diagonal")
 defjvp(cholesky, _cholesky_jvp)
 
@@ -353,15 +387,40 @@ def _eigh_vjp(g, ans, a, UPLO="L"):
 
 
 def _eigh_jvp(t, ans, a, UPLO="L"):
+    # dw = Re diag(Vᴴ dA V), dV = V (F ∘ Vᴴ dA V) (the phase of each eigenvector held: Im diag(Vᴴ dV) = 0)
     n = a.shape[-1]
     w, v = eigh_parts(ans, n)
-    rotated = matmul(matmul(matrix_transpose(v), _symmetric_part(t)), v)
-    return pack_tangents([diagonal_part(rotated), matmul(v, _inverse_gaps(w) * rotated)], a.shape[:-2])
+    rotated = matmul(matmul(adjoint(v), _symmetric_part(t)), v)
+    dw = diagonal_part(rotated)
+    return pack_tangents([real(dw) if _is_complex(dw) else dw, matmul(v, _inverse_gaps(w) * rotated)], a.shape[:-2])
 
 
-defvjp(eigh, _eigh_vjp)
+defvjp(eigh, complex_by_transposing(_eigh_vjp, _eigh_jvp))
 describe_vjp(eigh, "V (diag(w̄) + F ∘ Vᵀ V̄) Vᵀ, F_ij = 1/(w_j - w_i)")
 defjvp(eigh, _eigh_jvp)
+
+
+@primitive("eig", hint="The matrix must be square, (..., n, n).")
+def eig(xp, a):
+    w, v = xp.linalg.eig(a)
+    kind = xp.result_type(a.dtype, xp.complex64)  # always complex, whether or not the eigenvalues happen to be real
+    return pack(xp, (w.astype(kind), v.astype(kind)), a.shape[:-2])
+
+
+def _eig_jvp(t, ans, a):
+    # V⁻¹ dA V = D: dw = diag D, dV = V (F ∘ D) with F_ij = 1/(w_j - w_i), then each column kept of unit length
+    # (as NumPy returns them); their phase is any, so only losses that do not depend on it have a derivative
+    n = a.shape[-1]
+    w, v = eigh_parts(ans, n)
+    rotated = solve(v, matmul(t, v))
+    dv = matmul(v, _inverse_gaps(w) * rotated)
+    dv = dv - v * real(sum(conjugate(v) * dv, axis=(len(v.shape) - 2,), keepdims=True))
+    return pack_tangents([diagonal_part(rotated), dv], a.shape[:-2])
+
+
+defvjp(eig, complex_by_transposing(None, _eig_jvp, always=True))
+describe_vjp(eig, "the transpose of dw = diag(V⁻¹ dA V), dV = V (F ∘ V⁻¹ dA V)")
+defjvp(eig, _eig_jvp)
 
 
 @primitive("svd")
@@ -431,25 +490,26 @@ def _svd_jvp(t, ans, a, full_matrices=False):
     if full_matrices and m != n:
         raise GradientError(FULL_SVD_ERROR)
     u, s, vh = svd_parts(ans, m, n, full_matrices)
-    ut, v = matrix_transpose(u), matrix_transpose(vh)
+    ut, v = adjoint(u), adjoint(vh)
     f = _inverse_gaps(s * s)
-    rotated = matmul(matmul(ut, t), v)  # dP = Uᵀ dA V
+    rotated = matmul(matmul(ut, t), v)  # dP = Uᴴ dA V
     ds = diagonal_part(rotated)
     dp_s = rotated * expand_dims(s, -2)  # dP S
     s_dp = expand_dims(s, -1) * rotated  # S dP
-    du = matmul(u, f * (dp_s + matrix_transpose(dp_s)))
-    dv = matmul(v, f * (s_dp + matrix_transpose(s_dp)))
     s_inv = expand_dims(_safe_reciprocal(s), -2)
+    # the phase of U's columns follows the imaginary diagonal of dP (zero for real data)
+    du = matmul(u, f * (dp_s + adjoint(dp_s)) + _imaginary_diagonal(rotated) * s_inv)
+    dv = matmul(v, f * (s_dp + adjoint(s_dp)))
     if m > n:
         spill = matmul(t, v) * s_inv
         du = du + spill - matmul(u, matmul(ut, spill))
     if n > m:
-        spill = matmul(matrix_transpose(t), u) * s_inv
+        spill = matmul(adjoint(t), u) * s_inv
         dv = dv + spill - matmul(v, matmul(vh, spill))
-    return pack_tangents([du, ds, matrix_transpose(dv)], a.shape[:-2])
+    return pack_tangents([du, real(ds) if _is_complex(ds) else ds, adjoint(dv)], a.shape[:-2])
 
 
-defvjp(svd, _svd_vjp)
+defvjp(svd, complex_by_transposing(_svd_vjp, _svd_jvp))
 describe_vjp(svd, "U [(F∘(UᵀŪ-ŪᵀU))S + diag(s̄) + S(F∘(VᵀV̄-V̄ᵀV))] Vᵀ + the parts outside U's and V's columns")
 defjvp(svd, _svd_jvp)
 
@@ -480,15 +540,15 @@ def _qr_jvp(t, ans, a):
     m, n = a.shape[-2:]
     q, r = qr_parts(ans, m, n)
     t_rinv = matrix_transpose(solve(matrix_transpose(r), matrix_transpose(t)))  # dA R⁻¹
-    qt_t_rinv = matmul(matrix_transpose(q), t_rinv)
+    qt_t_rinv = matmul(adjoint(q), t_rinv)
     lower = _strictly_lower(qt_t_rinv)
-    skew = lower - matrix_transpose(lower)
+    skew = lower - adjoint(lower) + _imaginary_diagonal(qt_t_rinv)  # (R's diagonal stays real)
     dq = matmul(q, skew - qt_t_rinv) + t_rinv
     dr = matmul(qt_t_rinv - skew, r)
     return pack_tangents([dq, dr], a.shape[:-2])
 
 
-defvjp(qr, _qr_vjp)
+defvjp(qr, complex_by_transposing(_qr_vjp, _qr_jvp))
 describe_vjp(qr, "(Q̄ + Q copyltu(R R̄ᵀ - Q̄ᵀ Q)) R⁻ᵀ")
 defjvp(qr, _qr_jvp)
 
@@ -509,13 +569,13 @@ def _pinv_vjp(g, ans, a, rtol=None, hermitian=False):
 
 
 def _pinv_jvp(t, ans, a, rtol=None, hermitian=False):
-    p, pt, tt = ans, matrix_transpose(ans), matrix_transpose(t)
+    p, pt, tt = ans, adjoint(ans), adjoint(t)
     left = _identity(a, a.shape[-2]) - matmul(a, p)
     right = _identity(a, a.shape[-1]) - matmul(p, a)
     return -matmul(matmul(p, t), p) + matmul(matmul(p, pt), matmul(tt, left)) + matmul(right, matmul(tt, matmul(pt, p)))
 
 
-defvjp(pinv, _pinv_vjp)
+defvjp(pinv, complex_by_transposing(_pinv_vjp, _pinv_jvp))
 describe_vjp(pinv, "-A⁺ᵀ g A⁺ᵀ + (I - AA⁺) gᵀ A⁺A⁺ᵀ + A⁺ᵀA⁺ gᵀ (I - A⁺A)")
 defjvp(pinv, _pinv_jvp)
 
@@ -527,25 +587,31 @@ def vector_norm(xp, x, ord=2, axis=None, keepdims=False):
 
 def _norm_slope(ans, x, ord=2, axis=None, keepdims=False):
     """d‖x‖/dx elementwise, defined as 0 where the norm is 0 (and, for ord < 1, where an element is 0); the
-    ∞-norms share the slope equally among the elements that reach the maximum (minimum) magnitude."""
+    ∞-norms share the slope equally among the elements that reach the maximum (minimum) magnitude. For complex x
+    the direction of each element is conj(x)/|x| (the change of the norm is Re Σ slope·dx)."""
     kept = broadcast_to(_kept(ans, x.shape, axis, keepdims), shape=tuple(x.shape))
     size = absolute(x)
+    if _is_complex(x):  # conj(x)/|x|, which (unlike the sign of a real number) changes with x
+        at_zero = constant(size) == 0
+        direction = where(0.0, conjugate(x) / where(1.0, size, condition=at_zero), condition=at_zero)
+    else:
+        direction = sign(x)
     if ord == 0:
         return size * 0.0
     if ord in (float("inf"), float("-inf")):
         reached = constant(size) == constant(kept)
-        return sign(x) * reached / sum(reached, axis=axis, keepdims=True)
+        return direction * reached / sum(reached, axis=axis, keepdims=True)
     if ord == 1:
-        return sign(x)
+        return direction
     zero = constant(kept) == 0
     ratio = size / where(1.0, kept, condition=zero)
     if ord == 2:
-        slope = x / where(1.0, kept, condition=zero)
+        slope = (conjugate(x) if _is_complex(x) else x) / where(1.0, kept, condition=zero)
     else:
         if ord < 1:
             zero = zero | (constant(x) == 0)
             ratio = where(1.0, ratio, condition=zero)
-        slope = sign(x) * ratio ** (ord - 1)
+        slope = direction * ratio ** (ord - 1)
     return where(0.0, slope, condition=zero)
 
 
