@@ -15,6 +15,7 @@ from .engine import detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .errors import AnomalyError, ChainruleError, DtypeError, GradientError, InplaceError, LinAlgError, ShapeError
 from .explainer import draw, explain
 from .functions import (
+    array,
     abs,
     add,
     angle,

@@ -592,6 +592,15 @@ def _explicit_einsum(subscripts: str, count: int) -> str:
 sinc = _unary(ops.sinc)
 
 
+def array(object: Any, dtype: Any = None) -> Tensor:
+    """A tensor from ``object``, as ``np.array``: nested lists and tuples of numbers, arrays and tensors, the tensors
+    stacked with chainrule's operations (so a gradient flows through them, as ``jnp.array`` does for JAX)."""
+    x = _operand(object)
+    if type(x) is Tensor:
+        return x if dtype is None else astype(x, dtype)
+    return Tensor(np.array(x, dtype=dtype))
+
+
 @_public
 def cumprod(x: Any, axis: int | None = None) -> Tensor:
     """Running products along ``axis`` (of the flattened tensor when None); exact gradients also at zeros."""
