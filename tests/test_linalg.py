@@ -295,3 +295,16 @@ def test_numpy_linalg_functions_dispatch_to_chainrule():
     np.testing.assert_allclose(x.grad.data, expected.data)
     w, v = np.linalg.eigh(cr.tensor(a + a.T))
     assert type(w) is cr.Tensor and type(v) is cr.Tensor
+
+
+@pytest.mark.parametrize("uplo", ["L", "U"])
+def test_eigh_and_cholesky_differentiate_what_numpy_computes_from_one_triangle(uplo):
+    # NumPy reads one triangle of a matrix that need not be symmetric: the other triangle has no influence
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal((2, 3, 3)) + 6 * np.eye(3)
+    _both_modes(lambda x: cr.linalg.eigvalsh(x, UPLO=uplo), a)
+    _both_modes(lambda x: cr.linalg.eigh(x, UPLO=uplo).eigenvectors ** 2, a)
+    _both_modes(cr.linalg.cholesky, a + np.swapaxes(a, -1, -2).copy() * 0 + 4 * np.eye(3))
+    g = cr.grad(lambda x: cr.sum(cr.linalg.eigvalsh(x, UPLO=uplo) ** 2))(a)
+    unread = np.triu(np.ones((3, 3)), 1) if uplo == "L" else np.tril(np.ones((3, 3)), -1)
+    assert np.all(g.data * unread == 0)

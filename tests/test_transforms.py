@@ -4,7 +4,7 @@ perturbation confusion, nested structures."""
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
@@ -415,3 +415,28 @@ def test_a_tangent_that_depends_on_the_outer_variable_keeps_that_dependence(seed
         np.testing.assert_allclose(cr.jacobian(inner, mode=mode)(x0).numpy() @ v, numeric, rtol=1e-6)
     np.testing.assert_allclose(cr.jvp(inner, (x0,), (v,))[1].numpy(), numeric, rtol=1e-6)
     np.testing.assert_allclose(cr.grad(lambda x: cr.sum(inner(x) * v))(x0).numpy() @ v, numeric @ v, rtol=1e-6)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**16), rows=st.integers(1, 4), cols=st.integers(1, 4))
+def test_vjp_fn_is_differentiable_in_its_cotangent(seed, rows, cols):
+    # vjp_fn is linear in the cotangent: differentiating it gives the transposed Jacobian back (it used to give 0)
+    rng = np.random.default_rng(seed)
+    a, x = rng.standard_normal((rows, cols)), rng.standard_normal(cols)
+    _, pullback = cr.vjp(lambda x: cr.tanh(a @ x) * cr.sum(x), x)
+    jac = cr.jacobian(lambda x: cr.tanh(a @ x) * cr.sum(x))(x).data
+    for mode in ("rev", "fwd"):
+        np.testing.assert_allclose(cr.jacobian(lambda c: pullback(c)[0], mode=mode)(np.zeros(rows)).data, jac.T)
+    v = rng.standard_normal(cols)
+    np.testing.assert_allclose(cr.vjp(lambda c: pullback(c)[0], np.zeros(rows))[1](v)[0].data, jac @ v)
+
+
+def test_comparisons_have_derivative_zero_and_python_bools_none():
+    _, pullback = cr.vjp(lambda x: x > 0, np.ones(2))
+    assert pullback(np.ones(2))[0].tolist() == [0.0, 0.0]
+    assert float(cr.grad(lambda x: cr.sum(x == x))(np.ones(2)).sum()) == 0.0
+    for fn in (cr.grad, lambda f: lambda x: cr.vjp(f, x)):
+        with pytest.raises(TypeError, match="bool"):
+            fn(lambda x: np.allclose(x, x))(np.ones(2))
+    rows, cols = cr.where(np.array([[True, False], [False, True]]))
+    assert rows.tolist() == [0, 1] and cols.tolist() == [0, 1]

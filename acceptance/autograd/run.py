@@ -26,13 +26,26 @@ VERSION = "1.9.1"
 NOT_RUN = {
     "test_fft.py": "FFT (issue 15)",
     "test_scipy.py": "SciPy (issue 15)",
-    "test_core.py": "autograd's internals (vspace)",
     "test_vspaces.py": "autograd's internals (vspace)",
     "test_tests.py": "autograd's own test helpers",
     "test_performance.py": "timing of autograd's tracer",
-    "test_graphs.py": "autograd's internals (graph bookkeeping, primitive_vjps)",
-    "test_direct.py": "autograd's internals (direct calls of primitives on boxes)",
 }
+
+
+# why each remaining failure fails (by test name)
+REASONS = {
+    "test_const_graph": "autograd's trace-and-replay (`const_graph`) is chainrule's `cr.jit`, issue 12, not built yet",
+    "test_custom_where_dtypes": "autograd's `np.where` returns Python numbers for Python numbers; chainrule returns "
+    "tensors (as NumPy returns 0-d arrays)",
+    "test_wrapped_name_and_docs": "checks the wording of autograd's own docstrings",
+    "test_assignment_raises_error": "autograd refuses `A[1] = b` on a traced array; chainrule records and "
+    "differentiates in-place assignment (a documented feature)",
+}
+
+
+def _reason(failure: str) -> str:
+    name = failure.split("::")[-1].split(" ")[0].split("[")[0]
+    return next((why for key, why in REASONS.items() if name.startswith(key)), "not explained yet")
 
 
 def fetch(workdir: Path) -> Path:
@@ -101,7 +114,11 @@ def main() -> None:
             "",
             "## Failures",
             "",
-            *[f"- `{failure}`" for _, _, _, failures in rows for failure in failures],
+            *[
+                f"- `{failure.split(' - ')[0]}`: {_reason(failure)}"
+                for _, _, _, failures in rows
+                for failure in failures
+            ],
             "",
         ]
         (HERE / "RESULTS.md").write_text("\n".join(lines))

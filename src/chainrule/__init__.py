@@ -15,7 +15,6 @@ from .engine import detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .errors import AnomalyError, ChainruleError, DtypeError, GradientError, InplaceError, LinAlgError, ShapeError
 from .explainer import draw, explain
 from .functions import (
-    array,
     abs,
     add,
     angle,
@@ -26,6 +25,7 @@ from .functions import (
     arctan,
     arctan2,
     arctanh,
+    array,
     astype,
     broadcast_to,
     ceil,
@@ -56,6 +56,7 @@ from .functions import (
     fmax,
     fmin,
     full,
+    gradient,
     hypot,
     imag,
     inner,
@@ -86,6 +87,7 @@ from .functions import (
     rad2deg,
     ravel,
     real,
+    real_if_close,
     reciprocal,
     relu,
     remainder,
@@ -127,6 +129,7 @@ from .manipulation import (
     atleast_1d,
     atleast_2d,
     atleast_3d,
+    c_,
     column_stack,
     diag,
     dsplit,
@@ -136,6 +139,7 @@ from .manipulation import (
     hsplit,
     hstack,
     pad,
+    r_,
     repeat,
     rollaxis,
     rot90,

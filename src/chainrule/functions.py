@@ -151,8 +151,13 @@ fmin = _binary(ops.fmin)
 
 
 @_public
-def clip(x: Any, lo: Any = None, hi: Any = None) -> Tensor:
-    """Limit values to [lo, hi] (either bound may be None); the gradient passes where lo <= x <= hi."""
+def clip(x: Any, lo: Any = None, hi: Any = None, *, a_min: Any = None, a_max: Any = None, **bounds: Any) -> Tensor:
+    """Limit values to [lo, hi] (either bound may be None; NumPy's names ``a_min``/``a_max`` and ``min``/``max``
+    work too); the gradient passes where lo <= x <= hi."""
+    lo = lo if lo is not None else a_min if a_min is not None else bounds.pop("min", None)
+    hi = hi if hi is not None else a_max if a_max is not None else bounds.pop("max", None)
+    if bounds:
+        raise TypeError(f"clip: unexpected arguments {sorted(bounds)}")
     if lo is None and hi is None:
         raise ShapeError("clip: give at least one of lo and hi")
     x, lo, hi = _operand(x), _operand(lo), _operand(hi)
@@ -167,16 +172,31 @@ def clip(x: Any, lo: Any = None, hi: Any = None) -> Tensor:
     return ops.clip(x, lo=ops.constant(lo), hi=ops.constant(hi))
 
 
+def _kind(x: Any) -> str:
+    """The dtype kind of ``x`` (a tensor, an array, a Python or NumPy number)."""
+    dtype = getattr(ops.constant(x), "dtype", None)
+    return np.dtype(dtype).kind if dtype is not None else np.asarray(x).dtype.kind
+
+
 def _traced(x: Any) -> bool:
     """Whether ``x`` is a tensor that a derivative must go through (requires grad, or carries a tangent)."""
     return type(x) is Tensor and (x._rg or bool(x._tangents))
 
 
-@_public
-def where(condition: Any, x: Any, y: Any) -> Tensor:
+def where(condition: Any, x: Any = None, y: Any = None) -> Any:
     """Elements of ``x`` where ``condition`` is true, of ``y`` elsewhere. The gradient follows the choice, and the
     branch not chosen gets exactly 0 even where its own derivative is infinite or NaN: ``cr.where(x > 0,
-    cr.sqrt(x), 0.0)`` has gradient 0 at x <= 0, in every mode and at every order (see the README)."""
+    cr.sqrt(x), 0.0)`` has gradient 0 at x <= 0, in every mode and at every order (see the README). With the
+    condition alone, the indices where it holds (as ``np.nonzero``)."""
+    if x is None and y is None:
+        return tuple(Tensor(i) for i in np.nonzero(np.asarray(ops.constant(_operand(condition)))))
+    if x is None or y is None:
+        raise TypeError("where: give both x and y, or neither")
+    return _where(condition, x, y)
+
+
+@_public
+def _where(condition: Any, x: Any, y: Any) -> Tensor:
     mask = ops.constant(_operand(condition))
     mask = mask.astype(bool) if type(mask) is Batched else np.asarray(mask, dtype=bool)
     out = ops.where(_operand(x), _operand(y), condition=mask)
@@ -218,7 +238,7 @@ def var(x: Any, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Ten
     axes = _axis("var", axis, np.ndim(ops.constant(x)))
     n = _count(np.shape(ops.constant(x)), axes)
     centred = x - ops.sum(x, axis=axes, keepdims=True) / n
-    if np.dtype(ops.constant(x).dtype).kind == "c":  # |x - mean|², as NumPy: a real variance
+    if _kind(x) == "c":  # |x - mean|², as NumPy: a real variance
         squares = ops.real(centred * ops.conjugate(centred))
     else:
         squares = centred * centred
@@ -592,6 +612,68 @@ def _explicit_einsum(subscripts: str, count: int) -> str:
 sinc = _unary(ops.sinc)
 
 
+def gradient(f: Any, *varargs: Any, axis: Axis = None, edge_order: int = 1) -> Any:
+    """NumPy's ``gradient``: second-order central differences inside, one-sided ones (first or second order) at the
+    ends, along each axis; spacings as NumPy takes them (one scalar, one per axis, or coordinates)."""
+    f = _operand(f)
+    shape = np.shape(ops.constant(f))
+    axes = tuple(range(len(shape))) if axis is None else _axis("gradient", axis, len(shape))
+    if len(varargs) == 0:
+        spacings = [1.0] * len(axes)
+    elif len(varargs) == 1 and np.ndim(varargs[0]) == 0:
+        spacings = [varargs[0]] * len(axes)
+    elif len(varargs) == len(axes):
+        spacings = list(varargs)
+    else:
+        raise TypeError(f"gradient: give one spacing or one per axis ({len(axes)}), got {len(varargs)}")
+    if edge_order not in (1, 2):
+        raise ValueError(f"gradient: edge_order must be 1 or 2, got {edge_order}")
+    results = [_gradient_along(f, a, h, edge_order, shape[a]) for a, h in zip(axes, spacings)]
+    return results[0] if len(results) == 1 else results
+
+
+def _gradient_along(f: Any, axis: int, h: Any, edge_order: int, n: int) -> Tensor:
+    if n < edge_order + 1:
+        raise ValueError(f"gradient: an axis of length {n} is too short for edge_order={edge_order}")
+
+    def part(start: int | None, stop: int | None) -> Any:
+        return ops.getitem(f, index=(slice(None),) * axis + (slice(start, stop),))
+
+    def column(values: Any) -> np.ndarray:
+        return np.asarray(values, dtype=np.float64).reshape((-1,) + (1,) * (len(np.shape(ops.constant(f))) - axis - 1))
+
+    if np.ndim(h) == 0:  # uniform spacing
+        h = float(ops.constant(h))
+        inside = (part(2, None) - part(None, -2)) / (2 * h)
+        if edge_order == 1:
+            first = (part(1, 2) - part(0, 1)) / h
+            last = (part(-1, None) - part(-2, -1)) / h
+        else:
+            first = (part(0, 1) * -1.5 + part(1, 2) * 2.0 - part(2, 3) * 0.5) / h
+            last = (part(-3, -2) * 0.5 - part(-2, -1) * 2.0 + part(-1, None) * 1.5) / h
+    else:  # coordinates
+        x = np.asarray(ops.constant(h), dtype=np.float64)
+        if x.shape != (n,):
+            raise ShapeError(f"gradient: coordinates of shape {x.shape} for an axis of length {n}")
+        dx = np.diff(x)
+        dx1, dx2 = dx[:-1], dx[1:]
+        a = -dx2 / (dx1 * (dx1 + dx2))
+        b = (dx2 - dx1) / (dx1 * dx2)
+        c = dx1 / (dx2 * (dx1 + dx2))
+        inside = part(None, -2) * column(a) + part(1, -1) * column(b) + part(2, None) * column(c)
+        if edge_order == 1:
+            first = (part(1, 2) - part(0, 1)) / dx[0]
+            last = (part(-1, None) - part(-2, -1)) / dx[-1]
+        else:
+            d1, d2 = dx[0], dx[1]
+            first = part(0, 1) * (-(2.0 * d1 + d2) / (d1 * (d1 + d2))) + part(1, 2) * ((d1 + d2) / (d1 * d2))
+            first = first + part(2, 3) * (-d1 / (d2 * (d1 + d2)))
+            d1, d2 = dx[-2], dx[-1]
+            last = part(-3, -2) * (d2 / (d1 * (d1 + d2))) + part(-2, -1) * (-(d2 + d1) / (d1 * d2))
+            last = last + part(-1, None) * ((2.0 * d2 + d1) / (d2 * (d1 + d2)))
+    return ops.concatenate(first, inside, last, axis=axis)
+
+
 def array(object: Any, dtype: Any = None) -> Tensor:
     """A tensor from ``object``, as ``np.array``: nested lists and tuples of numbers, arrays and tensors, the tensors
     stacked with chainrule's operations (so a gradient flows through them, as ``jnp.array`` does for JAX)."""
@@ -712,9 +794,19 @@ def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0)
 def real(x: Any) -> Tensor:
     """The real part (the tensor itself when it is real)."""
     x = _operand(x)
-    if np.dtype(ops.constant(x).dtype).kind != "c":
+    if _kind(x) != "c":
         return x if type(x) is Tensor else Tensor(np.asarray(x))
     return _public(ops.real)(x)
+
+
+def real_if_close(a: Any, tol: float = 100) -> Tensor:
+    """The real part where every imaginary part is within ``tol`` machine epsilons of zero, else ``a`` as it is."""
+    a = _operand(a)
+    if _kind(a) != "c":
+        return a if type(a) is Tensor else Tensor(np.asarray(a))
+    values = np.asarray(ops.constant(a))
+    limit = tol * np.finfo(values.dtype).eps if tol > 1 else tol
+    return real(a) if bool(np.all(np.abs(np.imag(values)) < limit)) else _public(lambda v: v)(a)
 
 
 @_public
@@ -726,7 +818,7 @@ def imag(x: Any) -> Tensor:
 def conj(x: Any) -> Tensor:
     """The complex conjugate (the tensor itself when it is real)."""
     x = _operand(x)
-    if np.dtype(ops.constant(x).dtype).kind != "c":
+    if _kind(x) != "c":
         return x if type(x) is Tensor else Tensor(np.asarray(x))
     return _public(ops.conjugate)(x)
 
@@ -816,7 +908,10 @@ ARRAY_FUNCTIONS: dict[Any, tuple[Callable[..., Tensor], frozenset[str]]] = {
     np.outer: (outer, frozenset()),
     np.einsum: (einsum, frozenset()),
     np.where: (where, frozenset()),
-    np.clip: (lambda a, a_min=None, a_max=None: clip(a, a_min, a_max), frozenset({"a_min", "a_max"})),
+    np.clip: (
+        lambda a, a_min=None, a_max=None, **bounds: clip(a, a_min, a_max, **bounds),
+        frozenset({"a_min", "a_max", "min", "max"}),
+    ),
 }
 
 for _name, _accepted in {
@@ -841,6 +936,8 @@ for _name, _accepted in {
     "imag": set(),
     "angle": {"deg"},
     "sinc": set(),
+    "gradient": {"axis", "edge_order"},
+    "real_if_close": {"tol"},
     "round": {"decimals"},
     "around": {"decimals"},
 }.items():
@@ -879,12 +976,43 @@ def array_ufunc(ufunc: Any, method: str, inputs: tuple, kwargs: dict) -> Any:
     return _constant_result(result) if "out" not in kwargs else result
 
 
+# NumPy functions that only read shapes, dtypes or truth values: no gradient to drop, so they see the values
+VALUE_READERS = frozenset(
+    "ndim shape size iscomplexobj isrealobj iscomplex isreal allclose isclose array_equal array_equiv result_type "
+    "can_cast count_nonzero nonzero flatnonzero argwhere searchsorted any all isscalar".split()
+)
+
+
+@functools.cache
+def _numpy_defaults(func: Any) -> dict:
+    import inspect
+
+    try:
+        parameters = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+
+
+def _is_default(func: Any, key: str, value: Any) -> bool:
+    if value is None or value is np._NoValue:
+        return True
+    default = _numpy_defaults(func).get(key, np._NoValue)
+    return default is not np._NoValue and isinstance(value, (str, bool, int, float)) and value == default
+
+
 def array_function(func: Any, args: tuple, kwargs: dict) -> Any:
     entry = ARRAY_FUNCTIONS.get(func)
     if entry is not None:
         fn, accepted = entry
-        if all(key in accepted or value is None or value is np._NoValue for key, value in kwargs.items()):
+        if all(key in accepted or _is_default(func, key, value) for key, value in kwargs.items()):
             return fn(*args, **{k: v for k, v in kwargs.items() if k in accepted})
+    if func.__name__ in VALUE_READERS and func.__module__ in (
+        "numpy",
+        "numpy._core.numeric",
+        "numpy._core.fromnumeric",
+    ):
+        return _constant_result(func(*_values(args), **_values(kwargs)))
     name = f"{func.__module__.replace('numpy.', 'np.') if func.__module__ != 'numpy' else 'np'}.{func.__name__}"
     _refuse_if_traced(name, (args, kwargs))
     return func(*_values(args), **_values(kwargs))

@@ -7,8 +7,9 @@ Where a derivative does not exist the documented choice is:
 
 - ``det`` and ``slogdet`` at a singular matrix, ``solve``, ``inv`` and ``cholesky`` of a singular (or, for
   ``cholesky``, not positive definite) matrix: ``cr.LinAlgError`` (also a ``np.linalg.LinAlgError``).
-- ``cholesky`` and ``eigh`` read one triangle of the matrix, as NumPy; their derivatives are those of the
-  symmetric matrix (the gradient is symmetric), as in JAX and PyTorch.
+- ``cholesky`` and ``eigh`` read one triangle of the matrix (and the real part of its diagonal), as NumPy; their
+  derivatives are those of what NumPy computes: only that triangle gets a gradient. For a symmetric matrix and a
+  symmetric change this is the usual derivative (JAX and PyTorch instead assume the input symmetric).
 - ``eigh`` at repeated eigenvalues: the eigenvectors are any basis of the eigenspace, so only losses that do not
   depend on that choice (eigenvalues, projections onto the eigenspace) have a derivative; the rules drop the
   terms 1/(w_j - w_i) with w_j == w_i, which is that derivative for such losses.

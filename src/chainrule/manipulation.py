@@ -444,3 +444,35 @@ for _name, _accepted in {
 
 for _name in ("repeat", "take"):
     setattr(Tensor, _name, globals()[_name])
+
+
+class _Joiner:
+    """``cr.r_[...]`` and ``cr.c_[...]``: NumPy's index tricks for joining, with tensors joined differentiably.
+    Items are tensors, arrays, numbers and slices (``1:10`` for a range, ``0:1:5j`` for 5 points)."""
+
+    def __init__(self, columns: bool) -> None:
+        self.columns = columns
+
+    def __getitem__(self, key: Any) -> Tensor:
+        items = key if isinstance(key, tuple) else (key,)
+        axis = -1 if self.columns else 0
+        if items and isinstance(items[0], str):
+            axis, items = int(items[0].split(",")[0]), items[1:]
+        pieces = []
+        for item in items:
+            if isinstance(item, slice):
+                start, stop, step = (0 if item.start is None else item.start), item.stop, item.step or 1
+                if isinstance(step, complex):
+                    piece = np.linspace(start, stop, int(abs(step)))
+                else:
+                    piece = np.arange(start, stop, step)
+            else:
+                piece = _operand(item)
+            pieces.append(atleast_1d(piece))
+        if self.columns:
+            pieces = [ops.reshape(p, shape=(-1, 1)) if p.ndim == 1 else p for p in pieces]
+        return concatenate(pieces, axis=axis)
+
+
+r_ = _Joiner(columns=False)
+c_ = _Joiner(columns=True)

@@ -129,7 +129,8 @@ class Tensor:
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         # NumPy asks for the plain array when it builds one from tensors (np.array([t, u]), a[:] = t): the
         # gradient would be dropped without a word, so a tensor that needs one refuses, as PyTorch's does
-        if self._rg or self._tangents:
+        integral = dtype is not None and np.dtype(dtype).kind in "biu"  # indices and counts: derivative 0, nothing lost
+        if (self._rg or self._tangents) and not integral:
             raise TypeError(
                 f"a tensor that requires grad (shape {self.shape}) was turned into a NumPy array, which would drop "
                 "its gradient: use cr.stack / cr.concatenate to combine tensors, or t.detach().numpy() for the "

@@ -180,9 +180,20 @@ def _plain(tree: Any) -> Any:
     return tree_unflatten(spec, [leaf.detach() if type(leaf) is Tensor else leaf for leaf in leaves])
 
 
+def _output(out: Any, name: str) -> Tensor:
+    """A function's result as a tensor: numbers, arrays and comparisons are constants (derivative 0); a Python bool
+    (``np.allclose``, ``x in y``) says something about the values, not a value, and is refused."""
+    if isinstance(out, bool):
+        raise TypeError(f"{name}: the function returns a Python bool, which has no derivative")
+    if type(out) is Tensor and out.dtype.kind == "b":
+        return Tensor(out.data.astype(np.float64))
+    return _as_tensor(out)
+
+
 def _scalar(out: Any, name: str) -> Tensor:
-    if type(out) is not Tensor:
-        raise GradientError(f"{name}: the function must return a Tensor, got {type(out).__name__}")
+    if isinstance(out, bool) or not isinstance(out, (Tensor, int, float, complex, np.number, np.ndarray)):
+        raise TypeError(f"{name}: the function must return a Tensor (or a number), got {type(out).__name__}")
+    out = _output(out, name)
     if out.size != 1:
         raise GradientError(
             f"{name}: the function must return a single-element Tensor, got shape {out.shape}; reduce it (.sum()) "
@@ -339,7 +350,7 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable]:
         flat = [leaf for leaves in leaves_per_arg for leaf in leaves]
         keys = _keys(flat)
         out_leaves, out_spec = tree_flatten(f(*call_args))
-        out_leaves = [_as_tensor(o) for o in out_leaves]
+        out_leaves = [_output(o, "vjp") for o in out_leaves]
     out = tree_unflatten(out_spec, out_leaves)
     create = _nested(flat) or any(o.requires_grad and engine.reaches_outside(o, keys, since) for o in out_leaves)
 
@@ -351,7 +362,10 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable]:
                 c = _as_tensor(c)
                 if c.shape != o.shape:
                     raise ShapeError(f"vjp: a cotangent of shape {c.shape} for an output of shape {o.shape}")
-                grads = _grads_or_zeros(o, c if create else c.data, flat, keys, True, create)
+                # a cotangent that is itself differentiated (vjp_fn inside grad, jvp or jacobian): the backward
+                # pass is recorded, so the result is the linear function of it that it is
+                recorded = create or c.requires_grad or bool(c._tangents)
+                grads = _grads_or_zeros(o, c if recorded else c.data, flat, keys, True, recorded)
                 total = grads if total is None else [a + b for a, b in zip(total, grads)]
         return tuple(_regroup(total, leaves_per_arg, specs))
 

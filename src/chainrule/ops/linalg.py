@@ -221,9 +221,23 @@ def _strictly_lower(x):
     return x * _mask(x, lambda xp, ones: xp.tril(ones, -1))
 
 
-def _symmetric_part(x):
-    """(x + xᴴ) / 2: the Hermitian (for real data, symmetric) part."""
-    return (x + adjoint(x)) * 0.5
+def _strictly_upper(x):
+    return x * _mask(x, lambda xp, ones: xp.triu(ones, 1))
+
+
+def _from_triangle(t, lower=True):
+    """The symmetric (Hermitian) matrix that LAPACK reads from one triangle of ``t`` and its real diagonal."""
+    part = _strictly_lower(t) if lower else _strictly_upper(t)
+    diagonal = diagonal_part(t)
+    return part + adjoint(part) + diagonal_matrix(real(diagonal) if _is_complex(diagonal) else diagonal)
+
+
+def _onto_triangle(g, lower=True):
+    """The gradient with respect to the full matrix of a function of ``_from_triangle(a)``, given the gradient
+    ``g`` with respect to that symmetric matrix: twice the off-diagonal triangle read, the diagonal once."""
+    g = (g + matrix_transpose(g)) * 0.5
+    part = _strictly_lower(g) if lower else _strictly_upper(g)
+    return part * 2.0 + diagonal_matrix(diagonal_part(g))
 
 
 def _is_complex(x):
@@ -353,12 +367,12 @@ def _cholesky_vjp(g, ans, a):
     # A = L Lᵀ, read as a symmetric matrix: Ā = sym(L⁻ᵀ Φ(Lᵀ L̄) L⁻¹), two triangular systems per side
     lower_t = matrix_transpose(ans)
     half = solve(lower_t, _lower_half_diagonal(matmul(lower_t, g)))  # L⁻ᵀ Φ(Lᵀ L̄)
-    return _symmetric_part(matrix_transpose(solve(lower_t, matrix_transpose(half))))
+    return _onto_triangle(matrix_transpose(solve(lower_t, matrix_transpose(half))))
 
 
 def _cholesky_jvp(t, ans, a):
-    # dL = L Φ(L⁻¹ sym(dA) L⁻ᴴ)
-    inner = solve(ans, adjoint(solve(ans, _symmetric_part(t))))
+    # dL = L Φ(L⁻¹ dS L⁻ᴴ), dS the change of the symmetric matrix read from the lower triangle
+    inner = solve(ans, adjoint(solve(ans, _from_triangle(t))))
     return matmul(ans, _lower_half_diagonal(inner))
 
 
@@ -383,14 +397,14 @@ def _eigh_vjp(g, ans, a, UPLO="L"):
     w, v = eigh_parts(ans, n)
     gw, gv = eigh_parts(g, n)
     inner = diagonal_matrix(gw) + _inverse_gaps(w) * matmul(matrix_transpose(v), gv)
-    return _symmetric_part(matmul(matmul(v, inner), matrix_transpose(v)))
+    return _onto_triangle(matmul(matmul(v, inner), matrix_transpose(v)), lower=UPLO == "L")
 
 
 def _eigh_jvp(t, ans, a, UPLO="L"):
     # dw = Re diag(Vᴴ dA V), dV = V (F ∘ Vᴴ dA V) (the phase of each eigenvector held: Im diag(Vᴴ dV) = 0)
     n = a.shape[-1]
     w, v = eigh_parts(ans, n)
-    rotated = matmul(matmul(adjoint(v), _symmetric_part(t)), v)
+    rotated = matmul(matmul(adjoint(v), _from_triangle(t, lower=UPLO == "L")), v)
     dw = diagonal_part(rotated)
     return pack_tangents([real(dw) if _is_complex(dw) else dw, matmul(v, _inverse_gaps(w) * rotated)], a.shape[:-2])
 

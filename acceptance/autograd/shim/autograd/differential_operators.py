@@ -48,10 +48,7 @@ def _size(value):
 
 @unary_to_nary
 def grad(fun, x):
-    vjp, ans = _vjp(fun, x)
-    if _size(ans) != 1:
-        raise TypeError("Grad only applies to real scalar-output functions. Try jacobian or elementwise_grad.")
-    return vjp(_ones_like(ans))
+    return cr.grad(fun)(x)
 
 
 @unary_to_nary
@@ -93,9 +90,7 @@ def make_hvp(fun, x):
 def hessian_tensor_product(fun, argnum=0):
     def product(*args):
         *arguments, v = args
-        return cr.vjp(lambda x: grad(fun)(*arguments[:argnum], x, *arguments[argnum + 1 :]), arguments[argnum])[1](
-            v
-        )[0]
+        return cr.vjp(lambda x: grad(fun)(*arguments[:argnum], x, *arguments[argnum + 1 :]), arguments[argnum])[1](v)[0]
 
     return product
 
@@ -104,9 +99,12 @@ hessian_vector_product = hessian_tensor_product
 
 
 def tensor_jacobian_product(fun, argnum=0):
+    """The Jacobian of ``v`` contracted with ``fun``'s output over ``v``'s axes (the leading ones)."""
+
     def product(*args):
         *arguments, v = args
-        return cr.vjp(lambda x: fun(*arguments[:argnum], x, *arguments[argnum + 1 :]), arguments[argnum])[1](v)[0]
+        contracted = lambda x: cr.tensordot(v, fun(*arguments[:argnum], x, *arguments[argnum + 1 :]), onp.ndim(v))  # noqa: E731
+        return cr.jacobian(contracted)(arguments[argnum])
 
     return product
 
@@ -138,10 +136,7 @@ def make_ggnvp(f, g=lambda x: 1.0 / 2 * cr.sum(x**2, axis=-1), f_argnum=0):
 
 @unary_to_nary
 def value_and_grad(fun, x):
-    vjp, ans = _vjp(fun, x)
-    if _size(ans) != 1:
-        raise TypeError("value_and_grad only applies to real scalar-output functions.")
-    return ans, vjp(_ones_like(ans))
+    return cr.value_and_grad(fun)(x)
 
 
 @unary_to_nary

@@ -12,7 +12,10 @@ class primitive:
         self.__name__ = getattr(fun, "__name__", "primitive")
 
     def __call__(self, *args, **kwargs):
-        if self.makers is None or not any(type(a) is cr.Tensor for a in args):
+        traced = [a for a in args if type(a) is cr.Tensor and (a.requires_grad or a._tangents)]
+        if traced and self.makers is None:
+            raise NotImplementedError(f"{self.__name__}: no derivative rule was defined (defvjp)")
+        if self.makers is None or not traced:
             return self.fun(*[a.detach() if type(a) is cr.Tensor else a for a in args], **kwargs)
         fun, makers = self.fun, self.makers
 
@@ -41,3 +44,20 @@ def defvjp(fun, *makers, argnums=None):
 
 def notrace_primitive(fun):
     return fun
+
+
+def _old_api(self, maker, argnum=0):
+    makers = list(self.makers or ())
+    makers += [None] * (argnum + 1 - len(makers))
+    makers[argnum] = maker
+    self.makers = tuple(makers)
+
+
+# autograd's older, deprecated ways of giving the rules, one argument at a time
+primitive.defgrad = lambda self, gradmaker, argnum=0: _old_api(self, gradmaker, argnum)
+primitive.defvjp = lambda self, vjp, argnum=0: _old_api(
+    self, lambda ans, *args, **kw: lambda g: vjp(g, ans, None, None, *args, **kw), argnum
+)
+primitive.defvjp_is_zero = lambda self, argnums=(0,): [
+    _old_api(self, lambda ans, *args, **kw: lambda g: g * 0.0, n) for n in argnums
+]

@@ -27,10 +27,10 @@ def _random_like(x):
     leaves, spec = _leaves(x)
     out = []
     for v in leaves:
-        r = onp.random.randn(*v.shape)
+        r = onp.asarray(onp.random.randn(*v.shape))
         if onp.iscomplexobj(v):
-            r = r + 1j * onp.random.randn(*v.shape)
-        out.append(r if v.shape else r[()] if onp.iscomplexobj(v) else float(r))
+            r = r + 1j * onp.asarray(onp.random.randn(*v.shape))
+        out.append(r if v.shape else r[()])
     return cr.tree_unflatten(spec, out)
 
 

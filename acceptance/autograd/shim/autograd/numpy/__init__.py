@@ -5,13 +5,24 @@ import numpy as _np
 
 import chainrule as _cr
 
-from . import linalg, random  # noqa: F401
-from . import fft  # noqa: F401
+from . import (  # noqa: F401
+    fft,  # noqa: F401
+    linalg,
+    random,
+)
 
 # chainrule names that differ from NumPy's, or NumPy names whose chainrule version has another name
-_RENAMED = {"array": _cr.array, "asarray": _cr.array, "concatenate": _cr.concatenate}
+_RENAMED = {"array": _cr.array, "asarray": _cr.array, "concatenate": _cr.concatenate, "r_": _cr.r_, "c_": _cr.c_}
 # NumPy names that chainrule also uses for other things (its own creation functions take no NumPy dtypes first)
 _NUMPY_FIRST = {"zeros", "ones", "zeros_like", "ones_like", "ndarray", "dtype", "linalg", "random", "fft", "pi", "e"}
+
+
+def make_diagonal(D, offset=0, axis1=-1, axis2=-2):
+    """autograd's own function (not NumPy's): matrices with ``D`` on the diagonal of the last two axes. The one
+    name here that is not a renaming: three chainrule operations."""
+    if offset != 0 or {axis1 % (D.ndim + 1), axis2 % (D.ndim + 1)} != {D.ndim - 1, D.ndim}:
+        raise NotImplementedError("make_diagonal: only offset 0 on the last two axes")
+    return _cr.expand_dims(D, -1) * _np.eye(D.shape[-1])
 
 
 def __getattr__(name):
