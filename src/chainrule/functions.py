@@ -51,7 +51,7 @@ def _operand(x: Any) -> Any:
 def _holds_tensor(x: Any) -> bool:
     if type(x) is Tensor:
         return True
-    return isinstance(x, (list, tuple)) and any(_holds_tensor(item) for item in x)
+    return isinstance(x, (list, tuple)) and builtins.any(_holds_tensor(item) for item in x)
 
 
 def _axis(op: str, axis: Axis, ndim: int) -> tuple[int, ...] | None:
@@ -272,7 +272,7 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
 def _shape_arg(shape: tuple) -> tuple[int, ...]:
     if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
         shape = tuple(shape[0])
-    if not all(isinstance(n, (int, np.integer)) for n in shape):
+    if not builtins.all(isinstance(n, (int, np.integer)) for n in shape):
         raise ShapeError(f"a shape or axes must be integers, got {shape!r}")
     return tuple(int(n) for n in shape)
 
@@ -1005,7 +1005,7 @@ def array_function(func: Any, args: tuple, kwargs: dict) -> Any:
     entry = ARRAY_FUNCTIONS.get(func)
     if entry is not None:
         fn, accepted = entry
-        if all(key in accepted or _is_default(func, key, value) for key, value in kwargs.items()):
+        if builtins.all(key in accepted or _is_default(func, key, value) for key, value in kwargs.items()):
             return fn(*args, **{k: v for k, v in kwargs.items() if k in accepted})
     if func.__name__ in VALUE_READERS and func.__module__ in (
         "numpy",
@@ -1080,12 +1080,22 @@ def astype(x: Any, dtype: Any, copy: bool = True) -> Tensor:
 
 ravel = flatten
 
+
+def any(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Whether any element is true (along ``axis``): a boolean tensor, no gradient."""
+    return Tensor(np.any(np.asarray(ops.constant(_operand(x))), axis=axis, keepdims=keepdims))
+
+
+def all(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Whether every element is true (along ``axis``): a boolean tensor, no gradient."""
+    return Tensor(np.all(np.asarray(ops.constant(_operand(x))), axis=axis, keepdims=keepdims))
+
 _METHODS = (
     "negative exp log log1p expm1 sqrt square sin cos tan tanh sinh cosh arcsin arccos arctan sigmoid relu softplus "
     "abs maximum minimum power clip sum mean var std max min prod logsumexp reshape transpose swapaxes expand_dims "
     "squeeze broadcast_to flatten matmul dot outer softmax log_softmax arcsinh arccosh arctanh exp2 log2 log10 "
     "reciprocal deg2rad rad2deg fabs arctan2 hypot logaddexp logaddexp2 fmax fmin astype ravel cumsum cumprod "
-    "diagonal trace conj conjugate round sinc"
+    "diagonal trace conj conjugate round sinc any all"
 ).split()
 
 

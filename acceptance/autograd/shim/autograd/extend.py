@@ -25,10 +25,10 @@ class primitive:
 
         def forward(*xs):
             ans = fun(*[x.detach() for x in xs], **kwargs)
-            return ans, (ans, xs)
+            return ans, xs
 
-        def backward(residuals, g):
-            ans, xs = residuals
+        def backward(xs, g):
+            ans = self(*xs, **kwargs)  # the output again, as a function of the inputs (for higher derivatives)
             return tuple(
                 (maker(ans, *xs, **kwargs)(g) if maker is not None else None)
                 for maker in (makers + (None,) * (len(xs) - len(makers)))

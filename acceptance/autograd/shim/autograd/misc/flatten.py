@@ -1,0 +1,3 @@
+"""autograd.misc.flatten."""
+
+from . import flatten  # noqa: F401
