@@ -348,3 +348,22 @@ def test_custom_rules_are_batched_one_example_at_a_time():
 def test_ops_module_primitives_accept_batched_data():
     batched = cr.vmap(lambda x: ops.identity(x) * 1.0)(X)
     np.testing.assert_array_equal(batched.data, X)
+
+
+def test_an_index_per_example_is_one_gather():
+    logits, labels = rng.standard_normal((5, 4)), np.array([1, 0, 3, 3, 2])
+    x, i, j = rng.standard_normal((5, 3, 4)), np.array([0, 2, 1, 1, 0]), np.array([3, 3, 0, 1, 2])
+    calls = {
+        "label": (lambda z, y: -cr.log_softmax(z)[y], (logits, labels)),
+        "two indices": (lambda x, i, j: x[i, j] * 2, (x, i, j)),
+        "after a slice": (lambda x, j: x[:, j], (x, j)),  # (one example at a time)
+        "cross entropy": (lambda z, y: F.cross_entropy(z, y), (logits, labels)),
+    }
+    for fn, args in calls.values():
+        expected = np.stack([np.asarray(fn(*[cr.tensor(a[k]) for a in args]).data) for k in range(5)])
+        np.testing.assert_allclose(cr.vmap(fn)(*args).data, expected)
+        grads = cr.vmap(cr.grad(lambda first, *rest, fn=fn: cr.sum(fn(first, *rest))))(*args)
+        looped = [
+            cr.grad(lambda first, *rest, fn=fn: cr.sum(fn(first, *rest)))(*[a[k] for a in args]) for k in range(5)
+        ]
+        np.testing.assert_allclose(grads.data, np.stack([g.data for g in looped]))

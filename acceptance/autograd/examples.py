@@ -39,7 +39,10 @@ NOT_RUN = {
     "the others": "differentiate SciPy functions (issue 15)",
 }
 NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
-PRELUDE = "import numpy, runpy, sys; numpy.random.seed(0); sys.argv = [sys.argv[1]]; runpy.run_path(sys.argv[0], run_name='__main__')"
+PRELUDE = (
+    "import numpy, runpy, sys; numpy.random.seed(0); sys.argv = [sys.argv[1]]; "
+    "runpy.run_path(sys.argv[0], run_name='__main__')"
+)
 
 
 def run(example: Path, shim: bool, timeout: int) -> tuple[int, str, float]:
@@ -54,7 +57,11 @@ def run(example: Path, shim: bool, timeout: int) -> tuple[int, str, float]:
         )  # fmt: skip
     except subprocess.TimeoutExpired:
         return -1, "timed out", time.perf_counter() - start
-    return result.returncode, result.stdout + (result.stderr[-2000:] if result.returncode else ""), time.perf_counter() - start
+    return (
+        result.returncode,
+        result.stdout + (result.stderr[-2000:] if result.returncode else ""),
+        time.perf_counter() - start,
+    )
 
 
 def same_numbers(reference: str, ours: str) -> tuple[bool, str]:

@@ -1090,6 +1090,7 @@ def all(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Whether every element is true (along ``axis``): a boolean tensor, no gradient."""
     return Tensor(np.all(np.asarray(ops.constant(_operand(x))), axis=axis, keepdims=keepdims))
 
+
 _METHODS = (
     "negative exp log log1p expm1 sqrt square sin cos tan tanh sinh cosh arcsin arccos arctan sigmoid relu softplus "
     "abs maximum minimum power clip sum mean var std max min prod logsumexp reshape transpose swapaxes expand_dims "

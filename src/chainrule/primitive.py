@@ -119,6 +119,10 @@ def _batched_param(params: dict) -> bool:
     for v in params.values():
         if type(v) is Batched:
             return True
+        if type(v) is tuple:  # an index with a batched array in it
+            for part in v:
+                if type(part) is Batched:
+                    return True
     return False
 
 

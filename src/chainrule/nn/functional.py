@@ -17,6 +17,7 @@ from .. import ops
 from ..errors import DtypeError, ShapeError
 from ..primitive import constant
 from ..tensor import Tensor
+from ..vectorize.batched import Batched
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -87,6 +88,8 @@ def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
     """Softmax cross-entropy of integer class ``labels`` (N,) under ``logits`` (N, C) (or (C,) and one label),
     computed stably in one fused operation."""
     _check_reduction("cross_entropy", reduction)
+    if type(constant(labels)) is Batched:  # inside vmap, a label per example: pick from the log-probabilities
+        return _picked_cross_entropy(logits, labels, reduction)
     labels = np.asarray(constant(labels))
     shape = np.shape(constant(logits))
     if labels.dtype.kind not in "iu":
@@ -109,6 +112,16 @@ def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
         )
     out = ops.softmax_cross_entropy(logits, labels=labels, reduction=reduction)
     return out if type(out) is Tensor else Tensor._from_op(out, None)
+
+
+def _picked_cross_entropy(logits: Any, labels: Any, reduction: str) -> Tensor:
+    shape = np.shape(constant(logits))
+    log_probabilities = fn.log_softmax(logits, axis=-1)
+    if len(shape) == 1:
+        losses = -log_probabilities[labels]
+    else:
+        losses = -log_probabilities[np.arange(shape[0]), labels]
+    return _reduce(losses, reduction) if len(shape) > 1 else losses
 
 
 def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:

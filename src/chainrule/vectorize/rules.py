@@ -34,8 +34,9 @@ def _level(args: Any, params: dict) -> int:
         if type(a) is Batched and a.level > level:
             level = a.level
     for v in params.values():
-        if type(v) is Batched and v.level > level:
-            level = v.level
+        for part in v if type(v) is tuple else (v,):
+            if type(part) is Batched and part.level > level:
+                level = part.level
     return level
 
 
@@ -59,13 +60,29 @@ def run(prim: Any, args: tuple, params: dict) -> Batched:
             if type(v) is Batched and v.level == level:
                 own[k] = Stacked(v.value)
                 size = v.batch_size
+            elif type(v) is tuple and any(type(p) is Batched and p.level == level for p in v):
+                own[k] = tuple(Stacked(p.value) if type(p) is Batched and p.level == level else p for p in v)
+                size = next(p.batch_size for p in v if type(p) is Batched and p.level == level)
             else:
                 own[k] = v
         params = own
     rule = rule_of(prim) or one_by_one
-    if rule not in TAKES_BATCHED_PARAMS and any(type(v) is Stacked for v in params.values()):
+    if rule not in TAKES_BATCHED_PARAMS and any(_has_stacked(v) for v in params.values()):
         rule = one_by_one
     return Batched(rule(prim, values, batched, params, size), level)
+
+
+def _has_stacked(value: Any) -> bool:
+    return type(value) is Stacked or (type(value) is tuple and any(type(p) is Stacked for p in value))
+
+
+def _example(value: Any, b: int) -> Any:
+    """Example ``b`` of a parameter that may be stacked (or an index holding stacked arrays)."""
+    if type(value) is Stacked:
+        return ops.getitem(value.value, index=b)
+    if type(value) is tuple and any(type(p) is Stacked for p in value):
+        return tuple(_example(p, b) for p in value)
+    return value
 
 
 class Stacked:
@@ -127,7 +144,7 @@ def one_by_one(prim: Any, values: list, batched: list, params: dict, size: int) 
     results = []
     for b in range(size):
         args = [ops.getitem(v, index=b) if flag else v for v, flag in zip(values, batched)]
-        own = {k: ops.getitem(v.value, index=b) if type(v) is Stacked else v for k, v in params.items()}
+        own = {k: _example(v, b) for k, v in params.items()}
         results.append(ops.expand_dims(prim(*args, **own), 0))
     return ops.concatenate(*results, axis=0)
 
@@ -187,12 +204,35 @@ def _batch_index(index: Any) -> tuple:
 
 def _getitem(prim, values, batched, params, size):
     index = params["index"]
+    if _has_stacked(index):
+        return _gather_per_example(prim, values, batched, params, size)
     selected = prim(values[0], index=_batch_index(index))
     moved = _advanced_shape(index)
     if moved is None:
         return selected
     at, ndim = len(moved), len(_shape(selected))  # NumPy put the advanced axes in front of the batch axis
     return ops.transpose(selected, axes=(at, *range(at), *range(at + 1, ndim)))
+
+
+def _gather_per_example(prim, values, batched, params, size):
+    """x[index] where the index arrays differ between examples (a label per example, say). When the index's
+    arrays and integers come first, side by side (``x[label]``, ``x[i, j]``, ``x[rows, labels]``), one gather with
+    the examples' numbers as one more index array does it; otherwise one example at a time."""
+    index = params["index"] if type(params["index"]) is tuple else (params["index"],)
+    advanced = 0
+    for part in index:
+        if type(part) is Stacked or isinstance(part, (int, np.integer)) or hasattr(part, "dtype"):
+            advanced += 1
+        else:
+            break
+    rest = index[advanced:]
+    if not advanced or any(type(p) is Stacked or hasattr(p, "dtype") for p in rest):
+        return one_by_one(prim, values, batched, params, size)
+    parts = [p.value if type(p) is Stacked else p for p in index[:advanced]]
+    rank = max(len(_shape(p)) - (1 if type(q) is Stacked else 0) for p, q in zip(parts, index[:advanced]))
+    examples = np.arange(size).reshape((size,) + (1,) * rank)
+    lifted = [lift(p, rank) if type(q) is Stacked else p for p, q in zip(parts, index[:advanced])]
+    return prim(stacked(values[0], batched[0], size), index=(examples, *lifted, *rest))
 
 
 def _selection_layout(v: Any, index: Any) -> Any:
