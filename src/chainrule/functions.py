@@ -387,14 +387,21 @@ def roll(x: Any, shift: int, axis: int | None = None) -> Tensor:
     )
 
 
-@_public
-def cumsum(x: Any, axis: int | None = None) -> Tensor:
-    """Running sums along ``axis`` (of the flattened tensor when None, as NumPy)."""
-    x = _operand(x)
-    if axis is None:
-        x, axis = ops.reshape(x, shape=(-1,)), 0
-    (a,) = _axis("cumsum", axis, np.ndim(ops.constant(x)))
-    return ops.cumsum(x, axis=a)
+def _running(prim: Any, what: str) -> Callable[..., Tensor]:
+    def fn(x: Any, axis: int | None = None) -> Tensor:
+        x = _operand(x)
+        if axis is None:
+            x, axis = ops.reshape(x, shape=(-1,)), 0
+        (a,) = _axis(prim.name, axis, np.ndim(ops.constant(x)))
+        return prim(x, axis=a)
+
+    fn.__name__ = prim.name
+    fn.__doc__ = f"Running {what} along ``axis`` (of the flattened tensor when None, as NumPy)."
+    return _public(fn)
+
+
+cumsum = _running(ops.cumsum, "sums")
+cumprod = _running(ops.cumprod, "products (their gradient is exact also at zeros)")
 
 
 @_public
@@ -681,16 +688,6 @@ def array(object: Any, dtype: Any = None) -> Tensor:
     if type(x) is Tensor:
         return x if dtype is None else astype(x, dtype)
     return Tensor(np.array(x, dtype=dtype))
-
-
-@_public
-def cumprod(x: Any, axis: int | None = None) -> Tensor:
-    """Running products along ``axis`` (of the flattened tensor when None); exact gradients also at zeros."""
-    x = _operand(x)
-    if axis is None:
-        x, axis = ops.reshape(x, shape=(-1,)), 0
-    (a,) = _axis("cumprod", axis, np.ndim(ops.constant(x)))
-    return ops.cumprod(x, axis=a)
 
 
 @_public
