@@ -308,3 +308,20 @@ def test_eigh_and_cholesky_differentiate_what_numpy_computes_from_one_triangle(u
     g = cr.grad(lambda x: cr.sum(cr.linalg.eigvalsh(x, UPLO=uplo) ** 2))(a)
     unread = np.triu(np.ones((3, 3)), 1) if uplo == "L" else np.tril(np.ones((3, 3)), -1)
     assert np.all(g.data * unread == 0)
+
+
+@pytest.mark.parametrize("lower", [True, False])
+@pytest.mark.parametrize("without_scipy", [False, True])
+def test_triangular_solve_reads_one_triangle(lower, without_scipy, monkeypatch):
+    from chainrule import backend, ops
+
+    if without_scipy:  # NumPy's general solve stands in: the same numbers
+        monkeypatch.setitem(backend._TRIANGULAR, "numpy", backend.general_triangular_solver(np))
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((2, 3, 3)) + 5 * np.eye(3)
+    b = rng.standard_normal((3, 2))
+    keep = np.tril if lower else np.triu
+    np.testing.assert_allclose(ops.solve_triangular(a, b, lower=lower), np.linalg.solve(keep(a), b), rtol=1e-12)
+    _both_modes(lambda a, b: ops.solve_triangular(keep(a), b, lower=lower), a, b)
+    g = cr.grad(lambda a: cr.sum(ops.solve_triangular(a, b, lower=lower)))(keep(a))
+    assert np.all(g.data == keep(g.data))  # the other triangle is never read

@@ -64,19 +64,24 @@ def run(example: Path, shim: bool, timeout: int) -> tuple[int, str, float]:
     )
 
 
+def _close(x: str, y: str) -> bool:
+    if "e" in x.lower() or "e" in y.lower():
+        return abs(float(x) - float(y)) <= 1e-7 * max(abs(float(x)), 1e-300)
+    digits = min(len(x.split(".")[-1]) if "." in x else 0, len(y.split(".")[-1]) if "." in y else 0)
+    return abs(float(x) - float(y)) <= 1.5 * 10.0**-digits
+
+
 def same_numbers(reference: str, ours: str) -> tuple[bool, str]:
     a, b = NUMBER.findall(reference), NUMBER.findall(ours)
-    if len(a) != len(b):
+    agreeing = next((k for k, (x, y) in enumerate(zip(a, b)) if not _close(x, y)), min(len(a), len(b)))
+    if agreeing == len(a) == len(b):
+        return True, f"all {len(a)} numbers agree"
+    if agreeing == min(len(a), len(b)):
         return False, f"{len(a)} numbers printed by autograd, {len(b)} by chainrule"
-    for x, y in zip(a, b):
-        digits = min(len(x.split(".")[-1]) if "." in x else 0, len(y.split(".")[-1]) if "." in y else 0)
-        if "e" in x.lower() or "e" in y.lower():
-            close = abs(float(x) - float(y)) <= 1e-7 * max(abs(float(x)), 1e-300)
-        else:
-            close = abs(float(x) - float(y)) <= 1.5 * 10.0**-digits
-        if not close:
-            return False, f"autograd printed {x}, chainrule {y}"
-    return True, f"{len(a)} numbers agree"
+    return False, (
+        f"the first {agreeing} of {len(a)} numbers agree; then autograd printed {a[agreeing]}, chainrule "
+        f"{b[agreeing]}"
+    )
 
 
 def main() -> None:
@@ -111,6 +116,11 @@ def main() -> None:
             "Made by `python acceptance/autograd/examples.py --write`: each example runs unchanged from the same",
             "random seed with autograd and with chainrule (through `shim/`); the numbers it prints are compared to",
             "the digits the shorter of the two printed.",
+            "",
+            "rnn.py and lstm.py train with Adam at a large step on their own source text, which amplifies rounding",
+            "differences: their gradients at the start agree with autograd's to 3e-12 relative (summation order in",
+            "matrix products differs), their losses to every printed digit for the first 30 iterations, and then",
+            "drift apart as any two implementations' would. The table says how many numbers agree before that.",
             "",
             "| example | result | detail | autograd | chainrule |",
             "|---|---|---|---|---|",

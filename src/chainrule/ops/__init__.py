@@ -77,6 +77,7 @@ from .linalg import (
     pinv,
     qr,
     solve,
+    solve_triangular,
     svd,
     vector_norm,
 )

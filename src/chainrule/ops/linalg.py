@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from string import ascii_letters
 
-from ..backend import array_module
+from ..backend import array_module, triangular_solver
 from ..primitive import (
     constant,
     defjvp,
@@ -337,6 +337,30 @@ describe_vjp(solve, "-solve({a}ᵀ, g) @ {out}ᵀ", "solve({a}ᵀ, g)")
 defjvp(solve, lambda t, ans, a, b: -solve(a, matmul(t, ans)), lambda t, ans, a, b: solve(a, t))
 
 
+@primitive("solve_triangular", hint="a is a triangular (..., n, n) and b (..., n, k).")
+def solve_triangular(xp, a, b, lower=True):
+    """x with a x = b, reading only the triangle of ``a`` (lower or upper), in a third of a general solve's work."""
+    return triangular_solver(xp)(a, b, lower)
+
+
+def _triangle_of(x, lower):
+    return x * _mask(x, lambda xp, ones: xp.tril(ones) if lower else xp.triu(ones))
+
+
+def _solve_triangular_vjp(g, ans, a, b, lower=True):
+    gb = solve_triangular(matrix_transpose(a), g, lower=not lower)
+    return _triangle_of(-matmul(gb, matrix_transpose(ans)), lower), gb
+
+
+defvjp_joint(solve_triangular, _solve_triangular_vjp)
+describe_vjp(solve_triangular, "the triangle of -solve({a}ᵀ, g) @ {out}ᵀ", "solve({a}ᵀ, g)")
+defjvp(
+    solve_triangular,
+    lambda t, ans, a, b, lower=True: -solve_triangular(a, matmul(_triangle_of(t, lower), ans), lower=lower),
+    lambda t, ans, a, b, lower=True: solve_triangular(a, t, lower=lower),
+)
+
+
 @primitive("det", hint=SQUARE_HINT)
 def det(xp, a):
     return xp.linalg.det(a)
@@ -366,13 +390,13 @@ def cholesky(xp, a):
 def _cholesky_vjp(g, ans, a):
     # A = L Lᵀ, read as a symmetric matrix: Ā = sym(L⁻ᵀ Φ(Lᵀ L̄) L⁻¹), two triangular systems per side
     lower_t = matrix_transpose(ans)
-    half = solve(lower_t, _lower_half_diagonal(matmul(lower_t, g)))  # L⁻ᵀ Φ(Lᵀ L̄)
-    return _onto_triangle(matrix_transpose(solve(lower_t, matrix_transpose(half))))
+    half = solve_triangular(lower_t, _lower_half_diagonal(matmul(lower_t, g)), lower=False)  # L⁻ᵀ Φ(Lᵀ L̄)
+    return _onto_triangle(matrix_transpose(solve_triangular(lower_t, matrix_transpose(half), lower=False)))
 
 
 def _cholesky_jvp(t, ans, a):
     # dL = L Φ(L⁻¹ dS L⁻ᴴ), dS the change of the symmetric matrix read from the lower triangle
-    inner = solve(ans, adjoint(solve(ans, _from_triangle(t))))
+    inner = solve_triangular(ans, adjoint(solve_triangular(ans, _from_triangle(t))))
     return matmul(ans, _lower_half_diagonal(inner))
 
 
@@ -547,13 +571,13 @@ def _qr_vjp(g, ans, a):
     lower = _strictly_lower(mm)
     copied = lower + matrix_transpose(lower) + diagonal_matrix(diagonal_part(mm))
     b = gq + matmul(q, copied)
-    return matrix_transpose(solve(r, matrix_transpose(b)))
+    return matrix_transpose(solve_triangular(r, matrix_transpose(b), lower=False))
 
 
 def _qr_jvp(t, ans, a):
     m, n = a.shape[-2:]
     q, r = qr_parts(ans, m, n)
-    t_rinv = matrix_transpose(solve(matrix_transpose(r), matrix_transpose(t)))  # dA R⁻¹
+    t_rinv = matrix_transpose(solve_triangular(matrix_transpose(r), matrix_transpose(t)))  # dA R⁻¹
     qt_t_rinv = matmul(adjoint(q), t_rinv)
     lower = _strictly_lower(qt_t_rinv)
     skew = lower - adjoint(lower) + _imaginary_diagonal(qt_t_rinv)  # (R's diagonal stays real)
