@@ -79,8 +79,7 @@ def same_numbers(reference: str, ours: str) -> tuple[bool, str]:
     if agreeing == min(len(a), len(b)):
         return False, f"{len(a)} numbers printed by autograd, {len(b)} by chainrule"
     return False, (
-        f"the first {agreeing} of {len(a)} numbers agree; then autograd printed {a[agreeing]}, chainrule "
-        f"{b[agreeing]}"
+        f"the first {agreeing} of {len(a)} numbers agree; then autograd printed {a[agreeing]}, chainrule {b[agreeing]}"
     )
 
 
