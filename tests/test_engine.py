@@ -10,6 +10,7 @@ import pytest
 import chainrule as cr
 from chainrule import engine
 from chainrule.primitive import defvjp, primitive
+from tests.gradients import check_forward, check_grads
 
 
 def test_seed_example_values_and_gradients():
@@ -374,7 +375,7 @@ def test_in_place_change_through_a_view_is_refused_or_caught():
     y = cr.exp(w)
     view = y[0:2]
     with pytest.raises(cr.InplaceError, match="shares memory"):
-        view[0] = 7.0  # recorded writes into shared memory are refused where they happen
+        view[0] = 7.0  # recorded writes into memory that y (still yours) shares are refused where they happen
     with pytest.raises(cr.InplaceError, match="shares memory"):
         y *= 2  # y has a view
     with cr.no_grad():
@@ -631,3 +632,23 @@ def test_a_change_without_recording_before_a_recorded_one_is_still_caught(unreco
     t *= 2  # a recorded change afterwards
     with pytest.raises(cr.InplaceError, match="input 0 of 'sin'"):
         cr.sum(y).backward()
+
+
+def test_in_place_change_of_a_view_of_an_intermediate_nobody_else_holds():
+    # x = np.reshape(a * b, s); x -= c (autograd's fluid simulation): the product is reachable only through x's
+    # own node, so x gets memory of its own and the change is made there
+    def step(v):
+        x = cr.reshape(v * 2.0, (2, 3))
+        x -= cr.roll(x, 1, axis=1) * 0.5
+        return x
+
+    v = np.arange(6.0)
+    expected = (v * 2).reshape(2, 3) - np.roll((v * 2).reshape(2, 3), 1, axis=1) * 0.5
+    np.testing.assert_allclose(step(v).numpy(), expected)
+    check_grads(step, v)
+    check_forward(step, v)
+    a = cr.tensor(v, requires_grad=True)
+    product = a * 2.0  # held by a variable: refused, since the change would not reach it
+    x = cr.reshape(product, (2, 3))
+    with pytest.raises(cr.InplaceError, match="shares memory"):
+        x -= 1.0

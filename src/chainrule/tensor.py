@@ -443,7 +443,7 @@ class Tensor:
                 f"in-place '{prim.name}' on a leaf tensor that requires grad: its gradient would be lost. Update "
                 "parameters inside `with cr.no_grad():`, or work on a copy (t = t * 1)."
             )
-        if engine.shares_memory(self):
+        if engine.shares_memory(self) and not engine.separate_memory(self):
             raise InplaceError(
                 f"in-place '{prim.name}' on a tensor that shares memory with another (a view, or a tensor that "
                 "has views) while recording: the other tensor's history would not see the change. Work on a copy "

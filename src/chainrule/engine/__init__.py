@@ -36,4 +36,13 @@ from .forward import (
 )
 from .grad_mode import _mode, enable_grad, is_grad_enabled, no_grad
 from .recording import record, recorder
-from .versions import _last_change, _ticks, mark_changed, share_memory, shares_memory, supersede, version_box
+from .versions import (
+    _last_change,
+    _ticks,
+    mark_changed,
+    separate_memory,
+    share_memory,
+    shares_memory,
+    supersede,
+    version_box,
+)

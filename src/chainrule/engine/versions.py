@@ -4,7 +4,9 @@ gradient."""
 from __future__ import annotations
 
 import collections
+import gc
 import itertools
+import sys
 import weakref
 
 from ..errors import InplaceError
@@ -43,6 +45,51 @@ def shares_memory(t: Tensor) -> bool:
     """Whether another live tensor views the memory of ``t``."""
     box = t._version
     return box is not None and box[1] is not None and any(other is not t for other in box[1])
+
+
+def _held_by_tensors(value: object, found: list) -> bool:
+    for holder in gc.get_referrers(value):
+        if type(holder) is not Tensor and holder is not found:
+            return False
+    return True
+
+
+def _held_by_graph_only(value: Tensor, ours: list) -> bool:
+    """Whether nothing but recorded operations (other tensors' nodes) holds ``value``: no variable, container or
+    closure of the program's, so no code can read it again except the backward pass. The references that the
+    graph accounts for are counted and compared with all there are (a variable in a running function is not an
+    object the garbage collector lists, but it counts)."""
+    from_graph = 0  # (plain loops throughout: a generator expression would hold ``value`` in a cell of its own)
+    found = gc.get_referrers(value)
+    for referrer in found:
+        if type(referrer) is Tensor:
+            from_graph += (referrer._in0 is value) + (referrer._in1 is value)
+        elif type(referrer) is tuple and _held_by_tensors(referrer, found):
+            for item in referrer:  # the inputs of an operation with many
+                from_graph += item is value
+        elif referrer is not ours:
+            return False
+    # besides the graph: ``ours``, the caller's loop variable, this function's argument and getrefcount's own
+    del found
+    return sys.getrefcount(value) == from_graph + 4
+
+
+def separate_memory(t: Tensor) -> bool:
+    """Before an in-place change of ``t`` whose memory other live tensors share: where only recorded operations
+    still hold them (``x = np.reshape(a * b, s); x -= c``: the product is held by the reshape alone), ``t`` gets
+    memory of its own and the change is made there. The others keep their values, which the graph reads as it
+    recorded them. Returns False, changing nothing, where the program still holds one of them (a variable, a
+    leaf, a constant): NumPy would show it the change, so the change is refused instead."""
+    box = t._version
+    others = [other for other in (box[1] if box is not None and box[1] is not None else ()) if other is not t]
+    for other in others:  # (a plain loop: a generator expression would hold ``other`` itself)
+        if other._op is None or not _held_by_graph_only(other, others):
+            return False
+    t.data = t.data.copy()
+    if box is not None:
+        box[1] = weakref.WeakSet(others)  # (rebuilt, not discarded from: a tensor's == is elementwise)
+        t._version = [box[0], None]
+    return True
 
 
 def mark_changed(t: Tensor) -> None:
