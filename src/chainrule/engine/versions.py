@@ -47,31 +47,35 @@ def shares_memory(t: Tensor) -> bool:
     return box is not None and box[1] is not None and any(other is not t for other in box[1])
 
 
-def _held_by_tensors(value: object, found: list) -> bool:
-    for holder in gc.get_referrers(value):
-        if type(holder) is not Tensor and holder is not found:
+def _held_by_graph_only(values: list) -> bool:
+    """Whether nothing but recorded operations (other tensors' nodes) holds any of ``values``: no variable,
+    container or closure of the program's, so no code can read them again except the backward pass. The references
+    the graph accounts for are counted and compared with all there are (a variable in a running function is not an
+    object the garbage collector lists, but it counts). One scan of the collector's objects for all of them."""
+    from_graph = [0] * len(values)  # (plain loops throughout: a generator expression would hold them in a cell)
+    found = gc.get_referrers(*values)
+    for referrer in found:
+        if referrer is values:
+            continue
+        if type(referrer) is Tensor:
+            for k in range(len(values)):  # (not enumerate: it keeps its last pair, a reference of its own)
+                from_graph[k] += (referrer._in0 is values[k]) + (referrer._in1 is values[k])
+            continue
+        if type(referrer) is tuple:  # the inputs of an operation with many, if tensors alone hold the tuple
+            for holder in gc.get_referrers(referrer):
+                if type(holder) is not Tensor and holder is not found:
+                    return False
+            for k in range(len(values)):
+                for item in referrer:
+                    from_graph[k] += item is values[k]
+            continue
+        return False
+    del found
+    for k in range(len(values)):
+        # besides the graph: ``values`` and getrefcount's argument
+        if sys.getrefcount(values[k]) != from_graph[k] + 2:
             return False
     return True
-
-
-def _held_by_graph_only(value: Tensor, ours: list) -> bool:
-    """Whether nothing but recorded operations (other tensors' nodes) holds ``value``: no variable, container or
-    closure of the program's, so no code can read it again except the backward pass. The references that the
-    graph accounts for are counted and compared with all there are (a variable in a running function is not an
-    object the garbage collector lists, but it counts)."""
-    from_graph = 0  # (plain loops throughout: a generator expression would hold ``value`` in a cell of its own)
-    found = gc.get_referrers(value)
-    for referrer in found:
-        if type(referrer) is Tensor:
-            from_graph += (referrer._in0 is value) + (referrer._in1 is value)
-        elif type(referrer) is tuple and _held_by_tensors(referrer, found):
-            for item in referrer:  # the inputs of an operation with many
-                from_graph += item is value
-        elif referrer is not ours:
-            return False
-    # besides the graph: ``ours``, the caller's loop variable, this function's argument and getrefcount's own
-    del found
-    return sys.getrefcount(value) == from_graph + 4
 
 
 def separate_memory(t: Tensor) -> bool:
@@ -81,10 +85,15 @@ def separate_memory(t: Tensor) -> bool:
     recorded them. Returns False, changing nothing, where the program still holds one of them (a variable, a
     leaf, a constant): NumPy would show it the change, so the change is refused instead."""
     box = t._version
-    others = [other for other in (box[1] if box is not None and box[1] is not None else ()) if other is not t]
-    for other in others:  # (a plain loop: a generator expression would hold ``other`` itself)
-        if other._op is None or not _held_by_graph_only(other, others):
-            return False
+    others = []
+    for other in box[1] if box is not None and box[1] is not None else ():
+        if other is not t:
+            if other._op is None:
+                return False
+            others.append(other)
+    del other
+    if not _held_by_graph_only(others):
+        return False
     t.data = t.data.copy()
     if box is not None:
         box[1] = weakref.WeakSet(others)  # (rebuilt, not discarded from: a tensor's == is elementwise)
