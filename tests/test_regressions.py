@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from tests.gradients import check_grads
+from tests.gradients import check_complex, check_grads
 
 
 def test_implicit_einsum_orders_letters_like_numpy():
@@ -387,3 +387,110 @@ def test_lists_of_tensors_into_elementwise_functions(name):
     stacked = cr.grad(lambda a, b: cr.sum(fn(cr.stack([a, b * 2.0])) * np.array([1.0, 3.0])), argnums=(0, 1))(a, b)
     for got, expected in zip(from_list, stacked):
         assert got.item() == expected.item() != 0.0
+
+
+# -- found by an outside review of the NumPy, linalg, complex and vmap work --------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_losses_that_ignore_the_basis_of_a_repeated_eigenspace_have_the_right_derivative(seed):
+    # LAPACK returns a repeated eigenvalue (or singular value) as values ~1e-15 apart; 1/(their difference) turned
+    # rounding noise into the derivative (errors up to 2.5)
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+    a = q @ np.diag([1.0, 2.0, 2.0, 5.0]) @ q.T
+    a = (a + a.T) / 2
+    weights = rng.standard_normal((4, 4))
+
+    def projector(x):
+        v = cr.linalg.eigh((x + x.T) * 0.5).eigenvectors[:, 1:3]
+        return cr.sum((v @ v.T) * weights)
+
+    check_grads(projector, a, order=1)  # (first order: higher derivatives there need more than these rules)
+    t = rng.standard_normal((4, 4))
+    _, change = cr.jvp(projector, (a,), (t,))
+    with cr.no_grad():
+        numeric = (float(projector(cr.tensor(a + 1e-6 * t))) - float(projector(cr.tensor(a - 1e-6 * t)))) / 2e-6
+    assert float(change) == pytest.approx(numeric, rel=1e-5, abs=1e-7)
+    b = q @ np.diag([3.0, 2.0, 2.0, 1.0]) @ np.linalg.qr(rng.standard_normal((4, 4)))[0]
+
+    def left_projector(x):
+        u = cr.linalg.svd(x).U[:, 1:3]
+        return cr.sum((u @ u.T) * weights)
+
+    check_grads(left_projector, b, order=1)
+
+
+def test_sign_of_a_complex_determinant_has_its_phase_derivative():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((3, 3)) + 1j * rng.standard_normal((3, 3))
+    t = rng.standard_normal((3, 3)) + 1j * rng.standard_normal((3, 3))
+    _, change = cr.jvp(lambda a: cr.linalg.slogdet(a).sign, (a,), (t,))
+    _, expected = cr.jvp(lambda a: cr.linalg.det(a) / cr.abs(cr.linalg.det(a)), (a,), (t,))
+    np.testing.assert_allclose(change.data, expected.data)
+    check_complex(lambda a: cr.linalg.slogdet(a).sign, a)
+    assert float(cr.jvp(lambda a: cr.linalg.slogdet(a).sign, (a.real,), (t.real,))[1]) == 0.0
+
+
+def test_casts_between_real_and_complex_keep_the_gradient():
+    x = np.array([0.5, -1.2])
+    g = cr.grad(lambda z: cr.sum(cr.imag(z.astype(np.complex128) * (1 + 2j))))(x)
+    assert g.tolist() == [2.0, 2.0]
+    check_complex(lambda z: z.astype(np.complex128) * (1 + 2j), x)
+
+
+@pytest.mark.parametrize("x", [0.0, 1e-9, -1e-8, 1e-7, 3e-3, 0.02])
+def test_sinc_derivatives_near_zero(x):
+    expected_second = (
+        -(np.pi**2) / 3
+        if abs(x) < 1e-6
+        else float(
+            (-(np.pi**2) * x**2 * np.sin(np.pi * x) - 2 * np.pi * x * np.cos(np.pi * x) + 2 * np.sin(np.pi * x))
+            / (np.pi * x**3)
+        )
+    )
+    second = float(cr.grad(cr.grad(cr.sinc))(x))
+    assert second == pytest.approx(expected_second, rel=1e-7, abs=1e-9)
+
+
+@pytest.mark.parametrize("ord", [None, "fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf])
+def test_every_matrix_norm_has_gradient_zero_at_the_zero_matrix(ord):
+    g = cr.grad(lambda x: cr.linalg.norm(x, ord))(np.zeros((2, 3)))
+    assert np.all(g.numpy() == 0), ord
+
+
+def test_full_svd_and_complete_qr_in_forward_mode():
+    m = np.random.default_rng(0).standard_normal((4, 3))
+    f = lambda z: cr.sum(np.linalg.svd(z)[1])  # noqa: E731  (NumPy's default full_matrices=True)
+    assert float(cr.jvp(f, (m,), (np.ones_like(m),))[1]) == pytest.approx(float(np.sum(cr.grad(f)(m).numpy())))
+    assert cr.hessian(f)(m).shape == (4, 3, 4, 3)
+    u_change = cr.jvp(lambda z: np.linalg.svd(z)[0], (m,), (np.ones_like(m),))[1].numpy()
+    assert np.all(np.isnan(u_change[:, 3])) and not np.any(np.isnan(u_change[:, :3]))
+    check_grads(lambda a: cr.linalg.qr(a, mode="complete").R, m)
+    with pytest.raises(cr.GradientError, match="mode='reduced'"):
+        cr.grad(lambda a: cr.sum(cr.linalg.qr(a, mode="complete").Q))(m)
+
+
+def test_power_of_a_number_to_a_complex_exponent():
+    z = np.array([0.3 + 0.4j, -0.2 + 1.0j])
+    check_complex(lambda z: 2.0**z, z)
+
+
+def test_vmap_of_functions_that_read_their_data_with_numpy():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((5, 4, 3))
+    np.testing.assert_allclose(cr.vmap(lambda a: cr.median(a, axis=0))(x).data, np.median(x, axis=1))
+    np.testing.assert_allclose(
+        cr.vmap(lambda a: cr.pad(a, 1, mode="median"))(x).data, [np.pad(e, 1, mode="median") for e in x]
+    )
+    np.testing.assert_allclose(
+        cr.vmap(lambda a: cr.select([a > 0], [a * 2], default=a))(x).data, np.select([x > 0], [x * 2], default=x)
+    )
+
+
+def test_roll_by_tuples_and_linspace_step():
+    x = np.arange(12.0).reshape(3, 4)
+    np.testing.assert_array_equal(cr.roll(x, (1, -2), axis=(0, 1)).numpy(), np.roll(x, (1, -2), axis=(0, 1)))
+    check_grads(lambda a: cr.roll(a, (1, 2), axis=(1, 0)) ** 2, x)
+    samples, step = cr.linspace(0.0, 1.0, 5, retstep=True)
+    assert repr(step) == "tensor(0.25)" and samples.shape == (5,)

@@ -183,6 +183,12 @@ def _traced(x: Any) -> bool:
     return type(x) is Tensor and (x._rg or bool(x._tangents))
 
 
+def _mask(condition: Any) -> Any:
+    """A condition's truth values (a vmap's batched ones as they are)."""
+    values = ops.constant(_operand(condition))
+    return values.astype(bool) if type(values) is Batched else np.asarray(values, dtype=bool)
+
+
 def where(condition: Any, x: Any = None, y: Any = None) -> Any:
     """Elements of ``x`` where ``condition`` is true, of ``y`` elsewhere. The gradient follows the choice, and the
     branch not chosen gets exactly 0 even where its own derivative is infinite or NaN: ``cr.where(x > 0,
@@ -197,9 +203,7 @@ def where(condition: Any, x: Any = None, y: Any = None) -> Any:
 
 @_public
 def _where(condition: Any, x: Any, y: Any) -> Tensor:
-    mask = ops.constant(_operand(condition))
-    mask = mask.astype(bool) if type(mask) is Batched else np.asarray(mask, dtype=bool)
-    out = ops.where(_operand(x), _operand(y), condition=mask)
+    out = ops.where(_operand(x), _operand(y), condition=_mask(condition))
     engine.note_selection(out)
     return out
 
@@ -369,13 +373,20 @@ def flip(x: Any, axis: Axis = None) -> Tensor:
 
 
 @_public
-def roll(x: Any, shift: int, axis: int | None = None) -> Tensor:
+def roll(x: Any, shift: Any, axis: Any = None) -> Tensor:
     """Shift elements along ``axis`` by ``shift`` places, those falling off one end coming back at the other (the
-    flattened tensor when ``axis`` is None, as NumPy)."""
+    flattened tensor when ``axis`` is None; tuples of shifts and axes, as NumPy)."""
     x = _operand(x)
     shape = np.shape(ops.constant(x))
     if axis is None:
+        if not isinstance(shift, (int, np.integer)):
+            raise ShapeError("roll: a tuple of shifts needs a tuple of axes")
         return reshape(roll(ops.reshape(x, shape=(-1,)), shift, 0), shape)
+    if not isinstance(axis, (int, np.integer)) or not isinstance(shift, (int, np.integer)):
+        shifts, axes = np.broadcast_arrays(np.asarray(shift), np.asarray(axis))
+        for k, a in zip(shifts.ravel(), axes.ravel()):
+            x = roll(x, int(k), int(a))
+        return x
     (a,) = _axis("roll", axis, len(shape))
     n = shape[a]
     if n == 0:
@@ -752,7 +763,11 @@ def linspace(
         samples = moveaxis(samples, 0, axis)
     if dtype is not None:
         samples = samples.astype(dtype)
-    return (samples, step) if retstep else samples
+    if retstep:
+        return samples, step if type(step) is Tensor and hasattr(step.data, "dtype") else Tensor(
+            np.asarray(ops.constant(step))
+        )
+    return samples
 
 
 @_public
@@ -776,7 +791,6 @@ def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: Any = None, 
     return ops.where(x, replaced, condition=np.isfinite(values))
 
 
-@looped_when_batched
 @_public
 def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0) -> Tensor:
     """Elementwise, the choice of the first true condition (``default`` where none is)."""
@@ -784,7 +798,7 @@ def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0)
         raise ShapeError(f"select: {len(condlist)} conditions but {len(choicelist)} choices")
     result = _operand(default)
     for condition, choice in reversed(list(zip(condlist, choicelist))):
-        result = ops.where(_operand(choice), result, condition=np.asarray(ops.constant(condition), dtype=bool))
+        result = ops.where(_operand(choice), result, condition=_mask(condition))
     return result
 
 
@@ -1066,11 +1080,12 @@ def _values(value: Any) -> Any:
 
 
 def astype(x: Any, dtype: Any, copy: bool = True) -> Tensor:
-    """The values in another dtype: differentiable between floating dtypes; any other result needs no gradient."""
+    """The values in another dtype: differentiable between floating dtypes, real or complex (to a real dtype: the
+    real part); any other result needs no gradient."""
     x = _operand(x)
     dtype = np.dtype(dtype)
     values = ops.constant(x)
-    if type(x) is Tensor and dtype.kind == "f" and np.dtype(values.dtype).kind == "f":
+    if type(x) is Tensor and dtype.kind in "fc" and np.dtype(values.dtype).kind in "fc":
         return ops.cast(x, dtype=dtype) if (dtype != values.dtype or copy) else x
     return Tensor(np.asarray(values).astype(dtype))
 

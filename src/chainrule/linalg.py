@@ -12,10 +12,11 @@ Where a derivative does not exist the documented choice is:
   symmetric change this is the usual derivative (JAX and PyTorch instead assume the input symmetric).
 - ``eigh`` at repeated eigenvalues: the eigenvectors are any basis of the eigenspace, so only losses that do not
   depend on that choice (eigenvalues, projections onto the eigenspace) have a derivative; the rules drop the
-  terms 1/(w_j - w_i) with w_j == w_i, which is that derivative for such losses.
+  terms 1/(w_j - w_i) where w_j and w_i are equal to rounding, which is that derivative for such losses.
 - ``svd``: the same at repeated singular values; at a zero singular value the terms scaled by 1/s are dropped;
-  with ``full_matrices=True`` the extra columns of U (rows of Vh) of a non-square matrix have no derivative
-  (a clear error if a loss uses them).
+  with ``full_matrices=True`` the extra columns of U (rows of Vh) of a non-square matrix have no derivative (a
+  clear error if a loss uses them in reverse mode; NaN tangents in forward mode). So have the columns that
+  ``qr(mode="complete")`` adds to Q of a tall matrix.
 - ``norm``: the gradient at the zero vector (or matrix) is 0; the ∞-norms share it among tied elements.
 - ``pinv`` and ``lstsq``: the derivative where the rank stays the same (singular values below the cut-off are
   treated as exactly zero).
@@ -128,10 +129,10 @@ def det(a: Any) -> Tensor:
 
 
 def slogdet(a: Any) -> SlogdetResult:
-    """(sign, log|det|) of each square matrix; the sign is a constant (its derivative is 0 where it exists)."""
+    """(sign, log|det|) of each square matrix; the sign of a real matrix is flat (derivative 0), that of a complex
+    one is the phase of the determinant, differentiable."""
     a = _matrices("slogdet", a)
-    sign = on_stacked(lambda values: np.linalg.slogdet(values)[0], ops.constant(a))
-    return SlogdetResult(Tensor(sign), _tensor(ops.logabsdet(a)))
+    return SlogdetResult(_tensor(ops.sign_of_det(a)), _tensor(ops.logabsdet(a)))
 
 
 @_public
@@ -194,25 +195,15 @@ def qr(a: Any, mode: str = "reduced") -> Any:
     m, n = _shape(a)[-2:]
     if mode not in ("reduced", "complete", "r"):
         raise ValueError(f"qr: mode must be 'reduced', 'complete' or 'r', got {mode!r}")
-    if mode == "complete" and m > n:
-        if _traced(a):
-            raise ShapeError(
-                "qr: the extra columns of Q that mode='complete' adds for a tall matrix have no derivative (they "
-                "are any orthonormal basis of a complement); use mode='reduced'"
-            )
-        q, r = np.linalg.qr(ops.constant(a), mode="complete")
-        return QRResult(Tensor(q), Tensor(r))
-    if m >= n:
+    if mode == "complete" and m > n:  # Q's added columns have no derivative (see the module's notes)
+        q, r = qr_parts(ops.qr(a, complete=True), m, n, complete=True)
+    elif m >= n:
         q, r = qr_parts(ops.qr(a), m, n)
     else:  # wide: a = [x | y] = Q [r_x | Qᵀ y], with x square, composed so both modes come from the square case
         x, y = ops.getitem(a, index=(Ellipsis, slice(None, m))), ops.getitem(a, index=(Ellipsis, slice(m, None)))
         q, r_x = qr_parts(ops.qr(x), m, m)
         r = concatenate([r_x, matmul(ops.swapaxes(q, -1, -2), y)], axis=-1)
     return _tensor(r) if mode == "r" else QRResult(_tensor(q), _tensor(r))
-
-
-def _traced(x: Any) -> bool:
-    return type(x) is Tensor and (x.requires_grad or builtins.bool(x._tangents))
 
 
 @_public
@@ -328,6 +319,9 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> T
         moved = ops.transpose(x, axes=(*[a for a in range(ndim) if a not in axes], row, col))
         s = svdvals(moved)
         value = sum(s, axis=-1) if ord == "nuc" else (max(s, axis=-1) if ord == 2 else min(s, axis=-1))
+        # at the zero matrix the singular vectors are any: the gradient there is defined as 0, as for every norm
+        zero = ops.constant(max(ops.constant(abs(moved)), axis=(-2, -1))) == 0
+        value = ops.where(0.0, value, condition=zero)
         return _keep(value, axes, ndim) if keepdims else value
     if ord in (1, -1, _INF, -_INF):
         summed, over = (col, row) if ord in (_INF, -_INF) else (row, col)

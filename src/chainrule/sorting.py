@@ -73,7 +73,7 @@ def median(a: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """The median along ``axis`` (all elements when None): the middle sorted element, or the mean of the two
     middle ones; its gradient goes to them."""
     a = _operand(a)
-    shape = np.shape(_values(a))
+    shape = tuple(ops.constant(a).shape)
     if axis is None:
         flat = ops.reshape(a, shape=(-1,))
         out = median(flat, axis=0)

@@ -76,6 +76,7 @@ from .linalg import (
     matmul,
     pinv,
     qr,
+    sign_of_det,
     solve,
     solve_triangular,
     svd,

@@ -15,8 +15,9 @@ from ..primitive import (
     describe_vjp,
     primitive,
 )
-from .elementwise import absolute, conjugate, real, sign, where
+from .elementwise import absolute, conjugate, imag, real, sign, where
 from .reductions import _kept, sum, unreduce
+from .reductions import max as max_of
 from .shape import broadcast_to, concatenate, expand_dims, getitem, reshape, squeeze, swapaxes
 
 MATMUL_HINT = (
@@ -273,10 +274,20 @@ def complex_by_transposing(real_vjp, jvp, always=False):
     return rule
 
 
-def _inverse_gaps(w):
-    """F[..., i, j] = 1 / (w_j - w_i), and 0 where w_j == w_i (the diagonal, and repeated values: see eigh)."""
+# Values closer than this (relative to the largest) count as repeated: LAPACK returns a repeated eigenvalue as
+# values a few rounding errors apart, and 1 / (their difference) would turn rounding noise into the derivative.
+REPEATED = 1e3 * 2.220446049250313e-16
+
+
+def _inverse_gaps(w, scale=None):
+    """F[..., i, j] = 1 / (w_j - w_i), and 0 where w_j and w_i are equal to rounding (the diagonal, and repeated
+    values: see eigh). ``scale``: what "to rounding" is relative to (the largest |w| by default)."""
     gaps = expand_dims(w, -2) - expand_dims(w, -1)
-    equal = constant(gaps) == 0
+    values = constant(w)  # (primitives on constants: they take a vmap's batched values too)
+    size = absolute(values) if scale is None else constant(scale)
+    ndim = len(values.shape)
+    largest = expand_dims(max_of(size, axis=(ndim - 1,), keepdims=True), -1) if values.shape[-1] else 0.0
+    equal = absolute(constant(gaps)) <= largest * REPEATED
     return where(1.0 / where(1.0, gaps, condition=equal), 0.0, condition=~equal)
 
 
@@ -380,6 +391,26 @@ def logabsdet(xp, a):
 defvjp(logabsdet, lambda g, ans, a: _as_matrix_of(a, g) * matrix_transpose(inv(a)))
 describe_vjp(logabsdet, "g · {a}⁻ᵀ")
 defjvp(logabsdet, lambda t, ans, a: _trace(solve(a, t)))
+
+
+@primitive("sign_of_det", hint=SQUARE_HINT)
+def sign_of_det(xp, a):
+    return xp.linalg.slogdet(a)[0]
+
+
+def _sign_of_det_vjp(g, ans, a):
+    # d sign = sign · i Im tr(A⁻¹ dA): zero for real matrices (a sign of ±1 is flat), a phase for complex ones
+    if not _is_complex(a):
+        return a * 0.0
+    return _as_matrix_of(a, imag(g * ans) * 1j) * matrix_transpose(inv(a))
+
+
+defvjp(sign_of_det, _sign_of_det_vjp)
+describe_vjp(sign_of_det, "i Im(g · {out}) {a}⁻ᵀ (zero for real matrices)")
+defjvp(
+    sign_of_det,
+    lambda t, ans, a: ans * (imag(_trace(solve(a, t))) * 1j) if _is_complex(a) else ans * 0.0,
+)
 
 
 @primitive("cholesky", hint="The matrix must be symmetric positive definite, (..., n, n).")
@@ -490,7 +521,8 @@ def _reduced(parts, m, n, what):
 
 FULL_SVD_ERROR = (
     "svd: the columns that full_matrices=True adds to U (or rows to Vh) of a non-square matrix have no derivative "
-    "(they are any orthonormal basis of a complement); use full_matrices=False"
+    "(they are any orthonormal basis of a complement; forward mode gives them NaN tangents); use "
+    "full_matrices=False"
 )
 
 
@@ -503,7 +535,7 @@ def _svd_vjp(g, ans, a, full_matrices=False):
     u, s, vh = _reduced(svd_parts(ans, m, n, full_matrices), m, n, None)
     gu, gs, gvh = _reduced(svd_parts(g, m, n, full_matrices), m, n, GradientError(FULL_SVD_ERROR))
     ut, v, gv = matrix_transpose(u), matrix_transpose(vh), matrix_transpose(gvh)
-    f = _inverse_gaps(s * s)
+    f = _inverse_gaps(s * s)  # (s_j - s_i)(s_j + s_i): repeated to rounding where s² are
     ut_gu, vt_gv = matmul(ut, gu), matmul(vh, gv)
     inner = (
         f * (ut_gu - matrix_transpose(ut_gu)) * expand_dims(s, -2)
@@ -522,12 +554,8 @@ def _svd_vjp(g, ans, a, full_matrices=False):
 
 
 def _svd_jvp(t, ans, a, full_matrices=False):
-    from ..errors import GradientError
-
     m, n = a.shape[-2:]
-    if full_matrices and m != n:
-        raise GradientError(FULL_SVD_ERROR)
-    u, s, vh = svd_parts(ans, m, n, full_matrices)
+    u, s, vh = _reduced(svd_parts(ans, m, n, full_matrices), m, n, None)
     ut, v = adjoint(u), adjoint(vh)
     f = _inverse_gaps(s * s)
     rotated = matmul(matmul(ut, t), v)  # dP = Uᴴ dA V
@@ -544,7 +572,19 @@ def _svd_jvp(t, ans, a, full_matrices=False):
     if n > m:
         spill = matmul(adjoint(t), u) * s_inv
         dv = dv + spill - matmul(v, matmul(vh, spill))
-    return pack_tangents([du, real(ds) if _is_complex(ds) else ds, adjoint(dv)], a.shape[:-2])
+    dvh = adjoint(dv)
+    if full_matrices and m != n:  # the columns full_matrices adds have no derivative: their tangents are NaN
+        du, dvh = _undefined_beyond(du, m, -1), _undefined_beyond(dvh, n, -2)
+    return pack_tangents([du, real(ds) if _is_complex(ds) else ds, dvh], a.shape[:-2])
+
+
+def _undefined_beyond(change, size, axis):
+    """``change`` padded with NaN along ``axis`` up to ``size``: the tangent of parts that have no derivative."""
+    value = constant(change)
+    shape = list(value.shape)
+    shape[axis] = size - shape[axis]
+    missing = array_module(value).full(tuple(shape), float("nan"), dtype=value.dtype)
+    return concatenate(change, missing, axis=len(shape) + axis)
 
 
 defvjp(svd, complex_by_transposing(_svd_vjp, _svd_jvp))
@@ -553,20 +593,38 @@ defjvp(svd, _svd_jvp)
 
 
 @primitive("qr", hint="qr's primitive takes a tall or square matrix (..., m, n), m >= n.")
-def qr(xp, a):
-    q, r = xp.linalg.qr(a, mode="reduced")
+def qr(xp, a, complete=False):
+    q, r = xp.linalg.qr(a, mode="complete" if complete else "reduced")
     return pack(xp, (q, r), a.shape[:-2])
 
 
-def qr_parts(packed, m, n):
-    return unpack(packed, ((m, n), (n, n)))
+def qr_parts(packed, m, n, complete=False):
+    return unpack(packed, ((m, m), (m, n)) if complete else ((m, n), (n, n)))
 
 
-def _qr_vjp(g, ans, a):
+COMPLETE_QR_ERROR = (
+    "qr: the columns that mode='complete' adds to Q of a tall matrix have no derivative (they are any orthonormal "
+    "basis of a complement; forward mode gives them NaN tangents); use mode='reduced'"
+)
+
+
+def _reduced_qr(packed, m, n, complete, what):
+    """Q's first n columns and R's first n rows (the rest of R is zeros; the rest of Q has no derivative)."""
+    q, r = qr_parts(packed, m, n, complete)
+    if not complete or m == n:
+        return q, r
+    if what is not None and constant(getitem(q, index=(Ellipsis, slice(n, None)))).any():
+        raise what
+    return getitem(q, index=(Ellipsis, slice(None, n))), getitem(r, index=(Ellipsis, slice(None, n), slice(None)))
+
+
+def _qr_vjp(g, ans, a, complete=False):
     # M = R R̄ᵀ - Q̄ᵀ Q; Ā = (Q̄ + Q copyltu(M)) R⁻ᵀ, copyltu: the lower triangle mirrored to the upper
+    from ..errors import GradientError
+
     m, n = a.shape[-2:]
-    q, r = qr_parts(ans, m, n)
-    gq, gr = qr_parts(g, m, n)
+    q, r = _reduced_qr(ans, m, n, complete, None)
+    gq, gr = _reduced_qr(g, m, n, complete, GradientError(COMPLETE_QR_ERROR))
     mm = matmul(r, matrix_transpose(gr)) - matmul(matrix_transpose(gq), q)
     lower = _strictly_lower(mm)
     copied = lower + matrix_transpose(lower) + diagonal_matrix(diagonal_part(mm))
@@ -574,15 +632,18 @@ def _qr_vjp(g, ans, a):
     return matrix_transpose(solve_triangular(r, matrix_transpose(b), lower=False))
 
 
-def _qr_jvp(t, ans, a):
+def _qr_jvp(t, ans, a, complete=False):
     m, n = a.shape[-2:]
-    q, r = qr_parts(ans, m, n)
+    q, r = _reduced_qr(ans, m, n, complete, None)
     t_rinv = matrix_transpose(solve_triangular(matrix_transpose(r), matrix_transpose(t)))  # dA R⁻¹
     qt_t_rinv = matmul(adjoint(q), t_rinv)
     lower = _strictly_lower(qt_t_rinv)
     skew = lower - adjoint(lower) + _imaginary_diagonal(qt_t_rinv)  # (R's diagonal stays real)
     dq = matmul(q, skew - qt_t_rinv) + t_rinv
     dr = matmul(qt_t_rinv - skew, r)
+    if complete and m != n:  # R's added rows are zeros; Q's added columns have no derivative
+        dq = _undefined_beyond(dq, m, -1)
+        dr = concatenate(dr, dr[..., : m - n, :] * 0.0, axis=len(dr.shape) - 2)
     return pack_tangents([dq, dr], a.shape[:-2])
 
 

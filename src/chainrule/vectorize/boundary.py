@@ -9,7 +9,7 @@ from typing import Any
 from .. import ops
 from ..errors import ShapeError
 from ..primitive import constant, defjvp, defvjp, describe_vjp, primitive
-from .batched import ACTIVE_LEVELS, BATCHING_USED, Batched
+from .batched import ACTIVE_LEVELS, BATCHING_USED, Batched, BatchedValueError
 
 
 def _to_front(x: Any, axis: int) -> Any:
@@ -114,6 +114,11 @@ def looped_when_batched(fn: Any) -> Any:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        for v in (*args, *kwargs.values()):
+            if isinstance(v, (list, tuple)) and _batched_level(v):
+                raise BatchedValueError(
+                    f"vmap: {fn.__name__} does not take lists of batched values yet; stack them first (cr.stack)"
+                )
         level = _batched_level((*args, *kwargs.values()))
         if not level:
             return fn(*args, **kwargs)

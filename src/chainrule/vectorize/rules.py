@@ -347,7 +347,20 @@ def _vector_norm(prim, values, batched, params, size):
 
 
 _ELEMENTWISE_TOO = ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "sign", "cast")
-_LINALG = ("inv", "det", "logabsdet", "cholesky", "eig", "eigh", "svd", "qr", "pinv", "solve", "solve_triangular")
+_LINALG = (
+    "inv",
+    "det",
+    "logabsdet",
+    "cholesky",
+    "eig",
+    "eigh",
+    "svd",
+    "qr",
+    "pinv",
+    "solve",
+    "solve_triangular",
+    "sign_of_det",
+)
 
 RULES: dict[str, Any] = {
     **{name: elementwise for name in _ELEMENTWISE_TOO},
