@@ -76,38 +76,9 @@ def special_function(xp: ModuleType, name: str) -> Any:
     return _SPECIAL[key]
 
 
-_TRIANGULAR: dict[str, Any] = {}
-
-
-def general_triangular_solver(xp: ModuleType) -> Any:
-    """A triangular solve by the general solver, on the triangle alone."""
-    return lambda a, b, lower: xp.linalg.solve(xp.tril(a) if lower else xp.triu(a), b)
-
-
 def triangular_solver(xp: ModuleType) -> Any:
-    """``solve(a, b, lower)``: x with a x = b for triangular matrices a (..., n, n) and b (..., n, k). With NumPy
-    it is SciPy's LAPACK triangular solve when SciPy is installed (the ``scipy`` extra): a third of the work of
-    a general solve; without SciPy, NumPy's general solve (the same numbers, to rounding)."""
-    key = xp.__name__
-    if key not in _TRIANGULAR:
-        _TRIANGULAR[key] = general_triangular_solver(xp)
-        if xp is numpy:
-            try:
-                from scipy.linalg import solve_triangular
-            except ImportError:
-                pass
-            else:
-
-                def solve(a: Any, b: Any, lower: bool) -> Any:
-                    if a.ndim == 2 and b.ndim == 2:
-                        return solve_triangular(a, b, lower=lower, check_finite=False)
-                    shape = numpy.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-                    a = numpy.broadcast_to(a, shape + a.shape[-2:])
-                    b = numpy.broadcast_to(b, shape + b.shape[-2:])
-                    out = numpy.empty(shape + b.shape[-2:], dtype=numpy.result_type(a, b))
-                    for index in numpy.ndindex(shape):
-                        out[index] = solve_triangular(a[index], b[index], lower=lower, check_finite=False)
-                    return out
-
-                _TRIANGULAR[key] = solve
-    return _TRIANGULAR[key]
+    """``solve(a, b, lower)``: x with a x = b for triangular matrices a (..., n, n) and b (..., n, k), reading only
+    the triangle. NumPy has no triangular solve of its own, so it is NumPy's general solve on the triangle.
+    (SciPy's LAPACK one was tried: with its own copy of OpenBLAS beside NumPy's, the two thread pools take turns
+    on the cores and the whole backward pass of cholesky ran twice as slow.)"""
+    return lambda a, b, lower: xp.linalg.solve(xp.tril(a) if lower else xp.triu(a), b)
