@@ -367,3 +367,15 @@ def test_an_index_per_example_is_one_gather():
             cr.grad(lambda first, *rest, fn=fn: cr.sum(fn(first, *rest)))(*[a[k] for a in args]) for k in range(5)
         ]
         np.testing.assert_allclose(grads.data, np.stack([g.data for g in looped]))
+
+
+def test_axes_as_trees_and_unmapped_results():
+    tree = {"a": X, "b": X.T.copy()}
+    out = cr.vmap(lambda t: t["a"].sum() + t["b"].sum(), in_axes=({"a": 0, "b": 1},))(tree)
+    np.testing.assert_allclose(out.data, X.sum(1) * 2)
+    mapped, shared = cr.vmap(lambda x, c: (x * 2, c * 3), in_axes=(0, None), out_axes=(0, None))(X, np.ones(2))
+    assert mapped.shape == X.shape and shared.tolist() == [3.0, 3.0]
+    with pytest.raises(cr.ShapeError, match="differs between examples"):
+        cr.vmap(lambda x: x, out_axes=None)(X)
+    with pytest.raises(cr.ShapeError, match="gives 1 axes for an argument with 2"):
+        cr.vmap(lambda t: t["a"], in_axes=({"a": 0},))(tree)

@@ -1093,6 +1093,17 @@ def astype(x: Any, dtype: Any, copy: bool = True) -> Tensor:
 ravel = flatten
 
 
+def copy(x: Any) -> Tensor:
+    """A copy in memory of its own; the gradient passes through it."""
+    x = _operand(x)
+    return ops.identity(x) if type(x) is Tensor else Tensor(np.array(x))
+
+
+def nonzero(x: Any) -> tuple:
+    """The indices of the non-zero elements, one integer tensor per axis (no gradient)."""
+    return tuple(Tensor(i) for i in np.nonzero(np.asarray(ops.constant(_operand(x)))))
+
+
 def any(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Whether any element is true (along ``axis``): a boolean tensor, no gradient."""
     return Tensor(np.any(np.asarray(ops.constant(_operand(x))), axis=axis, keepdims=keepdims))
@@ -1108,7 +1119,7 @@ _METHODS = (
     "abs maximum minimum power clip sum mean var std max min prod logsumexp reshape transpose swapaxes expand_dims "
     "squeeze broadcast_to flatten matmul dot outer softmax log_softmax arcsinh arccosh arctanh exp2 log2 log10 "
     "reciprocal deg2rad rad2deg fabs arctan2 hypot logaddexp logaddexp2 fmax fmin astype ravel cumsum cumprod "
-    "diagonal trace conj conjugate round sinc any all"
+    "diagonal trace conj conjugate round sinc any all copy nonzero"
 ).split()
 
 

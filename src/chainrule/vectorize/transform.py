@@ -9,18 +9,33 @@ from typing import Any
 
 import numpy as np
 
+from .. import ops
 from ..errors import ShapeError
 from ..tensor import Tensor
 from ..transforms import tree_flatten, tree_unflatten
 from .batched import ACTIVE_LEVELS
-from .boundary import batch_in, batch_out
+from .boundary import batch_in, batch_out, levels_of
 
 _levels = itertools.count(1)
+
+
+def _leaf_axes(axis: Any, arg: Any, count: int, what: str) -> list:
+    """One axis (or None) per leaf of an argument: one for all, or a tree of them shaped like the argument."""
+    if axis is None or isinstance(axis, (int, np.integer)):
+        return [None if axis is None else int(axis)] * count
+    axes, _ = tree_flatten(axis)
+    if len(axes) != count:
+        raise ShapeError(f"vmap: {what} gives {len(axes)} axes for an argument with {count} arrays")
+    return [None if a is None else int(a) for a in axes]
 
 
 def _axes_of(in_axes: Any, count: int) -> tuple:
     if in_axes is None or isinstance(in_axes, (int, np.integer)):
         return (in_axes,) * count
+    if isinstance(in_axes, dict):
+        raise ShapeError(
+            "vmap: in_axes gives one entry per argument (a tuple); a dict goes inside it, for a dict argument"
+        )
     axes = tuple(in_axes)
     if len(axes) != count:
         raise ShapeError(f"vmap: in_axes has {len(axes)} entries but the function was given {count} arguments")
@@ -50,8 +65,12 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0) -> Callable
                 batched_args.append(arg)
                 continue
             leaves, spec = tree_flatten(arg)
+            leaf_axes = _leaf_axes(axis, arg, len(leaves), "in_axes")
             entered = []
-            for leaf in leaves:
+            for leaf, axis in zip(leaves, leaf_axes):
+                if axis is None:
+                    entered.append(leaf)
+                    continue
                 leaf = leaf if type(leaf) is Tensor else Tensor(np.asarray(leaf))
                 ndim = len(leaf.shape)
                 if not -ndim <= axis < ndim:
@@ -74,6 +93,11 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0) -> Callable
         results = []
         for leaf, axis in zip(leaves, out_axes_leaves):
             leaf = leaf if type(leaf) is Tensor else Tensor(np.asarray(leaf))
+            if axis is None:  # a result the same for every example, returned once
+                if level in levels_of(ops.constant(leaf)):
+                    raise ShapeError("vmap: out_axes=None for a result that differs between examples")
+                results.append(leaf)
+                continue
             ndim = len(leaf.shape) + 1
             if not -ndim <= axis < ndim:
                 raise ShapeError(f"vmap: out_axes {axis} is out of range for a result of shape {leaf.shape}")
@@ -84,9 +108,4 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0) -> Callable
 
 
 def _out_axes(out_axes: Any, out: Any, count: int) -> list:
-    if isinstance(out_axes, (int, np.integer)):
-        return [int(out_axes)] * count
-    leaves, _ = tree_flatten(out_axes)
-    if len(leaves) != count:
-        raise ShapeError(f"vmap: out_axes names {len(leaves)} axes for {count} results")
-    return [int(a) for a in leaves]
+    return _leaf_axes(out_axes, out, count, "out_axes")
