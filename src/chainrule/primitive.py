@@ -21,7 +21,7 @@ from . import engine
 from .backend import _module_of_type, array_module
 from .errors import ChainruleError, LinAlgError, ShapeError
 from .tensor import Tensor
-from .vectorize.batched import Batched
+from .vectorize.batched import BATCHING_USED, Batched
 
 Rule = Callable[..., Any]
 
@@ -76,14 +76,10 @@ class Primitive:
         return f"<primitive {self.name}>"
 
     def __call__(self, *args: Any, **params: Any) -> Any:
-        batched = False
         for a in args:
-            kind = type(a)
-            if kind is Tensor:
+            if type(a) is Tensor:
                 return engine.record(self, args, params)
-            if kind is Batched:
-                batched = True
-        if batched or (params and _batched_param(params)):
+        if BATCHING_USED[0] and _batched(args, params):  # (batched values exist only once a vmap has run)
             return vectorize_rules.run(self, args, params)
         try:  # plain arrays: compute (this is what derivative rules do in a plain backward pass)
             xp = _module_of_type.get(type(args[0])) or array_module(*args)
@@ -93,10 +89,7 @@ class Primitive:
 
     def run(self, raw: Any, params: dict) -> Any:
         """The forward computation on backend arrays, with user mistakes turned into errors naming the op."""
-        for r in raw:
-            if type(r) is Batched:
-                return vectorize_rules.run(self, tuple(raw), params)
-        if params and _batched_param(params):
+        if BATCHING_USED[0] and _batched(raw, params):
             return vectorize_rules.run(self, tuple(raw), params)
         try:
             xp = _module_of_type.get(type(raw[0])) or array_module(*raw)
@@ -115,7 +108,11 @@ class Primitive:
         return ShapeError(f"{self.name}: {message} (operand shapes: {shapes}).{hint}")
 
 
-def _batched_param(params: dict) -> bool:
+def _batched(args: Any, params: dict) -> bool:
+    """Whether a vmap's batched value is among the arguments or the parameters (an index holding one, too)."""
+    for a in args:
+        if type(a) is Batched:
+            return True
     for v in params.values():
         if type(v) is Batched:
             return True

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..backend import _module_of_type, array_module
 from ..tensor import UNARY, Tensor
-from ..vectorize.batched import Batched
+from ..vectorize.batched import BATCHING_USED, Batched
 
 if TYPE_CHECKING:
     from ..primitive import Primitive
@@ -71,7 +71,7 @@ def recorder(prim: Primitive) -> Callable[..., Tensor]:
                 out = (
                     prim.forward(xd_module, xd) if (xd_module := _module_of_type.get(type(xd))) else prim.run((xd,), {})
                 )
-            elif type(xd) is Batched or type(yd) is Batched:
+            elif BATCHING_USED[0] and (type(xd) is Batched or type(yd) is Batched):
                 out = prim.run((xd, yd), _NO_PARAMS)
             else:
                 xp = _module_of_type.get(type(xd)) or _module_of_type.get(type(yd)) or array_module(xd, yd)
