@@ -207,6 +207,8 @@ class Tensor:
                 raise TypeError(f"grad must be a Tensor or None, got {type(value).__name__}; wrap it: cr.tensor(g)")
             if value.shape != self.shape:
                 raise ShapeError(f"grad of shape {value.shape} assigned to a tensor of shape {self.shape}")
+        if _jit_trace.trace is not None:  # (cr.jit records what a traced call leaves in .grad)
+            _jit_trace.trace.note_grad(self)
         self._grad = value
 
     @property
@@ -517,6 +519,7 @@ from . import engine  # noqa: E402
 from . import functions as _f  # noqa: E402
 from . import ops as _ops  # noqa: E402
 from .engine import recorder  # noqa: E402
+from .engine.tracing import _local as _jit_trace  # noqa: E402
 from .vectorize.batched import Batched  # noqa: E402  (the engine and the operations build on the class above)
 
 

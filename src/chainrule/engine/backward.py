@@ -13,6 +13,7 @@ from ..tensor import FREED, NARY, UNARY, Tensor
 if TYPE_CHECKING:
     from ..primitive import Primitive
 from .anomaly import _anomaly, _anomaly_open, _check_gradient, _values
+from .tracing import _local as _jit_trace
 from .versions import _changed_since_recorded, _last_change
 
 # Selections. ``cr.where(c, f(x), y)`` sends the branch not chosen a gradient of exactly zero; the branch's own rule
@@ -433,6 +434,8 @@ def _accumulate(t: Tensor, g: Any, create_graph: bool) -> None:
     own (``_owned``), and with ``create_graph`` it is a node of its own. Read, add and store happen under one
     lock, so threads running backward() into a shared leaf never lose each other's contributions."""
     with _accumulating:
+        if _jit_trace.trace is not None:  # (cr.jit records what a traced call leaves in .grad)
+            _jit_trace.trace.note_grad(t)
         previous = t._grad
         if previous is None:
             if create_graph and type(g) is Tensor:

@@ -11,6 +11,7 @@ import weakref
 
 from ..errors import InplaceError
 from ..tensor import Tensor
+from .tracing import _local as _jit_trace
 
 # Ticks. One counter numbers every recorded operation and every in-place change. A node's tick is larger than
 # the ticks of all its inputs (an operation is recorded after its inputs exist), which is what orders the
@@ -105,6 +106,9 @@ def mark_changed(t: Tensor) -> None:
     """Record that the memory of ``t`` was changed in place."""
     box = version_box(t)
     box[0] = _last_change[0] = next(_ticks)
+    trace = _jit_trace.trace
+    if trace is not None:  # (a traced call's replays move the version on too)
+        trace.note_changed(t)
 
 
 def _changed_since_recorded(t: Tensor) -> None:

@@ -14,6 +14,9 @@ import numpy as np
 
 from .. import functions as fn
 from .. import ops
+from ..backend import array_module
+from ..engine.tracing import _local as _jit
+from ..engine.tracing import check_values
 from ..errors import DtypeError, ShapeError
 from ..primitive import constant
 from ..tensor import Tensor
@@ -90,7 +93,8 @@ def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
     _check_reduction("cross_entropy", reduction)
     if type(constant(labels)) is Batched:  # inside vmap, a label per example: pick from the log-probabilities
         return _picked_cross_entropy(logits, labels, reduction)
-    labels = np.asarray(constant(labels))
+    labels = constant(labels)
+    labels = array_module(labels).asarray(labels)
     shape = np.shape(constant(logits))
     if labels.dtype.kind not in "iu":
         raise DtypeError(
@@ -105,13 +109,17 @@ def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
             f"cross_entropy: logits of shape {shape} need labels of shape {shape[:1]} (one class per row), got "
             f"{labels.shape}; logits are (batch, classes)"
         )
-    if labels.size and (labels.min() < 0 or labels.max() >= shape[1]):
-        raise ShapeError(
-            f"cross_entropy: labels must lie in [0, {shape[1]}) for {shape[1]} classes, got values from "
-            f"{labels.min()} to {labels.max()}"
-        )
+    if labels.size:
+        check_values(((labels < 0) | (labels >= shape[1])).any(), _labels_outside(shape[1]), labels)
     out = ops.softmax_cross_entropy(logits, labels=labels, reduction=reduction)
     return out if type(out) is Tensor else Tensor._from_op(out, None)
+
+
+def _labels_outside(classes: int) -> Any:
+    return lambda labels: ShapeError(
+        f"cross_entropy: labels must lie in [0, {classes}) for {classes} classes, got values from {labels.min()} "
+        f"to {labels.max()}"
+    )
 
 
 def _picked_cross_entropy(logits: Any, labels: Any, reduction: str) -> Tensor:
@@ -198,7 +206,9 @@ def dropout(x: Any, p: float, training: bool = True, generator: np.random.Genera
     values = constant(x)
     rng = generator if generator is not None else default_generator()
     scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
-    keep = (rng.random(np.shape(values)) >= p) * np.asarray(scale, dtype=values.dtype)
+    shape = np.shape(values)
+    draws = rng.random(shape) if _jit.trace is None else _jit.trace.draw(rng, generator, "random", (shape,))
+    keep = (draws >= p) * np.asarray(scale, dtype=values.dtype)
     return fn.multiply(x, keep)
 
 

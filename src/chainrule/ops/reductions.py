@@ -127,8 +127,7 @@ def logsumexp(xp, x, axis=None, keepdims=False):
         out = xp.full_like(x.sum(axis=axis, keepdims=True), -xp.inf, dtype=xp.result_type(x.dtype, 1.0))
         return out if keepdims else out.squeeze(axis=axis)
     shift = x.max(axis=axis, keepdims=True)
-    if not xp.isfinite(shift).all():
-        shift = xp.where(xp.isfinite(shift), shift, 0)
+    shift = xp.where(xp.isfinite(shift), shift, 0)  # (always: no Python branch on the values, for cr.jit)
     out = xp.log(xp.exp(x - shift).sum(axis=axis, keepdims=True)) + shift
     return out if keepdims else out.squeeze(axis=axis)
 

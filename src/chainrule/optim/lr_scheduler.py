@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..engine.tracing import _local as _jit
 from .optimizers import Optimizer
 
 
@@ -22,6 +23,8 @@ class LRScheduler:
         raise NotImplementedError
 
     def step(self) -> None:
+        if _jit.trace is not None:  # the epoch count is Python state a replay would not move on
+            _jit.trace.leave(f"{type(self).__name__}.step() inside the function: call it between the jitted calls")
         self.last_epoch += 1
         for group, base in zip(self.optimizer.param_groups, self.base_lrs):
             group["lr"] = self.lr_at(base, self.last_epoch)

@@ -13,8 +13,38 @@ from typing import Any
 
 from .. import engine
 from ..backend import array_module
+from ..engine.tracing import _local as _jit
 from ..errors import GradientError, ShapeError
 from ..tensor import Tensor
+
+# Under cr.jit, hyperparameters and state are read through these: the learning rate and the state arrays are
+# inputs read from their dicts at every replay (a schedule's new lr takes effect), the hyperparameters that
+# choose a branch are checked at every replay (a change traces again).
+
+
+def _live(mapping: dict, key: str) -> Any:
+    return mapping[key] if _jit.trace is None else _jit.trace.read_item(mapping, key)
+
+
+def _static(mapping: dict, key: str) -> Any:
+    return mapping[key] if _jit.trace is None else _jit.trace.guard_item(mapping, key)
+
+
+def _store(mapping: dict, key: str, value: Any) -> None:
+    if _jit.trace is None:
+        mapping[key] = value
+    else:
+        _jit.trace.write_item(mapping, key, value)
+
+
+def _plain(value: Any) -> Any:
+    """The array itself, not a traced stand-in: for state kept beyond the call."""
+    return value if _jit.trace is None else _jit.trace.real(value)
+
+
+def _new_state(optimizer: Optimizer) -> None:
+    if _jit.trace is not None:  # a replay of this call would make the state again: trace the next call
+        _jit.trace.single_use = f"{type(optimizer).__name__} made its state on this call"
 
 
 class Optimizer:
@@ -73,9 +103,11 @@ class Optimizer:
             state = self.state.get(i)
             if state is None:
                 state = self.state[i] = {}
+                _new_state(self)
             scratch = self._scratch.get(i)
             if scratch is None or scratch.shape != data.shape or scratch.dtype != data.dtype:
-                scratch = self._scratch[i] = array_module(data).empty_like(data)
+                plain = _plain(data)
+                scratch = self._scratch[i] = array_module(plain).empty_like(plain)
             self._update(data, g, state, group, scratch)
             engine.mark_changed(p)
 
@@ -154,23 +186,26 @@ class SGD(Optimizer):
 
     def _update(self, p, g, state, group, scratch):
         xp = array_module(p)
-        lr, momentum, decay = group["lr"], group["momentum"], group["weight_decay"]
+        lr, momentum, decay = _live(group, "lr"), _static(group, "momentum"), _static(group, "weight_decay")
         d = g
         if decay:
             xp.multiply(p, decay, out=scratch)
             scratch += g
             d = scratch
         if momentum:
-            buffer = state.get("momentum_buffer")
-            if buffer is None:
-                buffer = state["momentum_buffer"] = d.copy()
+            if "momentum_buffer" not in state:
+                _new_state(self)
+                buffer = d.copy()
+                _store(state, "momentum_buffer", buffer)
             else:
+                buffer = _live(state, "momentum_buffer")
                 buffer *= momentum
-                if group["dampening"]:
-                    buffer += (1 - group["dampening"]) * d
+                dampening = _static(group, "dampening")
+                if dampening:
+                    buffer += (1 - dampening) * d
                 else:
                     buffer += d
-            if group["nesterov"]:  # d + momentum * buffer
+            if _static(group, "nesterov"):  # d + momentum * buffer
                 if d is scratch:
                     scratch += momentum * buffer
                 else:
@@ -199,24 +234,28 @@ class Adam(Optimizer):
 
     def _update(self, p, g, state, group, scratch):
         xp = array_module(p)
-        lr, (beta1, beta2), eps, decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        lr, (beta1, beta2) = _live(group, "lr"), _static(group, "betas")
+        eps, decay = _static(group, "eps"), _static(group, "weight_decay")
         if decay and self.decoupled:
             p *= 1 - lr * decay
         elif decay:
             g = g + decay * p
         if "step" not in state:
+            _new_state(self)
+            plain = _plain(p)
             state["step"] = 0
-            state["exp_avg"] = xp.zeros_like(p)
-            state["exp_avg_sq"] = xp.zeros_like(p)
-        state["step"] += 1
-        step, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+            state["exp_avg"] = array_module(plain).zeros_like(plain)
+            state["exp_avg_sq"] = array_module(plain).zeros_like(plain)
+        step = _live(state, "step") + 1
+        _store(state, "step", step)
+        m, v = _live(state, "exp_avg"), _live(state, "exp_avg_sq")
         m *= beta1
         m += (1 - beta1) * g
         v *= beta2
         v += (1 - beta2) * g * g
         step_size = lr / (1 - beta1**step)
         xp.sqrt(v, out=scratch)
-        scratch /= math.sqrt(1 - beta2**step)
+        scratch /= xp.sqrt(1 - beta2**step)  # (NumPy's sqrt of a float: math.sqrt's value, and traceable)
         scratch += eps
         xp.divide(m, scratch, out=scratch)
         scratch *= step_size
