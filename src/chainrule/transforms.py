@@ -102,7 +102,7 @@ def _as_tensor(x: Any) -> Tensor:
         return x
     if x is None or isinstance(x, (str, bytes)):
         raise TypeError(f"expected a Tensor, a NumPy array or a number, got {type(x).__name__}")
-    array = np.asarray(x)
+    array = array_module(x).asarray(x)  # (the data's module: under cr.jit, a traced array stays traced)
     if array.dtype.kind not in "biufc":
         raise TypeError(f"expected numeric data, got {type(x).__name__} of dtype {array.dtype}")
     return Tensor(array.astype(np.float64) if array.dtype.kind in "biu" else array)

@@ -102,8 +102,7 @@ class Optimizer:
                 raise GradientError(f"{type(self).__name__}: the gradient of parameter {i} has dtype {g.dtype}")
             state = self.state.get(i)
             if state is None:
-                state = self.state[i] = {}
-                _new_state(self)
+                state = self.state[i] = {}  # (made once, whether traced or not: nothing for a replay to do)
             scratch = self._scratch.get(i)
             if scratch is None or scratch.shape != data.shape or scratch.dtype != data.dtype:
                 plain = _plain(data)
