@@ -161,6 +161,69 @@ def w1_chainrule():
     return step
 
 
+def w1_inputs(call: int):
+    rng = random.Random(call)
+    return [[rng.uniform(-2, 2), rng.uniform(-2, 2)] for _ in range(100)], [rng.choice([-1.0, 1.0]) for _ in range(100)]
+
+
+def w1_sgd_chainrule(jit: bool = False):
+    """The demo's training step: loss, backward, SGD, zero the gradients; new inputs at every call."""
+    layers, _, _ = w1_problem()
+    params = [
+        [([cr.tensor(w, requires_grad=True) for w in ws], cr.tensor(b, requires_grad=True)) for ws, b in layer]
+        for layer in layers
+    ]
+    flat = [p for layer in params for ws, b in layer for p in (*ws, b)]
+
+    def step(xs, ys):
+        loss = 0.0
+        for x, y in zip(xs, ys):
+            h = [x[0], x[1]]
+            for layer in params:
+                h = [cr.tanh(sum((w * v for w, v in zip(ws, h)), b)) for ws, b in layer]
+            d = h[0] - y
+            loss = d * d + loss
+        (loss * (1 / len(xs))).backward()
+        for p in flat:
+            p.data = p.data - 0.05 * p.grad.data
+            p.grad = None
+
+    stepper = cr.jit(step) if jit else step
+    calls = iter(range(10**9))
+
+    def run():
+        xs, ys = w1_inputs(next(calls))
+        stepper(cr.tensor(np.array(xs)), cr.tensor(np.array(ys)))
+
+    return run
+
+
+def w1_sgd_micrograd():
+    from micrograd.engine import Value
+
+    w1_micrograd()  # (gives Value its tanh)
+    layers, _, _ = w1_problem()
+    params = [[([Value(w) for w in ws], Value(b)) for ws, b in layer] for layer in layers]
+    flat = [p for layer in params for ws, b in layer for p in (*ws, b)]
+    calls = iter(range(10**9))
+
+    def run():
+        xs, ys = w1_inputs(next(calls))
+        loss = Value(0.0)
+        for x, y in zip(xs, ys):
+            h = [Value(v) for v in x]
+            for layer in params:
+                h = [sum((w * v for w, v in zip(ws, h)), b).tanh() for ws, b in layer]
+            d = h[0] - y
+            loss = loss + d * d
+        (loss * (1 / len(xs))).backward()
+        for p in flat:
+            p.data -= 0.05 * p.grad
+            p.grad = 0.0
+
+    return run
+
+
 def w1_micrograd():
     from micrograd.engine import Value
 
@@ -251,7 +314,9 @@ def w2_chainrule():
 
     def step():
         w2_chain(x, cr.tanh, cr.exp, cr.sin).sum().backward()
+        g = x.grad
         x.grad = None
+        return g  # (a jitted step keeps only what it hands out or leaves behind)
 
     return step
 
@@ -563,6 +628,12 @@ def w7_chainrule():
     return lambda: hessian(x)
 
 
+def w7_chainrule_jit():
+    a, x = w7_data()
+    hessian = cr.jit(cr.hessian(lambda v: cr.sum(cr.log(1 + cr.exp(a @ v))) + 0.5 * cr.sum(v * v)))
+    return lambda: hessian(x)
+
+
 def w7_torch():
     import torch
 
@@ -746,6 +817,47 @@ def w13_jax(op):
     return lambda: jax.block_until_ready(grad(a, c, b))
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# cr.jit: the same steps traced once and replayed (the make functions above, wrapped)
+
+FIRST_CALLS: dict[str, float] = {}  # workload -> seconds of the first jitted call (trace + optimise + generate)
+
+
+def jitted(make, workload: str, calls: int = 2):
+    """A make function for the jitted step: built, traced on its first call(s), then replayed when timed."""
+    from functools import partial
+
+    return partial(_make_jitted, make, workload, calls)
+
+
+def _make_jitted(make, workload: str, calls: int):
+    step = cr.jit(make())
+    start = time.perf_counter()
+    step()
+    FIRST_CALLS.setdefault(workload, time.perf_counter() - start)
+    for _ in range(calls - 1):
+        step()
+    return step
+
+
+def first_call(make) -> float:
+    """Seconds of the first call of a jitted step: trace, optimise and generate its program."""
+    step = cr.jit(make())
+    start = time.perf_counter()
+    step()
+    return time.perf_counter() - start
+
+
+def w2_jax():
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    grad = jax.jit(jax.grad(lambda x: jnp.sum(w2_chain(x, jnp.tanh, jnp.exp, jnp.sin))))
+    x = jnp.asarray(w2_data())
+    return lambda: grad(x).block_until_ready()
+
+
 def memory_against_numpy(add, workload: str, name: str, make) -> dict:
     """Peak memory growth over 50 steps of ``make``'s step beside handwritten NumPy's; returns NumPy's figures."""
     base = w6_measure(w3_numpy)
@@ -785,10 +897,27 @@ def run(only: set[str], repeats: int) -> list[tuple[str, str, str, str, str]]:
             else:
                 note = {"micrograd": "reference", "chainrule": "target <= 1.0x micrograd"}.get(name, "")
                 add("W1", name, median * 1e3, "ms", f"{ratio(res, name, base):.2f}x" if base else "", note)
+    if "W1" in only and installed("micrograd"):
+        from functools import partial
+
+        cases = {
+            "micrograd, demo step": w1_sgd_micrograd,
+            "chainrule, demo step": w1_sgd_chainrule,
+            "chainrule jit, demo step": jitted(partial(w1_sgd_chainrule, True), "W1 step"),
+        }
+        res = measure(cases, repeats)
+        for name, (median, _) in res.items():
+            note = {
+                "micrograd, demo step": "reference: loss, backward, SGD; new inputs each call",
+                "chainrule jit, demo step": f"target <= 0.30x micrograd; first call {FIRST_CALLS['W1 step']:.1f} s",
+            }.get(name, "")
+            add("W1", name, median * 1e3, "ms", f"{ratio(res, name, 'micrograd, demo step'):.2f}x", note)
     if "W2" in only:
         cases = {
             "PyTorch": (w2_torch, "torch"),
             "chainrule": (w2_chainrule, None),
+            "chainrule jit": (jitted(w2_chainrule, "W2"), None),
+            "jax.jit(grad)": (w2_jax, "jax"),
             "HIPS autograd": (w2_autograd, "autograd"),
             "MyGrad": (w2_mygrad, "mygrad"),
             "NumPy forward alone": (w2_numpy_forward, None),
@@ -799,13 +928,19 @@ def run(only: set[str], repeats: int) -> list[tuple[str, str, str, str, str]]:
             inner=10,
         )
         base = "PyTorch" if "PyTorch" in res else None
+        floor = "NumPy forward alone"
         for name, (median, _) in res.items():
             note = {"chainrule": "target <= 0.6x PyTorch", "PyTorch": "reference"}.get(name, "")
+            if name in ("chainrule jit", "jax.jit(grad)"):
+                note = f"{ratio(res, name, floor):.2f}x NumPy forward alone"
+                if name == "chainrule jit":
+                    note += f" (target <= 2.0x); first call {FIRST_CALLS.get('W2', 0) * 1e3:.0f} ms"
             add("W2", name, median / W2_STEPS * 1e6, "us/op", f"{ratio(res, name, base):.2f}x" if base else "", note)
     if "W3" in only:
         cases = {
             "handwritten NumPy": (w3_numpy, None),
             "chainrule": (w3_chainrule, None),
+            "chainrule jit": (jitted(w3_chainrule, "W3"), None),
             "PyTorch": (w3_torch, "torch"),
             "MyGrad": (w3_mygrad, "mygrad"),
             "HIPS autograd": (w3_autograd, "autograd"),
@@ -817,17 +952,25 @@ def run(only: set[str], repeats: int) -> list[tuple[str, str, str, str, str]]:
         )
         for name, (median, _) in res.items():
             note = {"chainrule": "target <= 1.10x NumPy", "handwritten NumPy": "reference"}.get(name, "")
+            if name == "chainrule jit":
+                note = f"target <= 1.00x NumPy; first call {first_call(w3_chainrule) * 1e3:.0f} ms"
             add("W3", name, median * 1e3, "ms", f"{ratio(res, name, 'handwritten NumPy'):.2f}x", note)
+        eager, traced = w6_measure(w3_chainrule), w6_measure(jitted(w3_chainrule, "W3"))
+        for name, m in (("chainrule peak memory", eager), ("chainrule jit peak memory", traced)):
+            add("W3", name, m["peak_growth_mb"], "MB", f"{m['peak_growth_mb'] / eager['peak_growth_mb']:.2f}x",
+                "jitted against eager; target <= 1.00x" if "jit" in name else "reference")  # fmt: skip
     if "W10" in only:
         from functools import partial
 
         cases = {
             "handwritten NumPy float64": (partial(w3_numpy, np.float64), None),
             "chainrule float64": (partial(w10_chainrule, np.float64), None),
+            "chainrule jit float64": (jitted(partial(w10_chainrule, np.float64), "W10", calls=3), None),
             "PyTorch float64": (partial(w10_torch, np.float64), "torch"),
             "HIPS autograd float64": (w3_autograd, "autograd"),
             "handwritten NumPy float32": (partial(w3_numpy, np.float32), None),
             "chainrule float32": (partial(w10_chainrule, np.float32), None),
+            "chainrule jit float32": (jitted(partial(w10_chainrule, np.float32), "W10", calls=3), None),
             "PyTorch float32": (partial(w10_torch, np.float32), "torch"),
         }
         res = measure_isolated(
@@ -839,12 +982,16 @@ def run(only: set[str], repeats: int) -> list[tuple[str, str, str, str, str]]:
             bits = name.split()[-1]
             base = f"handwritten NumPy {bits}"
             note = "reference" if name == base else "target <= 1.10x NumPy" if name.startswith("chainrule") else ""
+            if name.startswith("chainrule jit"):
+                first = first_call(partial(w10_chainrule, np.float64 if bits == "float64" else np.float32))
+                note = f"target <= 1.05x NumPy; first call {first * 1e3:.0f} ms"
             add("W10", name, median * 1e3, "ms", f"{ratio(res, name, base):.2f}x", note)
     if "W11" in only:
         memory_against_numpy(add, "W11", "chainrule (nn + optim)", w10_chainrule)
     if "W7" in only:
         cases = {
             "chainrule": (w7_chainrule, None),
+            "chainrule jit": (jitted(w7_chainrule_jit, "W7"), None),
             "torch.func.hessian": (w7_torch, "torch"),
             "jax.hessian (eager)": (w7_jax, "jax"),
             "autograd.hessian": (w7_autograd, "autograd"),
@@ -856,7 +1003,12 @@ def run(only: set[str], repeats: int) -> list[tuple[str, str, str, str, str]]:
         )
         base = "torch.func.hessian" if "torch.func.hessian" in res else None
         for name, (median, _) in res.items():
-            note = {"chainrule": "target <= 1.0x torch.func.hessian", base: "reference"}.get(name, "")
+            note = {
+                "chainrule": "target <= 1.0x torch.func.hessian",
+                "chainrule jit": "target <= 0.25x torch.func.hessian; "
+                f"first call {FIRST_CALLS.get('W7', 0) * 1e3:.0f} ms",
+                base: "reference",
+            }.get(name, "")
             add("W7", name, median * 1e3, "ms", f"{ratio(res, name, base):.2f}x" if base else "", note)
     if "W8" in only:
         for mode, peer in (("rev", "jacrev"), ("fwd", "jacfwd")):

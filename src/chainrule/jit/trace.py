@@ -303,8 +303,9 @@ class Trace:
                 if self.is_born(leaf) and type(data) is Tracer:
                     outputs.append(("tensor", data.slot, leaf._rg and leaf._op is None))
                     kept_tensors.add(leaf)
-                elif leaf in self.captured or leaf in self.arguments:
-                    outputs.append(("object", leaf))
+                elif self.is_born(leaf):  # computed from no input: the same values at every call, new tensors
+                    outputs.append(("tensor", self.constant_slot(data), leaf._rg and leaf._op is None))
+                    kept_tensors.add(leaf)
                 else:
                     outputs.append(("object", leaf))
             elif type(leaf) is Tracer:
