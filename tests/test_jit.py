@@ -408,3 +408,19 @@ def test_function_with_a_shape_error_raises_it():
     jitted = cr.jit(lambda a, b: cr.tensor(a) @ b)
     with pytest.raises(cr.ShapeError):
         jitted(np.ones((2, 3)), np.ones((2, 3)))
+
+
+def test_switching_to_eval_after_tracing_turns_dropout_off():
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+    forward = cr.jit(lambda m, x: m(x))
+    x = np.ones((3, 4))
+    forward(model, x)
+    forward(model, x)
+    model.eval()
+    assert_same(model(x), forward(model, x))  # no dropout now: the trace's training flag is checked
+    model.train()
+    cr.manual_seed(1)
+    expected = model(x)
+    cr.manual_seed(1)
+    assert_same(expected, forward(model, x))

@@ -208,8 +208,9 @@ class _Writer:
                     f"    if {tensor}._rg is not {source.holder._rg!r} or v{slot}.shape != {self.value(meta[0])} "
                     f"or v{slot}.dtype != {dtype}: raise Stale"
                 )
-        for mapping, key, value in program.guards:
-            lines.append(f"    if {self.ns.name(mapping, 'M')}[{self.value(key)}] != {self.value(value)}: raise Stale")
+        for kind, holder, key, value in program.guards:
+            read = f"[{self.value(key)}]" if kind == "item" else f".{key}"
+            lines.append(f"    if {self.ns.name(holder, 'M')}{read} != {self.value(value)}: raise Stale")
         last = last_uses(program)
         dying: dict[int, list[int]] = {}
         for slot, k in last.items():

@@ -87,6 +87,6 @@ class Program:
     outputs: list[Any]  # per result leaf: ("slot", n), ("object", obj), ("tensor", n)
     writes: list[Write]
     changed: list[Source]  # tensors changed in place: their version moves on at every call, as eager's does
-    guards: list[tuple[Any, Any, Any]] = field(default_factory=list)  # (mapping, key, value) read as static
+    guards: list[tuple] = field(default_factory=list)  # ("item" or "attribute", holder, key, value) baked in
     shapes: dict[int, Any] = field(default_factory=dict)  # slot -> (shape, dtype) of array slots, for guards
     values: dict[int, Any] = field(default_factory=dict)  # slot -> value at trace time (for constant folding)

@@ -276,8 +276,15 @@ class Trace:
         mapping[key] = value
 
     def guard_item(self, mapping: Any, key: Any) -> Any:
+        """``mapping[key]``, a Python value the trace bakes in: every replay checks it is still the same."""
         value = mapping[key]
-        self.guards.append((mapping, key, value))
+        self.guards.append(("item", mapping, key, value))
+        return value
+
+    def guard_attribute(self, holder: Any, name: str) -> Any:
+        """``holder.name`` (a module's ``training`` flag), baked in and checked at every replay."""
+        value = getattr(holder, name)
+        self.guards.append(("attribute", holder, name, value))
         return value
 
     def note_grad(self, t: Tensor) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .. import engine
+from ..engine.tracing import _local as _jit
 from ..errors import ShapeError
 from ..tensor import Tensor
 from . import functional as F
@@ -238,6 +239,8 @@ class Dropout(Module):
         self.generator = generator if generator is not None or seed is None else np.random.default_rng(seed)
 
     def forward(self, x: Any) -> Tensor:
+        if _jit.trace is not None:  # (baked into a traced call: a replay checks they have not changed)
+            _jit.trace.guard_attribute(self, "training"), _jit.trace.guard_attribute(self, "p")
         return F.dropout(x, self.p, self.training, self.generator)
 
     def extra_repr(self) -> str:
