@@ -413,10 +413,13 @@ def test_function_with_a_shape_error_raises_it():
 def test_switching_to_eval_after_tracing_turns_dropout_off():
     cr.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
-    forward = cr.jit(lambda m, x: m(x))
+    forward = cr.jit(lambda m, x: m(x).detach())
     x = np.ones((3, 4))
-    forward(model, x)
-    forward(model, x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # replayed, not run eagerly
+        forward(model, x)
+        forward(model, x)
+    assert forward._traces == 1
     model.eval()
     assert_same(model(x), forward(model, x))  # no dropout now: the trace's training flag is checked
     model.train()
@@ -424,3 +427,19 @@ def test_switching_to_eval_after_tracing_turns_dropout_off():
     expected = model(x)
     cr.manual_seed(1)
     assert_same(expected, forward(model, x))
+
+
+def test_an_error_at_replay_is_the_plain_call_error():
+    def f(x, i):
+        return (cr.tensor(x) * 2)[i]
+
+    jitted = cr.jit(f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        jitted(np.arange(4.0), np.array([0, 3]))
+        jitted(np.arange(4.0), np.array([1, 2]))
+    with pytest.raises(cr.ShapeError) as eager:
+        f(np.arange(4.0), np.array([0, 9]))
+    with pytest.raises(cr.ShapeError) as replayed:
+        jitted(np.arange(4.0), np.array([0, 9]))
+    assert str(replayed.value) == str(eager.value)

@@ -77,6 +77,10 @@ class JittedFunction:
                 results = entry.replay(leaves)
             except Stale:
                 pass
+            except (ArithmeticError, LookupError, TypeError, ValueError, np.linalg.LinAlgError):
+                # a value the program cannot take (an index out of range): the plain call raises its own error,
+                # which names the operation and the shapes (the replay stopped where the plain call stops)
+                return self.fn(*args, **kwargs)
             else:
                 return _unflatten(entry.structure, iter(results))
         return self._trace(key, args, kwargs, leaves, objects)
