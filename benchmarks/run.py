@@ -209,14 +209,7 @@ def w1_sgd_micrograd():
 
     def run():
         xs, ys = w1_inputs(next(calls))
-        loss = Value(0.0)
-        for x, y in zip(xs, ys):
-            h = [Value(v) for v in x]
-            for layer in params:
-                h = [sum((w * v for w, v in zip(ws, h)), b).tanh() for ws, b in layer]
-            d = h[0] - y
-            loss = loss + d * d
-        (loss * (1 / len(xs))).backward()
+        w1_micrograd_loss(Value, params, xs, ys).backward()
         for p in flat:
             p.data -= 0.05 * p.grad
             p.grad = 0.0
@@ -243,16 +236,20 @@ def w1_micrograd():
     params = [[([Value(w) for w in ws], Value(b)) for ws, b in layer] for layer in layers]
 
     def step():
-        loss = Value(0.0)
-        for x, y in zip(xs, ys):
-            h = [Value(v) for v in x]
-            for layer in params:
-                h = [sum((w * v for w, v in zip(ws, h)), b).tanh() for ws, b in layer]
-            d = h[0] - y
-            loss = loss + d * d
-        (loss * (1 / len(xs))).backward()
+        w1_micrograd_loss(Value, params, xs, ys).backward()
 
     return step
+
+
+def w1_micrograd_loss(Value, params, xs, ys):  # noqa: N803 (micrograd's class)
+    loss = Value(0.0)
+    for x, y in zip(xs, ys):
+        h = [Value(v) for v in x]
+        for layer in params:
+            h = [sum((w * v for w, v in zip(ws, h)), b).tanh() for ws, b in layer]
+        d = h[0] - y
+        loss = loss + d * d
+    return loss * (1 / len(xs))
 
 
 def w1_torch():
