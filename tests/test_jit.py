@@ -443,3 +443,41 @@ def test_an_error_at_replay_is_the_plain_call_error():
     with pytest.raises(cr.ShapeError) as replayed:
         jitted(np.arange(4.0), np.array([0, 9]))
     assert str(replayed.value) == str(eager.value)
+
+
+@pytest.mark.parametrize("start_with_grad", [False, True])
+def test_backward_adds_into_the_grad_there_is_at_each_call(start_with_grad):
+    def make():
+        w = cr.tensor(np.ones(3), requires_grad=True)
+
+        def step(x):
+            loss = (cr.sin(w) * x).sum()
+            loss.backward()  # no zero_grad: gradients accumulate over calls
+            return loss
+
+        if start_with_grad:
+            step(np.full(3, 0.5))
+        return w, step
+
+    (we, eager), (wj, traced) = make(), make()
+    jitted = cr.jit(traced)
+    for i in range(4):
+        x = np.arange(3.0) + i
+        assert_same(eager(x), jitted(x))
+        assert_same(we.grad, wj.grad)
+
+
+def test_an_optimizer_step_alone_reads_the_grads_of_each_call():
+    me, mj = _mlp(0), _mlp(0)
+    oe, oj = optim.Adam(me.parameters(), lr=0.01), optim.Adam(mj.parameters(), lr=0.01)
+    step = cr.jit(lambda opt: opt.step())
+    rng = np.random.default_rng(11)
+    for _ in range(4):
+        x, y = rng.standard_normal((4, 6)), rng.integers(0, 3, 4)
+        for model, opt in ((me, oe), (mj, oj)):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()  # grads made outside, new tensors each time
+        oe.step()
+        step(oj)
+    assert_models_same(me, mj)
+    assert_optimizers_same(oe, oj)

@@ -198,6 +198,8 @@ class Tensor:
     @property
     def grad(self) -> Tensor | None:
         """The gradient accumulated by backward() (None until then); assign None to reset it."""
+        if _jit_trace.trace is not None:  # (a traced call reads the grad of this tensor, whichever it is then)
+            _jit_trace.trace.note_grad(self)
         return self._grad
 
     @grad.setter
@@ -208,7 +210,7 @@ class Tensor:
             if value.shape != self.shape:
                 raise ShapeError(f"grad of shape {value.shape} assigned to a tensor of shape {self.shape}")
         if _jit_trace.trace is not None:  # (cr.jit records what a traced call leaves in .grad)
-            _jit_trace.trace.note_grad(self)
+            _jit_trace.trace.note_grad(self, reading=False)
         self._grad = value
 
     @property

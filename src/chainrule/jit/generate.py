@@ -182,6 +182,8 @@ class _Writer:
             return f"v{slot} = A[{source.key}].data if type(A[{source.key}]) is Tensor else A[{source.key}]"
         if source.kind == "tensor":
             return f"v{slot} = {self.ns.name(source.holder, 'T')}.data"
+        if source.kind == "grad":
+            return f"v{slot} = {self.holder(source.holder)}._grad.data"
         if source.kind == "item":
             return f"v{slot} = {self.ns.name(source.holder, 'M')}[{self.value(source.key)}]"
         return f"v{slot} = {self.ns.name(source.holder, 'B')}"
@@ -197,6 +199,13 @@ class _Writer:
         self.returned = {o[1] for o in program.outputs if o[0] in ("slot", "tensor")}
         self.returned |= {w.slot for w in program.writes if w.slot is not None}
         lines = ["def replay(A):"]
+        for kind, holder, key, value in program.guards:
+            if kind == "grad":  # whether the grad is None, as it was at the trace
+                test = "is not None" if value else "is None"
+                lines.append(f"    if {self.holder(holder)}._grad {test}: raise Stale")
+                continue
+            read = f"[{self.value(key)}]" if kind == "item" else f".{key}"
+            lines.append(f"    if {self.ns.name(holder, 'M')}{read} != {self.value(value)}: raise Stale")
         for slot, source in program.inputs:
             lines.append("    " + self.source(slot, source))
         for slot, source in program.inputs:
@@ -208,9 +217,6 @@ class _Writer:
                     f"    if {tensor}._rg is not {source.holder._rg!r} or v{slot}.shape != {self.value(meta[0])} "
                     f"or v{slot}.dtype != {dtype}: raise Stale"
                 )
-        for kind, holder, key, value in program.guards:
-            read = f"[{self.value(key)}]" if kind == "item" else f".{key}"
-            lines.append(f"    if {self.ns.name(holder, 'M')}{read} != {self.value(value)}: raise Stale")
         last = last_uses(program)
         dying: dict[int, list[int]] = {}
         for slot, k in last.items():

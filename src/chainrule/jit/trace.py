@@ -53,7 +53,8 @@ class Trace:
         self.born: dict[int, Any] = {}  # id -> weak reference, for tensors whose data was set during the call
         self.items: dict[tuple[int, Any], tuple[Any, Any, Tracer | None]] = {}  # (id, key) -> (mapping, key, input)
         self.guards: list[tuple[Any, Any, Any]] = []
-        self.grads: dict[Tensor, Any] = {}  # tensors whose grad was set -> their grad before the call
+        self.grads: dict[Tensor, Any] = {}  # tensors whose grad was read or set -> their grad before the call
+        self.grad_owners: dict[Tensor, Tensor] = {}  # a grad that existed before the call -> its tensor
         self.changed: dict[Tensor, None] = {}
         self.adopted: dict[int, Tracer] = {}  # id of a plain array written into -> its tracer (arrays held alive)
         self.held: list[Any] = []
@@ -248,8 +249,8 @@ class Trace:
         """The tracer for the array of a tensor that existed before the call (read for the first time)."""
         if self.is_born(t) or type(value) is Tracer or self.spoiled is not None:
             return value
-        position = self.arguments.get(t)
-        source = Source("argument", key=position) if position is not None else Source("tensor", holder=t)
+        owner = self.grad_owners.get(t)
+        source = Source("grad", holder=self.source_of(owner)) if owner is not None else self.source_of(t)
         tracer = self.input(value, source)
         self.captured[t] = (tracer, value)
         _data_slot.__set__(t, tracer)
@@ -287,9 +288,16 @@ class Trace:
         self.guards.append(("attribute", holder, name, value))
         return value
 
-    def note_grad(self, t: Tensor) -> None:
+    def note_grad(self, t: Tensor, reading: bool = True) -> None:
+        """``t.grad`` is read or written: a grad read before any write is read through ``t`` at every replay (a
+        new tensor by then), and whether it is None is checked."""
         if t not in self.grads and not self.is_born(t):
-            self.grads[t] = t._grad
+            before = self.grads[t] = t._grad
+            if not reading:
+                return  # written first: what it held before does not matter
+            if before is not None and not self.is_born(before):
+                self.grad_owners[before] = t
+            self.guards.append(("grad", self.source_of(t), None, before is None))
 
     def note_changed(self, t: Tensor) -> None:
         if not self.is_born(t):

@@ -94,7 +94,7 @@ class Optimizer:
     def step(self) -> None:
         # The grad setter has checked each gradient's type and shape; the engine gives the parameter's dtype.
         for i, p, group in self._indexed():
-            grad = p._grad
+            grad = p.grad
             if grad is None:
                 continue
             data, g = p._writable_data(), grad.data
