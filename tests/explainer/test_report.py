@@ -9,9 +9,10 @@ import subprocess
 import pytest
 
 import chainrule as cr
+from chainrule.explainer.accuracy import finite_differences
 from chainrule.explainer.expression import build
 from chainrule.explainer.graph import capture
-from chainrule.explainer.report import finite_differences, page
+from chainrule.explainer.report import page
 
 pytest.importorskip("igraph")
 pytest.importorskip("matplotlib")
