@@ -46,6 +46,7 @@ from .functions import (
     einsum,
     erf,
     exp,
+    cbrt,
     exp2,
     expand_dims,
     expm1,

@@ -128,6 +128,7 @@ arcsinh = _unary(ops.arcsinh)
 arccosh = _unary(ops.arccosh)
 arctanh = _unary(ops.arctanh)
 exp2 = _unary(ops.exp2)
+cbrt = _unary(ops.cbrt)
 log2 = _unary(ops.log2)
 log10 = _unary(ops.log10)
 reciprocal = _unary(ops.reciprocal)
@@ -878,7 +879,7 @@ UFUNCS: dict[str, Callable[..., Tensor]] = {
     **{
         name: globals()[name]
         for name in (
-            "arcsinh arccosh arctanh exp2 log2 log10 reciprocal deg2rad rad2deg "
+            "arcsinh arccosh arctanh exp2 cbrt log2 log10 reciprocal deg2rad rad2deg "
             "arctan2 hypot logaddexp logaddexp2 fmax fmin fabs"
         ).split()
     },
@@ -1117,7 +1118,7 @@ def all(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
 _METHODS = (
     "negative exp log log1p expm1 sqrt square sin cos tan tanh sinh cosh arcsin arccos arctan sigmoid relu softplus "
     "abs maximum minimum power clip sum mean var std max min prod logsumexp reshape transpose swapaxes expand_dims "
-    "squeeze broadcast_to flatten matmul dot outer softmax log_softmax arcsinh arccosh arctanh exp2 log2 log10 "
+    "squeeze broadcast_to flatten matmul dot outer softmax log_softmax arcsinh arccosh arctanh exp2 cbrt log2 log10 "
     "reciprocal deg2rad rad2deg fabs arctan2 hypot logaddexp logaddexp2 fmax fmin astype ravel cumsum cumprod "
     "diagonal trace conj conjugate round sinc any all copy nonzero"
 ).split()

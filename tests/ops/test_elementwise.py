@@ -52,6 +52,7 @@ UNARY = {
     "arccosh": (np.arccosh, uniform(1.2, 4)),
     "arctanh": (np.arctanh, uniform(-0.9, 0.9)),
     "exp2": (np.exp2, uniform(-3, 3)),
+    "cbrt": (np.cbrt, uniform(0.2, 5)),
     "log2": (np.log2, uniform(0.2, 5)),
     "log10": (np.log10, uniform(0.2, 5)),
     "reciprocal": (np.reciprocal, away_from_zero),

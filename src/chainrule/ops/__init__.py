@@ -22,6 +22,7 @@ from .elementwise import (
     equal,
     erf,
     exp,
+    cbrt,
     exp2,
     expm1,
     fmax,

@@ -107,6 +107,15 @@ defvjp(sqrt, lambda g, ans, x: g / (2 * ans))
 describe(sqrt, "1/(2·sqrt({a}))")
 
 
+@primitive("cbrt")
+def cbrt(xp, x):
+    return xp.cbrt(x)
+
+
+defvjp(cbrt, lambda g, ans, x: g / (3 * ans * ans))
+describe(cbrt, "1/(3·cbrt({a})²)")
+
+
 @primitive("root_of_variance")
 def root_of_variance(xp, v):
     """sqrt for a variance: a standard deviation. Its derivative at 0 (no spread) is taken as 0, not infinite."""
