@@ -69,7 +69,7 @@ def test_explain_prints_the_walkthrough_and_writes_files(capsys, tmp_path):
     )
     assert code == 0 and err == ""
     assert "r     x * y       6" in out
-    assert "dz/dr = 0.279415 (from v) + 0.96017 (from u) = 1.23959" in out
+    assert "dz/dr = 0.279415 (from u) + 0.96017 (from v) = 1.23959" in out
     assert "dz/dx = 3.71876" in out and "dz/dy = 2.47917" in out
     assert svg.read_text().startswith("<svg") and "grad 1.23959" in svg.read_text()
     assert "id='accuracy'" in html.read_text() and dot.read_text().startswith("digraph")

@@ -38,13 +38,14 @@ def test_seed_walkthrough_text():
     forward, backward = text.split("Backward pass")
     rows = {line.split()[0]: line.split() for line in forward.splitlines()[2:] if line.strip()}
     assert rows["r"][1:] == ["x", "*", "y", "6"]
-    assert rows["u"][1:] == ["sin(r)", "-0.279415"]
-    assert rows["v"][1:] == ["cos(r)", "0.96017"]
-    assert rows["z"][1:] == ["u", "+", "v", "0.680755"]
+    # the seed's names: u = cos(r), v = sin(r)
+    assert rows["v"][1:] == ["sin(r)", "-0.279415"]
+    assert rows["u"][1:] == ["cos(r)", "0.96017"]
+    assert rows["z"][1:] == ["v", "+", "u", "0.680755"]
     # local derivatives as formulas and numbers, the product, and r adding up its two consumers
-    assert "du/dr = cos(r) = 0.96017" in backward
-    assert "dv/dr = -sin(r) = 0.279415" in backward
-    assert "dz/dr = 0.279415 (from v) + 0.96017 (from u) = 1.23959" in backward
+    assert "dv/dr = cos(r) = 0.96017" in backward
+    assert "du/dr = -sin(r) = 0.279415" in backward
+    assert "dz/dr = 0.279415 (from u) + 0.96017 (from v) = 1.23959" in backward
     assert "dr/dx = y = 3" in backward and "dr/dy = x = 2" in backward
     assert "x receives 1.23959 × 3 = 3.71876" in backward
     gradients = backward.split("Gradients")[1]
@@ -57,7 +58,7 @@ def test_backward_steps_run_from_the_output_to_the_inputs():
     z, _, _ = seed_graph()
     backward = cr.explain(z).split("Backward pass")[1]
     order = [line.split(" = ")[0].strip() for line in backward.splitlines() if re.match(r"^  \w+ = ", line)]
-    assert order == ["z", "v", "u", "r"]
+    assert order == ["z", "u", "v", "r"]
 
 
 def test_the_walk_agrees_with_backward_on_a_tensor_graph():
@@ -92,7 +93,7 @@ def test_a_value_used_twice_adds_both_contributions():
     text = cr.explain(out)
     graph = capture(out).walk_back()
     assert graph.node_of(a).grad == pytest.approx(2 * 0.7)
-    assert "dz/da = 0.7 (from z) + 0.7 (from z) = 1.4" in text
+    assert "dz/da = 0.7 (from z, via the first factor) + 0.7 (from z, via the second factor) = 1.4" in text
 
 
 def test_freed_graph_is_a_clear_error():

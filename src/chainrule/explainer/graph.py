@@ -18,9 +18,11 @@ from ..errors import GradientError
 from ..primitive import Primitive
 from ..tensor import Tensor
 
-# Names for unnamed intermediates, in the order a textbook reaches for them (the seed example names
-# x * y "r", then u and v); the output is called z.
-NAME_POOL = tuple("ruvwpqstabcdefghk")
+# Names for unnamed values, as the worked example chainrule starts from names them: x * y is "r", then "v" and
+# "u" (sin(r) and cos(r) there), the output "z" (else "f");
+# inputs without a name are x, y, then x3, x4, ...
+NAME_POOL = tuple("rvuwpqstabdghk")
+INPUT_POOL = ("x", "y")
 OUTPUT_NAME = "z"
 
 
@@ -39,6 +41,7 @@ class Node:
     # needs no gradient) and, where both ends are single numbers, the local derivative d self / d input.
     sent: list = field(default_factory=list)
     local: list = field(default_factory=list)
+    auto_named: bool = False  # the name was chosen by the explainer, not given by the user
 
     @property
     def needs_grad(self) -> bool:
@@ -169,23 +172,48 @@ def _number_name(value: Any) -> str:
 
 
 def _name_unnamed(nodes: list[Node]) -> None:
+    """Give every node without a name one that no other node uses: the output z (or the next free letter), inputs
+    x, y, x3, ..., intermediates from NAME_POOL, then n1, n2, ... Names chosen here are marked ``auto_named``."""
     taken = {n.name for n in nodes if n.name}
     pool = [c for c in NAME_POOL if c not in taken]
+    inputs = [c for c in INPUT_POOL if c not in taken]
+    counters = {"x": 2, "n": 0}
+
+    def fresh(prefix: str) -> str:
+        while True:
+            counters[prefix] += 1
+            name = f"{prefix}{counters[prefix]}"
+            if name not in taken:
+                return name
+
     output = nodes[-1]
-    if not output.name and OUTPUT_NAME not in taken:
-        output.name = OUTPUT_NAME
-        taken.add(OUTPUT_NAME)
-    counter = 0
+    if not output.name:
+        free = [c for c in (OUTPUT_NAME, "f", "out") if c not in taken]
+        output.name = free[0] if free else fresh("n")
+        output.auto_named = True
+        taken.add(output.name)
     for node in nodes:
         if node.name:
             continue
-        if pool:
-            node.name = pool.pop(0)
+        if node.kind == "input":
+            node.name = inputs.pop(0) if inputs else fresh("x")
         else:
-            counter += 1
-            while f"n{counter}" in taken:
-                counter += 1
-            node.name = f"n{counter}"
+            node.name = pool.pop(0) if pool else fresh("n")
+        node.auto_named = True
+        taken.add(node.name)
+
+
+def rename(graph: Graph, names: Any) -> Graph:
+    """Name the graph's values as the code does: ``names`` maps names to tensors (``locals()`` works: other
+    values are ignored). Values not named there keep their own names or get fresh ones. Returns the graph."""
+    chosen = {id(v): k for k, v in dict(names).items() if type(v) is Tensor and not k.startswith("_")}
+    for node in graph.nodes:
+        if node.tensor is not None and id(node.tensor) in chosen:
+            node.name, node.auto_named = chosen[id(node.tensor)], False
+        elif node.auto_named:
+            node.name = ""
+    _name_unnamed(graph.nodes)
+    return graph
 
 
 def format_value(value: Any, digits: int = 6) -> str:

@@ -15,6 +15,27 @@ from .graph import Graph, Node, format_value
 INFIX = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "power": "**", "matmul": "@"}
 # How an operation is labelled on the edges of a picture.
 EDGE_LABEL = {**INFIX, "multiply": "×", "divide": "÷", "power": "^", "negative": "neg"}
+# Functions shown by the name people write, not the primitive's (np.absolute is abs).
+DISPLAY_NAME = {"absolute": "abs"}
+# What each operand of an operation is, where the order matters or an operand can be used twice (x*x, x**x).
+ROLES = {
+    "divide": ("numerator", "denominator"),
+    "power": ("base", "exponent"),
+    "subtract": ("left operand", "right operand"),
+    "multiply": ("first factor", "second factor"),
+    "add": ("first term", "second term"),
+    "arctan2": ("first argument", "second argument"),
+    "matmul": ("left matrix", "right matrix"),
+}
+# The short form of a role, written beside an edge's end in a picture.
+PORT_LABEL = {
+    "numerator": "num",
+    "denominator": "den",
+    "base": "base",
+    "exponent": "exp",
+    "left operand": "left",
+    "right operand": "right",
+}
 CONTRIBUTIONS_SHOWN = 6  # a value used more often than this shows its first uses and a count
 PARAMS_SHOWN_MAX = 24  # characters of a parameter's repr beyond which it is abbreviated
 
@@ -26,7 +47,7 @@ def definition(graph: Graph, node: Node) -> str:
     if node.kind in ("data", "number"):
         return "constant"
     names = [graph.nodes[i].name for i in node.inputs]
-    op = node.op.name
+    op = display_name(node)
     if op in INFIX and len(names) == 2:
         return f"{names[0]} {INFIX[op]} {names[1]}"
     if op == "negative":
@@ -35,6 +56,18 @@ def definition(graph: Graph, node: Node) -> str:
         return f"{names[0]}[{_index(node.params.get('index'))}]"
     params = [f"{k}={_short(v)}" for k, v in node.params.items() if v is not None and v is not False]
     return f"{op}({', '.join(names + params)})"
+
+
+def display_name(node: Node) -> str:
+    return DISPLAY_NAME.get(node.op.name, node.op.name) if node.op is not None else ""
+
+
+def role(node: Node, position: int) -> str:
+    """What input ``position`` is to ``node``: "base", "denominator", ..., or "argument 2"."""
+    roles = ROLES.get(node.op.name) if node.op is not None else None
+    if roles is not None and len(node.inputs) == len(roles):
+        return roles[position]
+    return f"argument {position + 1}"
 
 
 def _index(index: Any) -> str:
@@ -62,10 +95,34 @@ def formula(graph: Graph, node: Node, position: int) -> str:
     formulas = node.op.formulas
     if formulas is None:
         return f"the reverse rule of {node.op.name}"
+    if node.op.name == "power" and position == 0:
+        simple = _power_rule(graph, node)
+        if simple is not None:
+            return simple
     names = {letter: graph.nodes[i].name for letter, i in zip("abcdefgh", node.inputs)}
     names["out"] = node.name
     names.update({k: _short(v) for k, v in node.params.items()})
     return formulas.text(position, names)
+
+
+def _power_rule(graph: Graph, node: Node) -> str | None:
+    """d(a^c)/da for a constant exponent c, with the arithmetic done: 2·x, 3·x^2, 0.5·x^(-0.5), not c·a^(c-1)."""
+    base, exponent = (graph.nodes[i] for i in node.inputs)
+    if exponent.needs_grad or not exponent.is_scalar:
+        return None
+    c = float(exponent.value)
+    if c == 0:
+        return "0"
+    if c == 1:
+        return "1"
+    factor = "" if c == 1 else "-" if c == -1 else f"{format_value(c)}·"
+    power = c - 1
+    shown = format_value(power)
+    if power == 1:
+        return f"{factor}{base.name}"
+    if power < 0 or power != int(power):
+        shown = f"({shown})"
+    return f"{factor}{base.name}^{shown}"
 
 
 @dataclass
@@ -73,6 +130,7 @@ class Edge:
     """One input of one operation, seen from the backward pass."""
 
     source: Node  # the input
+    position: int  # which input of the operation it is
     formula: str  # the local derivative (scalars) or what the input receives, in words
     local: Any  # the local derivative as a number, or None
     sent: Any  # what the input receives
@@ -83,15 +141,15 @@ class Step:
     """One operation of the backward pass: the node, the gradient that arrived and the edges it feeds back."""
 
     node: Node
-    arrived: list[tuple[Node, Any]]  # (consumer, contribution) for every operation the node feeds
+    arrived: list[tuple[Node, Any, int]]  # (consumer, contribution, input position) for every use of the node
     edges: list[Edge]
 
 
-def backward_steps(graph: Graph) -> tuple[list[Step], dict[int, list[tuple[Node, Any]]]]:
+def backward_steps(graph: Graph) -> tuple[list[Step], dict[int, list[tuple[Node, Any, int]]]]:
     """The backward pass in the order it runs, from the output back to the inputs, and for every node the
     contributions it received (consumer, value)."""
     graph.walk_back()
-    received: dict[int, list[tuple[Node, Any]]] = {n.index: [] for n in graph.nodes}
+    received: dict[int, list[tuple[Node, Any, int]]] = {n.index: [] for n in graph.nodes}
     result = []
     for node in reversed(graph.nodes):
         if node.kind != "op" or node.grad is None:
@@ -99,23 +157,32 @@ def backward_steps(graph: Graph) -> tuple[list[Step], dict[int, list[tuple[Node,
         edges = []
         for position, i in enumerate(node.inputs):
             if node.sent[position] is not None:
-                edge = Edge(graph.nodes[i], formula(graph, node, position), node.local[position], node.sent[position])
+                local, sent = node.local[position], node.sent[position]
+                edge = Edge(graph.nodes[i], position, formula(graph, node, position), local, sent)
                 edges.append(edge)
         result.append(Step(node, list(received[node.index]), edges))
         for edge in edges:
-            received[edge.source.index].append((node, edge.sent))
+            received[edge.source.index].append((node, edge.sent, edge.position))
     return result, received
 
 
-def arrived_text(node: Node, arrived: list[tuple[Node, Any]], output: Node) -> str:
-    """``dz/dr = 0.279415 (from v) + 0.96017 (from u) = 1.23959``."""
+def arrived_text(node: Node, arrived: list[tuple[Node, Any, int]], output: Node) -> str:
+    """``dz/dr = 0.279415 (from v) + 0.96017 (from u) = 1.23959``; a value used twice by one operation says
+    which use each part comes from: ``dz/dx = 4 (from z, via the base) + 2.77259 (from z, via the exponent)``."""
     head = f"g = d{output.name}/d{node.name}" if node.kind == "op" else f"d{output.name}/d{node.name}"
     if node is output:
         return f"{head} = 1 (the start)" if node.is_scalar else f"{head} = ones (the start: the gradient of sum)"
     total = format_value(node.grad)
     if len(arrived) <= 1:
         return f"{head} = {total}"
-    parts = [f"{format_value(sent)} (from {consumer.name})" for consumer, sent in arrived]
+    uses: dict[int, int] = {}
+    for consumer, _, _ in arrived:
+        uses[consumer.index] = uses.get(consumer.index, 0) + 1
+    parts = [
+        f"{format_value(sent)} (from {consumer.name}"
+        + (f", via the {role(consumer, position)})" if uses[consumer.index] > 1 else ")")
+        for consumer, sent, position in arrived
+    ]
     if len(parts) > CONTRIBUTIONS_SHOWN:
         parts = [*parts[: CONTRIBUTIONS_SHOWN - 1], f"... ({len(arrived) - CONTRIBUTIONS_SHOWN + 1} more)"]
     return f"{head} = {' + '.join(parts)} = {total}"
@@ -124,17 +191,19 @@ def arrived_text(node: Node, arrived: list[tuple[Node, Any]], output: Node) -> s
 def edge_text(step: Step, edge: Edge) -> tuple[str, str]:
     """The two halves of an edge's line: the local derivative, and what the input receives."""
     node, source = step.node, edge.source
+    twice = sum(e.source is source for e in step.edges) > 1  # x*x, x**x: say which use this is
+    via = f" via the {role(node, edge.position)}" if twice else ""
     formulas = node.op.formulas
     if formulas is not None and formulas.local:
         if edge.local is not None:  # single numbers: the textbook product
             local = format_value(edge.local)
             product = f"{format_value(node.grad)} × {local} = {format_value(edge.sent)}"
             shown = edge.formula if edge.formula == local else f"{edge.formula} = {local}"
-            return f"d{node.name}/d{source.name} = {shown}", f"{source.name} receives {product}"
-        return f"d{node.name}/d{source.name} = {edge.formula} (elementwise)", (
+            return f"d{node.name}/d{source.name}{via} = {shown}", f"{source.name} receives {product}"
+        return f"d{node.name}/d{source.name}{via} = {edge.formula} (elementwise)", (
             f"{source.name} receives g · ({edge.formula}) = {format_value(edge.sent)}"
         )
-    return f"{source.name} receives {edge.formula}", f"= {format_value(edge.sent)}"
+    return f"{source.name} receives{via} {edge.formula}", f"= {format_value(edge.sent)}"
 
 
 class Explanation(str):
@@ -156,8 +225,9 @@ class Explanation(str):
         printer.text(str(self))
 
 
-def explain_text(graph: Graph, title: str = "", limit: int | None = 100) -> Explanation:
-    """The walk-through as text; with more than ``limit`` nodes, the middle is summarised."""
+def explain_text(graph: Graph, title: str = "", limit: int | None = 100, order: list[str] | None = None) -> Explanation:
+    """The walk-through as text; with more than ``limit`` nodes, the middle is summarised. The gradients are
+    listed in ``order`` (names of inputs) where given, else in the order the computation first uses them."""
     out = graph.output
     lines = []
     if title:
@@ -182,7 +252,7 @@ def explain_text(graph: Graph, title: str = "", limit: int | None = 100) -> Expl
     lines += _limited(body, None if limit is None else 2 * limit)
     lines.append("")
     lines.append("Gradients")
-    inputs = graph.inputs
+    inputs = ordered_inputs(graph, order)
     if not inputs:
         lines.append("  (no input requires grad)")
     for node in inputs:  # every input of the graph is reached by the walk
@@ -190,6 +260,14 @@ def explain_text(graph: Graph, title: str = "", limit: int | None = 100) -> Expl
     text = Explanation("\n".join(lines))
     text.graph = graph
     return text
+
+
+def ordered_inputs(graph: Graph, order: list[str] | None) -> list[Node]:
+    inputs = graph.inputs
+    if not order:
+        return inputs
+    rank = {name: i for i, name in enumerate(order)}
+    return sorted(inputs, key=lambda n: rank.get(n.name, len(rank)))
 
 
 def _limited(rows: list, limit: int | None) -> list:
