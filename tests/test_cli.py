@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import chainrule as cr
 from chainrule.cli import EXIT_REFUSED, main
 
 SEED = "sin(x*y) + cos(x*y)"
@@ -83,7 +84,6 @@ def test_explain_prints_the_walkthrough_and_writes_files(capsys, tmp_path):
         (["grad", "x + y", "x=1"], "no value for y"),
         (["grad", "x + 1", "x=one"], "not a number"),
         (["grad", "log(x)", "x=-1"], "log needs a positive argument"),
-        (["grad", "sqrt(x)", "x=0"], "sqrt has no finite derivative"),
         (["grad", "x", "x=1", "x=2"], "given twice"),
         (["explain", "lambda: 1"], "lambdas"),
         (["explain", "(" * 500], "nested too deeply"),
@@ -117,3 +117,114 @@ def test_installed_command_and_module_run():
         assert json.loads(result.stdout)["grad"]["x"] == pytest.approx(DX)
     bad = subprocess.run([sys.executable, "-m", "chainrule", "grad", "x[0]", "x=1"], capture_output=True, text=True)
     assert bad.returncode == EXIT_REFUSED and "Traceback" not in bad.stderr and "^" in bad.stderr
+
+
+# -- points where a derivative does not exist: one decision, everywhere ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv, missing, kept",
+    [
+        (["x**y", "x=-2", "y=2"], "dz/dy does not exist at x = -2, y = 2", {"x": -4.0}),
+        (["x**x", "x=0"], "dz/dx does not exist at x = 0", {}),
+        (["x**y", "x=0", "y=0"], "dz/dy does not exist", {"x": 0.0}),
+        (["sqrt(x)", "x=0"], "dz/dx does not exist at x = 0: sqrt(x) has an infinite slope", {}),
+        (["sqrt(x) + y", "x=0", "y=5"], "dz/dx does not exist", {"y": 1.0}),
+    ],
+)
+def test_a_partial_that_does_not_exist_is_refused_but_the_others_are_given(capsys, argv, missing, kept):
+    code, out, err = run(capsys, "grad", *argv, "--json")
+    assert code == EXIT_REFUSED
+    assert missing in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    report = json.loads(out)
+    assert report["grad"] == pytest.approx(kept)
+    assert set(report["undefined"]) == set(argv_names(argv)) - set(kept)
+    code, out, err = run(capsys, "explain", *argv)
+    assert code == EXIT_REFUSED and missing in err and "does not exist" in out.split("Gradients")[1]
+
+
+def argv_names(argv):
+    return [a.split("=")[0] for a in argv[1:]]
+
+
+@pytest.mark.parametrize(
+    "argv, value, words",
+    [
+        (["abs(x)", "x=0"], 0.0, "abs has a kink at 0"),
+        (["relu(x)", "x=0"], 0.0, "relu has a kink at 0"),
+        (["maximum(x, y)", "x=1", "y=1"], 0.5, "each gets half"),
+        (["clip(x, 0, 1)", "x=1"], 1.0, "clip has a kink at its bound 1"),
+    ],
+)
+def test_kinks_give_the_convention_and_say_so(capsys, argv, value, words):
+    code, out, err = run(capsys, "grad", *argv)
+    assert code == 0 and err == ""
+    assert f"dz/dx = {value!r}" in out and words in out
+    code, out, _ = run(capsys, "explain", *argv)
+    assert code == 0 and "kink" in out and words in out.split("Kinks")[1]
+    assert words in cr_explain_of(argv)
+
+
+def cr_explain_of(argv):
+    from chainrule.cli import evaluate
+
+    built = evaluate(argv[0], argv[1:])
+    return str(cr.explain(built.output))
+
+
+def test_same_point_away_from_the_kink_has_no_note(capsys):
+    code, out, _ = run(capsys, "grad", "abs(x)", "x=0.5")
+    assert code == 0 and "kink" not in out
+
+
+def test_gradients_follow_the_command_line_order_and_names_are_kept(capsys):
+    code, out, _ = run(capsys, "grad", "x**2 + abs(y)", "y=2", "x=3")
+    assert out.splitlines()[1:] == ["dz/dy = 1.0", "dz/dx = 6.0"]
+    code, out, _ = run(capsys, "explain", "x**2 + abs(y)", "y=2", "x=3")
+    gradients = out.split("Gradients")[1].split()
+    assert gradients.index("dz/dy") < gradients.index("dz/dx")
+    assert "abs(y)" in out and "absolute" not in out
+    assert "2·x = 6" in out and "x^(2-1)" not in out
+
+
+def test_an_input_called_z_stays_z_and_the_output_takes_another_name(capsys):
+    code, out, _ = run(capsys, "grad", "z*r + u", "z=1", "r=2", "u=3")
+    assert out.splitlines()[0].startswith("f = z*r + u")
+    assert "df/dz = 2.0" in out
+    code, out, err = run(capsys, "grad", "x*y", "x=1", "y=2", "z=3")
+    assert "f = x*y" in out and "df/dz = 0.0" in out and "z is not used" in err and code == 0
+
+
+@pytest.mark.parametrize(
+    "option, words",
+    [
+        (["--svg"], "--svg needs a value"),
+        (["--html"], "--html needs a value"),
+        (["--dot"], "--dot needs a value"),
+        (["--svg", "graph.png"], "does not end in .svg"),
+        (["--html", "page.svg"], "does not end in .html"),
+        (["--dot", "g.txt"], "does not end in .dot"),
+        (["--svg="], "--svg needs a file name"),
+    ],
+)
+def test_a_file_option_needs_a_file_of_its_format(capsys, tmp_path, option, words):
+    code, out, err = run(capsys, "explain", "x*y", "x=1", "y=2", *option)
+    assert code == EXIT_REFUSED and words in err and out == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_step_prints_the_backward_pass_one_frame_at_a_time(capsys):
+    code, out, _ = run(capsys, "explain", SEED, "x=2", "y=3", "--step")
+    assert code == 0
+    frames = out.split("\n\n")[1:]
+    assert [f.splitlines()[0] for f in frames] == [
+        "[0/5] Start: z is the output",
+        "[1/5] Step 1 of 4: z = v + u",
+        "[2/5] Step 2 of 4: u = cos(r)",
+        "[3/5] Step 3 of 4: v = sin(r)",
+        "[4/5] Step 4 of 4: r = x * y",
+        "[5/5] Done: every input has its gradient",
+    ]
+    assert "running sum at r: 0.279415 (from u), waiting for 1 more" in frames[2]
+    assert "running sum at r: 0.279415 (from u) + 0.96017 (from v) = 1.23959 (complete)" in frames[3]
+    assert "dz/dx = 3.71876" in frames[5] and "dz/dy = 2.47917" in frames[5]

@@ -171,10 +171,10 @@ def _number_name(value: Any) -> str:
     return f"array{list(value.shape)}"
 
 
-def _name_unnamed(nodes: list[Node]) -> None:
+def _name_unnamed(nodes: list[Node], reserved: Any = ()) -> None:
     """Give every node without a name one that no other node uses: the output z (or the next free letter), inputs
     x, y, x3, ..., intermediates from NAME_POOL, then n1, n2, ... Names chosen here are marked ``auto_named``."""
-    taken = {n.name for n in nodes if n.name}
+    taken = {n.name for n in nodes if n.name} | set(reserved)
     pool = [c for c in NAME_POOL if c not in taken]
     inputs = [c for c in INPUT_POOL if c not in taken]
     counters = {"x": 2, "n": 0}
@@ -203,16 +203,20 @@ def _name_unnamed(nodes: list[Node]) -> None:
         taken.add(node.name)
 
 
-def rename(graph: Graph, names: Any) -> Graph:
+def rename(graph: Graph, names: Any, reserved: Any = ()) -> Graph:
     """Name the graph's values as the code does: ``names`` maps names to tensors (``locals()`` works: other
-    values are ignored). Values not named there keep their own names or get fresh ones. Returns the graph."""
-    chosen = {id(v): k for k, v in dict(names).items() if type(v) is Tensor and not k.startswith("_")}
+    values are ignored). Values not named there keep their own names or get fresh ones, none of them in
+    ``reserved`` (variables the graph does not use, say). Returns the graph."""
+    chosen: dict[int, str] = {}
+    for key, value in dict(names).items():  # a tensor known by two names keeps the first
+        if type(value) is Tensor and not key.startswith("_"):
+            chosen.setdefault(id(value), key)
     for node in graph.nodes:
         if node.tensor is not None and id(node.tensor) in chosen:
             node.name, node.auto_named = chosen[id(node.tensor)], False
         elif node.auto_named:
             node.name = ""
-    _name_unnamed(graph.nodes)
+    _name_unnamed(graph.nodes, reserved)
     return graph
 
 

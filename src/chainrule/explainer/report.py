@@ -12,8 +12,17 @@ import html
 from typing import Any
 
 from .accuracy import accuracy_section
-from .graph import Graph, format_value
-from .walkthrough import arrived_text, backward_steps, definition, edge_text
+from .graph import Graph, Node, format_value
+from .singular import singularities
+from .walkthrough import (
+    FINDING_HEAD,
+    arrived_text,
+    backward_steps,
+    definition,
+    edge_text,
+    gradient_text,
+    ordered_inputs,
+)
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem; color: #0f172a; }
@@ -58,16 +67,29 @@ def _esc(text: Any) -> str:
     return html.escape(str(text))
 
 
-def page(graph: Graph, title: str = "", picture: bool = True, accuracy: bool = False, limit: int | None = 100) -> str:
+def page(
+    graph: Graph,
+    title: str = "",
+    picture: bool = True,
+    accuracy: bool = False,
+    limit: int | None = 100,
+    order: list[str] | None = None,
+) -> str:
     heading = title or f"the graph of {graph.output.name}"
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>chainrule: {_esc(heading)}</title><style>{STYLE}</style></head><body>\n"
         f"<h1>How chainrule differentiates <code>{_esc(heading)}</code></h1>\n"
-        + fragment(graph, picture=picture, accuracy=accuracy, limit=limit)
+        + fragment(graph, picture=picture, accuracy=accuracy, limit=limit, order=order)
         + SELF_CHECK
         + "</body></html>\n"
     )
+
+
+def _final(graph: Graph, node: Node) -> str:
+    reason = singularities(graph).reason(node)
+    head = f"d{graph.output.name}/d{node.name}"
+    return f"{head} does not exist" if reason is not None else f"{head} = {format_value(node.grad)}"
 
 
 def _rows(rows: list[str], limit: int | None, columns: int) -> str:
@@ -79,18 +101,25 @@ def _rows(rows: list[str], limit: int | None, columns: int) -> str:
     return "".join(head) + f"<tr><td colspan='{columns}'>... {skipped} more rows ...</td></tr>" + "".join(tail)
 
 
-def fragment(graph: Graph, picture: bool = True, accuracy: bool = False, limit: int | None = 100) -> str:
+def fragment(
+    graph: Graph,
+    picture: bool = True,
+    accuracy: bool = False,
+    limit: int | None = 100,
+    order: list[str] | None = None,
+) -> str:
     graph.walk_back()
     steps, received = backward_steps(graph)
+    singular = singularities(graph)
     out = graph.output
     parts = []
-    inputs = graph.inputs
+    inputs = ordered_inputs(graph, order)
     at = ", ".join(f"{n.name} = {format_value(n.value)}" for n in inputs)
     parts.append(
         f"<p class='result'>{_esc(out.name)} = {_esc(format_value(out.value))}"
         + (f" at {_esc(at)}" if at else "")
         + "; "
-        + ", ".join(f"d{_esc(out.name)}/d{_esc(n.name)} = {_esc(format_value(n.grad))}" for n in inputs[:20])
+        + ", ".join(_esc(_final(graph, n)) for n in inputs[:20])
         + (f", ... ({len(inputs) - 20} more inputs)" if len(inputs) > 20 else "")
         + "</p>"
     )
@@ -126,10 +155,16 @@ def fragment(graph: Graph, picture: bool = True, accuracy: bool = False, limit: 
                 if j == 0
                 else ""
             )
+            finding = singular.edges.get((node.index, edge.position))
+            if finding is not None:
+                local += f" ({FINDING_HEAD[finding.kind]}: {finding.message})"
             lines.append(f"<tr>{head}<td>{_esc(local)}</td><td>{_esc(receives)}</td></tr>")
         groups.append("".join(lines))
     rows = _rows(groups, limit, 4)
-    finals = "".join(f"<li>{_esc(arrived_text(n, received[n.index], out))}</li>" for n in inputs)
+    finals = "".join(f"<li>{_esc(gradient_text(n, received[n.index], graph))}</li>" for n in inputs)
+    kinks = singular.kinks()
+    if kinks:
+        finals += "".join(f"<li class='kink'>kink: {_esc(message)}</li>" for message in kinks)
     parts.append(
         "<section id='backward'><h2>Backward pass</h2><p class='note'>From the output back to the inputs: each "
         "operation multiplies the gradient that reached it by the local derivative of each input; a value that "

@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from .graph import Graph, Node, format_value
+from .singular import singularities
 
 INFIX = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "power": "**", "matmul": "@"}
 # How an operation is labelled on the edges of a picture.
@@ -37,6 +40,7 @@ PORT_LABEL = {
     "right operand": "right",
 }
 CONTRIBUTIONS_SHOWN = 6  # a value used more often than this shows its first uses and a count
+FINDING_HEAD = {"kink": "kink", "undefined": "no derivative"}
 PARAMS_SHOWN_MAX = 24  # characters of a parameter's repr beyond which it is abbreviated
 
 
@@ -229,6 +233,7 @@ def explain_text(graph: Graph, title: str = "", limit: int | None = 100, order: 
     """The walk-through as text; with more than ``limit`` nodes, the middle is summarised. The gradients are
     listed in ``order`` (names of inputs) where given, else in the order the computation first uses them."""
     out = graph.output
+    singular = singularities(graph)
     lines = []
     if title:
         lines += [title, ""]
@@ -249,6 +254,9 @@ def explain_text(graph: Graph, title: str = "", limit: int | None = 100, order: 
         for edge in step.edges:
             left, right = edge_text(step, edge)
             body.append(f"      {left:<38} {right}")
+            finding = singular.edges.get((node.index, edge.position))
+            if finding is not None:
+                body.append(f"      {FINDING_HEAD[finding.kind]}: {finding.message}")
     lines += _limited(body, None if limit is None else 2 * limit)
     lines.append("")
     lines.append("Gradients")
@@ -256,10 +264,22 @@ def explain_text(graph: Graph, title: str = "", limit: int | None = 100, order: 
     if not inputs:
         lines.append("  (no input requires grad)")
     for node in inputs:  # every input of the graph is reached by the walk
-        lines.append(f"  {arrived_text(node, received[node.index], out)}")
+        lines.append(f"  {gradient_text(node, received[node.index], graph)}")
+    kinks = singular.kinks()
+    if kinks:
+        lines += ["", "Kinks (no derivative exists there; chainrule's convention is used)"]
+        lines += [f"  {message}" for message in kinks]
     text = Explanation("\n".join(lines))
     text.graph = graph
     return text
+
+
+def gradient_text(node: Node, arrived: list[tuple[Node, Any, int]], graph: Graph) -> str:
+    """The final line of an input: its gradient and how it was summed, or why it does not exist."""
+    reason = singularities(graph).reason(node)
+    if reason is not None:
+        return f"d{graph.output.name}/d{node.name} does not exist: {reason}"
+    return arrived_text(node, arrived, graph.output)
 
 
 def ordered_inputs(graph: Graph, order: list[str] | None) -> list[Node]:
@@ -286,3 +306,87 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
     fmt = "  " + "  ".join(f"{{:<{w}}}" for w in widths)
     rule = "  " + "  ".join("-" * w for w in widths)
     return [fmt.format(*header).rstrip(), rule, *(fmt.format(*r).rstrip() for r in rows)]
+
+
+@dataclass
+class Frame:
+    """One moment of the backward pass, for the stepper: the operation being processed (None at the start and the
+    end), the edges its gradient travels along (input index, operation index, input position), the running sums
+    of the values that have received something, and the text of the frame."""
+
+    node: Node | None
+    step: int  # index into backward_steps (-1: the start, len: the end)
+    edges: list[tuple[int, int, int]]
+    sums: dict[int, str]
+    heading: str
+    lines: list[str]
+
+
+def frames(graph: Graph) -> list[Frame]:
+    """The backward pass one operation at a time: a start frame, one frame per operation, an end frame."""
+    steps, received = backward_steps(graph)
+    out = graph.output
+    singular = singularities(graph)
+    total = len(steps)
+    result = [
+        Frame(
+            None,
+            -1,
+            [],
+            {out.index: "1"},
+            f"Start: {out.name} is the output",
+            [f"d{out.name}/d{out.name} = 1: the gradient starts at the output"],
+        )
+    ]
+    so_far: dict[int, list[tuple[Node, Any, int]]] = {}
+    for k, step in enumerate(steps):
+        node = step.node
+        lines = [f"gradient arriving: {arrived_text(node, step.arrived, out)}"]
+        edges = []
+        for edge in step.edges:
+            left, right = edge_text(step, edge)
+            lines.append(f"{left}   {right}")
+            finding = singular.edges.get((node.index, edge.position))
+            if finding is not None:
+                lines.append(f"{FINDING_HEAD[finding.kind]}: {finding.message}")
+            edges.append((edge.source.index, node.index, edge.position))
+            so_far.setdefault(edge.source.index, []).append((node, edge.sent, edge.position))
+        sums = {}
+        for index, parts in so_far.items():
+            source = graph.nodes[index]
+            every = len(received[index])
+            text = " + ".join(f"{format_value(sent)} (from {consumer.name})" for consumer, sent, _ in parts)
+            if len(parts) > 1:
+                text += f" = {format_value(sum(np.asarray(s) for _, s, _ in parts))}"
+            sums[index] = text
+            if index in {e[0] for e in edges}:
+                waiting = every - len(parts)
+                more = f", waiting for {waiting} more" if waiting else " (complete)"
+                lines.append(f"running sum at {source.name}: {text}{more}")
+        heading = f"Step {k + 1} of {total}: {node.name} = {definition(graph, node)}"
+        result.append(Frame(node, k, edges, sums, heading, lines))
+    finals = [gradient_text(n, received[n.index], graph) for n in graph.inputs]
+    result.append(
+        Frame(
+            None,
+            total,
+            [],
+            dict(result[-1].sums) if steps else {},
+            "Done: every input has its gradient",
+            finals or ["(no input requires grad)"],
+        )
+    )
+    return result
+
+
+def step_frames(graph: Graph, order: list[str] | None = None) -> list[str]:
+    """The frames as text, for ``chainrule explain --step``."""
+    shown = frames(graph)
+    if order:
+        last = shown[-1]
+        received = backward_steps(graph)[1]
+        last.lines = [gradient_text(n, received[n.index], graph) for n in ordered_inputs(graph, order)] or last.lines
+    return [
+        f"[{i}/{len(shown) - 1}] {f.heading}\n" + "\n".join(f"    {line}" for line in f.lines)
+        for i, f in enumerate(shown)
+    ]
