@@ -1,10 +1,11 @@
 """The expression language of the command line, parsed, never evaluated as Python.
 
 A tokenizer and a recursive-descent parser turn text such as ``sin(x*y) + cos(x*y)`` into a tree of five node
-kinds (number, variable, unary minus, binary operator, call of a known function); everything else is refused
-with an :class:`ExpressionError` that points at the position. ``build`` then computes the tree with chainrule
-operations on float64 scalars, sharing repeated subexpressions (written alike: ``y*x`` is another) so that
-``x*y`` written twice is one node with two consumers, as in the textbook graph.
+kinds (number, variable, unary minus, binary operator, call of a known function; the constants ``pi`` and ``e``
+are numbers with a name); everything else is refused with an :class:`ExpressionError` that points at the
+position. ``build`` then computes the tree with chainrule operations on float64 scalars, sharing repeated
+subexpressions (written alike: ``y*x`` is another) so that ``x*y`` written twice is one node with two consumers,
+as in the textbook graph.
 """
 
 from __future__ import annotations
@@ -20,24 +21,35 @@ import numpy as np
 from .. import functions as F
 from ..creation import tensor
 from ..errors import ChainruleError
+from ..primitive import Primitive
 from ..tensor import Tensor
 
 MAX_LENGTH = 1000  # characters
 MAX_DEPTH = 60  # nested parentheses, calls, unary minus and powers
+
+# Other spellings of a function: the name written -> the function's own name
+ALIASES = {"ln": "log", "asin": "arcsin", "acos": "arccos", "atan": "arctan", "atan2": "arctan2"}
 
 # name -> (number of arguments, the chainrule function)
 FUNCTIONS: dict[str, tuple[int, Any]] = {
     **{
         name: (1, getattr(F, name))
         for name in (
-            "sin cos tan arcsin arccos arctan sinh cosh tanh exp expm1 log log1p sqrt square sigmoid relu softplus abs"
+            "sin cos tan arcsin arccos arctan sinh cosh tanh exp expm1 log log1p log10 log2 sqrt cbrt square sigmoid "
+            "relu softplus abs"
         ).split()
     },
     "maximum": (2, F.maximum),
     "minimum": (2, F.minimum),
     "power": (2, F.power),
+    "arctan2": (2, F.arctan2),  # arctan2(y, x), as in NumPy
+    "hypot": (2, F.hypot),
     "clip": (3, None),  # clip(x, lo, hi): the bounds are numbers
 }
+FUNCTIONS.update({alias: FUNCTIONS[name] for alias, name in ALIASES.items()})
+
+# Named numbers: not variables, they need no value
+CONSTANTS = {"pi": math.pi, "e": math.e}
 
 BINARY = {"+": F.add, "-": F.subtract, "*": F.multiply, "/": F.divide, "**": F.power}
 
@@ -188,7 +200,7 @@ class Expr:
     kind: str  # "number", "variable", "neg", "binary", "call"
     start: int
     end: int
-    text: str = ""  # the number's text, the variable's or function's name, or the binary operator
+    text: str = ""  # the number's text (pi, e for the constants), the variable's or function's name, or the operator
     args: list[Expr] = field(default_factory=list)
     value: float = 0.0  # for numbers
 
@@ -309,6 +321,11 @@ class Parser:
             inner.start, inner.end = token.start, close.end
             return inner
         if token.kind == "name":
+            if token.text in CONSTANTS:
+                if self.peek().text == "(":
+                    message = f"{_constant(token.text)}, not a function: write {token.text}*(...) for a product"
+                    raise self.error(message, token)
+                return Expr("number", token.start, token.end, token.text, value=CONSTANTS[token.text])
             if self.peek().text == "(":
                 return self.call(token)
             if token.text in FUNCTIONS:
@@ -328,7 +345,9 @@ class Parser:
                 args.append(self.expression())
                 if self.peek().text != ",":
                     break
-                self.take()
+                comma = self.take()
+                if self.peek().text == ")":
+                    raise self.error(f"a trailing comma after the last argument of {name.text}: remove it", comma)
         close = self.take()
         if close.text != ")":
             raise self.unclosed(close, opening, "expected ')' to close this call")
@@ -362,6 +381,8 @@ def parse_assignment(text: str) -> tuple[str, float]:
         raise ExpressionError(f"{name!r} is not a variable name", text, 0, max(len(name), 1))
     if name in FUNCTIONS:
         raise ExpressionError(f"'{name}' is a function, not a variable", text, 0, len(name))
+    if name in CONSTANTS:
+        raise ExpressionError(f"{_constant(name)}, not a variable: rename the variable", text, 0, len(name))
     start = text.index("=") + 1
     try:
         number = float(value)
@@ -372,11 +393,18 @@ def parse_assignment(text: str) -> tuple[str, float]:
     return name, number
 
 
+def _constant(name: str) -> str:
+    return f"'{name}' is the constant {CONSTANTS[name]:.6g}..."
+
+
 def domain_problem(what: str, args: list[float], value: float) -> str:
-    """Why an operation on finite numbers gave a value that is not finite, in words."""
-    if what in ("log", "log1p", "sqrt", "arcsin", "arccos"):
-        need = {"log": "a positive argument", "log1p": "an argument above -1", "sqrt": "an argument of at least 0"}
-        return f"undefined: {what} needs {need.get(what, 'an argument between -1 and 1')}"
+    """Why an operation on finite numbers gave a value that is not finite, in words (``what`` as written)."""
+    kind = ALIASES.get(what, what)
+    if kind in ("log", "log10", "log2", "log1p", "sqrt", "arcsin", "arccos"):
+        need = {"log1p": "an argument above -1", "sqrt": "an argument of at least 0"}
+        if kind.startswith("log") and kind != "log1p":
+            need[kind] = "a positive argument"
+        return f"undefined: {what} needs {need.get(kind, 'an argument between -1 and 1')}"
     if what == "/" and args[1] == 0:
         return "undefined: division by zero"
     if what in ("**", "power") and args[0] == 0 and args[1] < 0:
@@ -405,6 +433,9 @@ class Built:
 def build(source: str, values: dict[str, float]) -> Built:
     """Parse ``source`` and compute it at ``values``; refuses missing values and domain errors."""
     tree = parse(source)
+    for name in values:
+        if name in CONSTANTS:
+            raise ExpressionError(f"{_constant(name)}, not a variable: rename the variable", None)
     needed = tree.variables()
     missing = [name for name in needed if name not in values]
     if missing:
@@ -414,49 +445,256 @@ def build(source: str, values: dict[str, float]) -> Built:
             f"no value for {names}: give one after the expression, as in {missing[0]}=1", source, first.start, first.end
         )
     variables = {name: tensor(float(v), requires_grad=True, name=name) for name, v in values.items()}
-    spans: dict[int, tuple[int, int]] = {}
-    # Children before parents, without recursion (a chain x*x*...*x is as deep as it is long). A subexpression
-    # seen before, with the same operation on the same operands, is the node computed then.
-    order: list[Expr] = []
-    stack = [tree]
-    while stack:
-        e = stack.pop()
-        order.append(e)
-        stack.extend(e.args)
-    known: dict[tuple, int] = {}
-    results: list[Any] = []
-    slot: dict[int, int] = {}
-    for e in reversed(order):
-        if e.kind == "number":
-            key: tuple = ("number", e.value)
-        elif e.kind == "variable":
-            key = ("variable", e.text)
-        else:
-            key = (e.kind, e.text, *(slot[id(a)] for a in e.args))
-        if key not in known:
-            known[key] = len(results)
-            results.append(_compute(e, [results[slot[id(a)]] for a in e.args], variables, spans, source))
-        slot[id(e)] = known[key]
-    output = results[slot[id(tree)]]
+    computation = _Computation(source, tree, variables)
+    output = computation.output
     if tree.kind not in ("number", "variable") and not output.requires_grad:
         output.name = None  # a result computed from numbers alone is still the output, z
-    return Built(source, output, variables, spans)
+    return Built(source, output, variables, computation.spans)
 
 
-def _compute(e: Expr, args: list, variables: dict[str, Tensor], spans: dict, source: str) -> Tensor:
-    if e.kind == "number":
-        return tensor(e.value, name=e.text)
-    if e.kind == "variable":
-        return variables[e.text]
-    with np.errstate(all="ignore"):
-        result = _apply(e, args, source)
-    if type(result) is not Tensor:
-        result = tensor(result)
-    spans.setdefault(id(result), (e.start, e.end))
-    if not result._rg and result._op is None and not result.name:  # computed from numbers alone
-        result.name = _short(result.item())
-    _check_finite(e, args, result, source)
-    return result
+LN10 = math.log(10)
+# Functions whose value is never 0 at a finite argument: a 0 from them is an underflow.
+NEVER_ZERO = {"exp", "sigmoid", "softplus"}
+# Functions that are 0 where their argument is 0 and only there (near 0): a 0 from them is their argument's.
+KEEP_ZERO = {"neg", "abs", "sqrt", "cbrt", "sin", "tan", "sinh", "tanh", "arcsin", "arctan", "expm1", "log1p"}
+# Where a function overflows float64
+OVERFLOWS_ABOVE = {"exp": "above about 709.78", "expm1": "above about 709.78", "sinh": "beyond about ±710.48"}
+OVERFLOWS_ABOVE["cosh"] = OVERFLOWS_ABOVE["sinh"]
+
+
+def _kind(e: Expr) -> str:
+    """The operation of a node under its own name: "neg", "+", ..., or the function (``ln`` is log)."""
+    if e.kind == "neg":
+        return "neg"
+    return ALIASES.get(e.text, e.text) if e.kind == "call" else e.text
+
+
+class _Computation:
+    """The tree computed with chainrule, children before parents and without recursion (a chain x*x*...*x is as
+    deep as it is long). Subexpressions written alike (the same operation on the same operands) are one node,
+    computed once; every occurrence knows its node, so that an error can look at the values around it."""
+
+    def __init__(self, source: str, tree: Expr, variables: dict[str, Tensor]) -> None:
+        self.source, self.variables = source, variables
+        self.spans: dict[int, tuple[int, int]] = {}
+        self.parent: dict[int, Expr] = {}
+        order: list[Expr] = []
+        stack = [tree]
+        while stack:
+            e = stack.pop()
+            order.append(e)
+            for a in e.args:
+                self.parent[id(a)] = e
+            stack.extend(e.args)
+        self.node: dict[int, int] = {}  # id of an occurrence -> its node
+        self.occurrences: list[list[Expr]] = []  # per node, the places it is written, the first one first
+        keys: dict[tuple, int] = {}
+        for e in reversed(order):
+            if e.kind == "number":
+                key: tuple = ("constant", e.text) if e.text in CONSTANTS else ("number", e.value)
+            elif e.kind == "variable":
+                key = ("variable", e.text)
+            else:
+                key = (e.kind, e.text, *(self.node[id(a)] for a in e.args))
+            if key not in keys:
+                keys[key] = len(self.occurrences)
+                self.occurrences.append([])
+            self.node[id(e)] = keys[key]
+            self.occurrences[keys[key]].append(e)
+        self.results: list[Tensor] = []
+        for places in self.occurrences:
+            self.results.append(self.compute(places[0]))
+        self.output = self.results[self.node[id(tree)]]
+
+    def result(self, e: Expr) -> Tensor:
+        return self.results[self.node[id(e)]]
+
+    def value(self, e: Expr) -> float:
+        return self.result(e).item()
+
+    def text(self, e: Expr) -> str:
+        return self.source[e.start : e.end]
+
+    def compute(self, e: Expr) -> Tensor:
+        if e.kind == "number":
+            return tensor(e.value, name=e.text)
+        if e.kind == "variable":
+            return self.variables[e.text]
+        args = [self.result(a) for a in e.args]
+        with np.errstate(all="ignore"):
+            result = _apply(e, args, self.source)
+        if type(result) is not Tensor:
+            result = tensor(result)
+        if e.kind == "call":
+            _name_as_written(result, e.text)
+        self.spans.setdefault(id(result), (e.start, e.end))
+        if not result._rg and result._op is None and not result.name:  # computed from numbers alone
+            result.name = _short(result.item())
+        self.check_finite(e, args, result)
+        return result
+
+    def check_finite(self, e: Expr, args: list, result: Tensor) -> None:
+        """Every operand is finite (each was checked when computed): a value that is not finite is this
+        operation's own domain error or overflow, or that of an operand that underflowed to 0."""
+        value = result.item()
+        if math.isfinite(value):
+            return
+        shown = [a.item() for a in args]
+        problem = domain_problem(e.text if e.kind != "neg" else "-", shown, value)
+        zero = _zero_operand(e, shown)
+        site = self.underflow_site(e.args[zero]) if zero is not None else None
+        if site is not None:
+            raise self.underflow_error(e, args, problem, site)
+        if not math.isnan(value) and problem.startswith("too large"):
+            raise self.overflow_error(e, args)
+        raise ExpressionError(f"{_call(e, args)} is {problem}", self.source, e.start, e.end)
+
+    def underflow_site(self, e: Expr) -> Expr | None:
+        """The subexpression whose value underflowed to 0 and made ``e`` 0, or None where ``e`` is truly 0."""
+        while self.value(e) == 0:
+            kind = _kind(e)
+            if e.kind == "number":  # 1e-400 is read as 0
+                return e if re.search("[1-9]", e.text.lower().partition("e")[0]) else None
+            if kind in NEVER_ZERO:
+                return e
+            if kind == "*":
+                zeros = [a for a in e.args if self.value(a) == 0]
+                if not zeros:
+                    return e  # a product of numbers that are not 0
+                if len(zeros) > 1:
+                    sites = [self.underflow_site(a) for a in zeros]
+                    return sites[0] if all(sites) else None
+                e = zeros[0]
+            elif kind in ("/", "**", "power", "square"):  # 0 only where the first operand is
+                if self.value(e.args[0]) != 0:
+                    return e
+                e = e.args[0]
+            elif kind in KEEP_ZERO:
+                e = e.args[0]
+            else:
+                return None
+        return None
+
+    def underflow_error(self, e: Expr, args: list, problem: str, site: Expr) -> ExpressionError:
+        """``site`` underflowed to 0, and made ``e`` undefined: said in that order, pointing at the site."""
+        if site.kind == "number":
+            what = f"the number {site.text} underflows to 0 in float64"
+        else:
+            about = _about(_log10_size(site, [self.value(a) for a in site.args]))
+            what = f"{_call(site, [self.result(a) for a in site.args])} underflows to 0 in float64"
+            what += f" (it is about {about})" if about else ""
+        message = f"{what}, so {_call(e, args)} is {problem}"
+        inner = e.args[0]
+        if _kind(e) == "log" and inner.kind == "call" and _kind(inner) == "exp":
+            message += f"; {self.text(e)} is {self.text(inner.args[0])}: write {self.text(inner.args[0])} directly"
+        return ExpressionError(message, self.source, site.start, site.end)
+
+    def overflow_error(self, e: Expr, args: list) -> ExpressionError:
+        kind = _kind(e)
+        about = _about(_log10_size(e, [a.item() for a in args]))
+        if kind in OVERFLOWS_ABOVE:
+            message = f"{_call(e, args)} is too large: {e.text} overflows float64 {OVERFLOWS_ABOVE[kind]}"
+            message += f" (it is about {about})" if about else ""
+        else:
+            message = f"{_call(e, args)} is too large: it overflows float64 (|value| > 1.8e308"
+            message += f"; it is about {about})" if about else ")"
+        place = e
+        for occurrence in self.occurrences[self.node[id(e)]] if kind == "exp" else []:
+            hint = self.rewrite_exp(occurrence)
+            if hint:
+                message, place = f"{message}; {hint}", occurrence
+                break
+        return ExpressionError(message, self.source, place.start, place.end)
+
+    def rewrite_exp(self, e: Expr) -> str | None:
+        """A way to write the expression around ``exp(a)`` without computing exp(a): log(exp(a)) is a, and
+        log(1+exp(a)), log(exp(a)+1), log1p(exp(a)) are softplus(a)."""
+        a = self.text(e.args[0])
+        parent = self.parent.get(id(e))
+        if parent is None:
+            return None
+        if parent.kind == "call" and _kind(parent) == "log":
+            return f"{self.text(parent)} is {a}: write {a} directly"
+        outer = None
+        if parent.kind == "call" and _kind(parent) == "log1p":
+            outer = parent
+        elif parent.kind == "binary" and parent.text == "+":
+            other = parent.args[1] if parent.args[0] is e else parent.args[0]
+            grand = self.parent.get(id(parent))
+            if other.kind == "number" and other.value == 1 and grand is not None and grand.kind == "call":
+                outer = grand if _kind(grand) == "log" else None
+        if outer is None:
+            return None
+        return f"write softplus({a}), which is {self.text(outer)} computed without overflow"
+
+
+def _zero_operand(e: Expr, args: list[float]) -> int | None:
+    """The operand that, being 0, made this operation undefined: an underflow to 0 there is the real cause."""
+    kind = _kind(e)
+    if kind in ("log", "log10", "log2") and args[0] == 0 and math.copysign(1.0, args[0]) > 0:
+        return 0
+    if kind == "/" and args[1] == 0:
+        return 1
+    if kind in ("**", "power") and args[0] == 0 and args[1] < 0:
+        if math.copysign(1.0, args[0]) > 0 or float(args[1]).is_integer():
+            return 0
+    return None
+
+
+def _log10_size(e: Expr, args: list[float]) -> float | None:
+    """log10 of the size of the exact value of an operation on these operands, where it is easy to know."""
+    kind = _kind(e)
+    try:
+        if kind in ("exp", "expm1", "sigmoid", "softplus"):  # (sigmoid and softplus: where they underflow)
+            return args[0] / LN10
+        if kind in ("sinh", "cosh"):
+            return abs(args[0]) / LN10 - math.log10(2)
+        if kind == "*":
+            return math.log10(abs(args[0])) + math.log10(abs(args[1]))
+        if kind == "/":
+            return math.log10(abs(args[0])) - math.log10(abs(args[1]))
+        if kind in ("**", "power"):
+            return args[1] * math.log10(abs(args[0]))
+        if kind == "square":
+            return 2 * math.log10(abs(args[0]))
+        if kind in ("+", "-"):
+            half = args[0] / 2 + (args[1] / 2 if kind == "+" else -args[1] / 2)
+            return math.log10(abs(half)) + math.log10(2)
+        if kind == "hypot":
+            return math.log10(math.hypot(args[0] / 2, args[1] / 2)) + math.log10(2)
+    except (ValueError, OverflowError):  # log10 of 0
+        return None
+    return None
+
+
+def _about(log10_size: float | None) -> str | None:
+    """10**log10_size as 3.7e-348, for sizes float64 cannot hold."""
+    if log10_size is None or not math.isfinite(log10_size):
+        return None
+    exponent = math.floor(log10_size)
+    mantissa = f"{10 ** (log10_size - exponent):.2g}"
+    if float(mantissa) >= 10:
+        exponent, mantissa = exponent + 1, "1"
+    return f"{mantissa}e{exponent:+d}"
+
+
+_RENAMED: dict[tuple[int, str], tuple[Primitive, Primitive]] = {}
+
+
+def _name_as_written(result: Tensor, name: str) -> None:
+    """``ln(x)`` is recorded as ln, not log, so that the walk-through shows the function as it was written: the
+    operation becomes a copy of the primitive (the same computation and derivative rules) under that name."""
+    op = result._op
+    if op is None or op.name == name:
+        return
+    known = _RENAMED.get((id(op), name))
+    if known is None or known[0] is not op:
+        renamed = Primitive(name, op.forward)
+        for slot in Primitive.__slots__:
+            setattr(renamed, slot, getattr(op, slot))
+        renamed.name = name
+        known = _RENAMED[(id(op), name)] = (op, renamed)
+    result._op = known[1]
 
 
 def _apply(e: Expr, args: list, source: str) -> Any:
@@ -473,15 +711,6 @@ def _apply(e: Expr, args: list, source: str) -> Any:
             bounds.append(arg.item())
         return F.clip(args[0], bounds[0], bounds[1])
     return FUNCTIONS[e.text][1](*args)
-
-
-def _check_finite(e: Expr, args: list, result: Tensor, source: str) -> None:
-    """Every operand is finite (each was checked when computed): a value that is not finite is this
-    operation's own domain error or overflow."""
-    value = result.item()
-    if not math.isfinite(value):
-        problem = domain_problem(e.text if e.kind != "neg" else "-", [a.item() for a in args], value)
-        raise ExpressionError(f"{_call(e, args)} is {problem}", source, e.start, e.end)
 
 
 def _call(e: Expr, args: list) -> str:
