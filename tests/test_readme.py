@@ -58,3 +58,21 @@ def test_readme_table_of_numpy_functions_is_what_the_code_dispatches():
     block = re.search(r"<!-- numpy-support-table -->\n(.*?)<!-- end numpy-support-table -->", text, re.S)
     assert block, "the README has the generated table"
     assert block.group(1) == numpy_support_table(), "regenerate it: python -m chainrule.support"
+
+
+def test_gallery_and_seed_picture_are_current(tmp_path, monkeypatch):
+    """docs/make_docs.py draws the gallery; what is committed is what it draws now (up to coordinates)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_docs", README.parent / "docs" / "make_docs.py")
+    make_docs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_docs)
+    text = README.read_text(encoding="utf-8")
+    assert make_docs.readme_text(text) == text, "regenerate: python docs/make_docs.py"
+    assert len(make_docs.GALLERY) == 10 and make_docs.GALLERY[0][1] == "sin(x*y) + cos(x*y)"
+    for name, expression, values, _ in make_docs.GALLERY:
+        drawn = tmp_path / f"{name}.svg"
+        make_docs.explain(expression, values, "--svg", str(drawn))
+        committed = (README.parent / "docs" / "gallery" / f"{name}.svg").read_text(encoding="utf-8")
+        assert _content(committed) == _content(drawn.read_text(encoding="utf-8")), f"{name}: python docs/make_docs.py"
+        assert f"(docs/gallery/{name}.svg)" in text

@@ -29,29 +29,30 @@ def boxes(svg):
             texts = [t.text for t in g.findall(f"{SVG}text")]
             found[g.get("data-name")] = (float(rect.get("x")), float(rect.get("y")), texts)
     edges = [(p.get("data-from"), p.get("data-to")) for p in root.iter(f"{SVG}path") if p.get("class") == "edge"]
-    labels = [g.find(f"{SVG}text").text for g in root.iter(f"{SVG}g") if g.get("class") == "edge-label"]
-    return found, edges, labels
+    ports = [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "port"]
+    return found, edges, ports
 
 
 def test_seed_picture_is_the_textbook_figure():
     z = seed()
     figure = cr.draw(z)
-    found, edges, labels = boxes(figure.svg())
+    found, edges, ports = boxes(figure.svg())
     assert set(found) == {"x", "y", "r", "u", "v", "z"}
     # left to right: inputs, then r, then u and v, then z
     column = {name: x for name, (x, _, _) in found.items()}
     assert column["x"] == column["y"] < column["r"] < min(column["u"], column["v"]) <= max(column["u"], column["v"])
     assert max(column["u"], column["v"]) < column["z"]
-    # r is one box with two edges leaving it; each edge carries its operation
+    # r is one box with two edges leaving it; each box says what it computes
     assert sorted(edges) == sorted([("x", "r"), ("y", "r"), ("r", "u"), ("r", "v"), ("u", "z"), ("v", "z")])
-    assert sorted(labels) == sorted(["×", "×", "sin", "cos", "+", "+"])
-    assert found["r"][2] == ["r", "value 6"]  # no gradient before backward
+    assert ports == []  # + and * do not care about order
+    assert found["r"][2] == ["r = x * y", "value 6"]  # no gradient before backward
+    assert found["v"][2][0] == "v = sin(r)" and found["u"][2][0] == "u = cos(r)"
     z.backward()
     found, _, _ = boxes(figure.svg())  # the picture made before backward shows the gradients now
-    assert found["r"][2] == ["r", "value 6", "grad 1.23959"]
+    assert found["r"][2] == ["r = x * y", "value 6", "grad 1.23959"]
     assert found["x"][2] == ["x", "value 2", "grad 3.71876"]
     assert found["y"][2] == ["y", "value 3", "grad 2.47917"]
-    assert found["z"][2] == ["z", "value 0.680755", "grad 1"]
+    assert found["z"][2] == ["z = v + u", "value 0.680755", "grad 1"]
 
 
 def test_tensor_graph_shows_shapes_and_small_values():
@@ -71,8 +72,7 @@ def test_dot_export():
     dot = cr.draw(z).dot()
     assert dot.startswith("digraph chainrule {") and "rankdir=LR" in dot
     assert len(re.findall(r"->", dot)) == 6
-    assert 'label="r\\nvalue 6\\ngrad 1.23959"' in dot
-    assert '[label="sin"]' in dot
+    assert 'label="r = x * y\\nvalue 6\\ngrad 1.23959"' in dot
 
 
 def test_save_follows_the_suffix(tmp_path):

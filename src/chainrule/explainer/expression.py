@@ -472,7 +472,8 @@ def _kind(e: Expr) -> str:
 class _Computation:
     """The tree computed with chainrule, children before parents and without recursion (a chain x*x*...*x is as
     deep as it is long). Subexpressions written alike (the same operation on the same operands) are one node,
-    computed once; every occurrence knows its node, so that an error can look at the values around it."""
+    computed once, but every literal number is a node of its own; every occurrence knows its node, so that an
+    error can look at the values around it."""
 
     def __init__(self, source: str, tree: Expr, variables: dict[str, Tensor]) -> None:
         self.source, self.variables = source, variables
@@ -489,13 +490,20 @@ class _Computation:
         self.node: dict[int, int] = {}  # id of an occurrence -> its node
         self.occurrences: list[list[Expr]] = []  # per node, the places it is written, the first one first
         keys: dict[tuple, int] = {}
+        # Each literal written is a box of its own (the 1 of a numerator and the 1 of a denominator are two
+        # constants), while subexpressions are compared by what they say: 1/x written twice is one node.
+        said: dict[tuple, int] = {}  # what a subexpression says -> a number naming it
+        says: dict[int, int] = {}  # id of an occurrence -> that number
         for e in reversed(order):
             if e.kind == "number":
-                key: tuple = ("constant", e.text) if e.text in CONSTANTS else ("number", e.value)
+                meaning: tuple = ("constant", e.text) if e.text in CONSTANTS else ("number", e.value)
+                key: tuple = ("literal", id(e))
             elif e.kind == "variable":
-                key = ("variable", e.text)
+                meaning = key = ("variable", e.text)
             else:
-                key = (e.kind, e.text, *(self.node[id(a)] for a in e.args))
+                meaning = (e.kind, e.text, *(says[id(a)] for a in e.args))
+                key = ("compound", meaning)
+            says[id(e)] = said.setdefault(meaning, len(said))
             if key not in keys:
                 keys[key] = len(self.occurrences)
                 self.occurrences.append([])

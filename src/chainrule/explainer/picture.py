@@ -1,10 +1,13 @@
 """Pictures of a graph, drawn like a textbook figure.
 
-Values are boxes (name, value and, once backward has run, gradient), operations label the edges, inputs stand
-on the left and the output on the right; a value used twice is one box with two edges leaving it. The layered
-(Sugiyama) layout comes from igraph, an optional extra; this module only measures boxes and writes SVG or DOT.
-Big graphs are summarised first: chains of single-use operations fold into one box, and if that is not enough
-the part farthest from the output folds into one "more nodes" box.
+Values are boxes: the first line says what the value is (``r = x * y``), then its value and, once backward has
+run, its gradient. Inputs stand on the left and the output on the right. Every use of a value is an edge of its
+own, ending at a port of the operation's box, so ``x*x`` and ``x**x`` show two edges from ``x``; where the order
+of the operands matters (÷, ^, −) each port is labelled inside the box (num/den, base/exp, left/right). Labels
+sit only inside boxes and edges only run between them, so no label can cover another, a box or an edge.
+The layered (Sugiyama) layout comes from igraph, an optional extra; this module measures boxes, routes edges
+through the gaps between columns, and writes SVG or DOT. Big graphs are summarised first: chains of single-use
+operations fold into one box, and if that is not enough the part farthest from the output folds into one box.
 """
 
 from __future__ import annotations
@@ -14,16 +17,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .graph import Graph, Node, format_value
-from .walkthrough import EDGE_LABEL
+from .walkthrough import EDGE_LABEL, PORT_LABEL, definition, role
 
 MAX_NODES = 40  # boxes in a picture before it is summarised
 
-CHAR_WIDTH = 7.6  # px per character of 12.5 px monospace text, rounded up so text always fits its box
-LINE_HEIGHT = 17
-PAD_X, PAD_Y = 10, 7
-COLUMN_GAP = 78  # room for the edge labels
-ROW_GAP = 26
-MARGIN = 16
+FONT = "DejaVu Sans Mono, Menlo, Consolas, Liberation Mono, monospace"
+FONT_SIZE = 12  # px: the page never scales a 7-operation graph below 11 px at 1,280 px
+PORT_FONT_SIZE = 11
+CHAR_WIDTH = 7.4  # px per character at FONT_SIZE (monospace fonts advance 0.60 em: 7.2 px), rounded up
+PORT_CHAR_WIDTH = 6.8
+LINE_HEIGHT = 16
+PAD_X, PAD_Y = 8, 6
+PORT_GAP = 6  # between the port labels and the box's text
+COLUMN_GAP = 40  # the gap between columns, where the edges run
+ROW_GAP = 18
+MARGIN = 12
 COLORS = {
     "input": "#dbeafe",
     "data": "#f1f5f9",
@@ -41,24 +49,44 @@ class Box:
     lines: list[str]
     layer: int = 0
     node: Node | None = None
+    ports: int = 1  # how many edges end at this box (each at a port of its own)
+    port_labels: list[str] = field(default_factory=list)  # one per port where the order matters
     x: float = 0.0
     y: float = 0.0
 
     @property
+    def port_width(self) -> float:
+        if not self.port_labels:
+            return 0.0
+        return max(len(label) for label in self.port_labels) * PORT_CHAR_WIDTH + PORT_GAP
+
+    @property
     def width(self) -> float:
-        return max(len(line) for line in self.lines) * CHAR_WIDTH + 2 * PAD_X
+        return max(len(line) for line in self.lines) * CHAR_WIDTH + 2 * PAD_X + self.port_width
 
     @property
     def height(self) -> float:
-        return len(self.lines) * LINE_HEIGHT + 2 * PAD_Y
+        return max(len(self.lines), len(self.port_labels)) * LINE_HEIGHT + 2 * PAD_Y
+
+    def port_y(self, port: int) -> float:
+        """Where the edge into port ``port`` ends: ports share the left side evenly."""
+        return self.y + self.height * (port + 1) / (self.ports + 1)
+
+
+@dataclass
+class Edge:
+    source: int  # box keys
+    target: int
+    port: int  # which port of the target's box it ends at
+    position: int = -1  # which input of the operation it is (-1: several, in a summary)
 
 
 @dataclass
 class View:
-    """What is drawn: boxes and labelled edges (source key, target key, label)."""
+    """What is drawn: boxes and edges."""
 
     boxes: dict[int, Box] = field(default_factory=dict)
-    edges: list[tuple[int, int, str]] = field(default_factory=list)
+    edges: list[Edge] = field(default_factory=list)
     note: str = ""
 
 
@@ -91,23 +119,37 @@ def build_view(graph: Graph, show_grads: bool, max_nodes: int = MAX_NODES) -> Vi
     for key in keys:
         if key in hidden:
             continue
-        chain = members[key]
-        view.boxes[key] = _box(key, chain, graph, show_grads)
+        view.boxes[key] = _box(key, members[key], graph, show_grads)
     seen: set[tuple[int, int]] = set()
     for node in nodes:
         target = group[node.index]
         if target not in view.boxes:
             continue
-        for i in node.inputs:
+        for position, i in enumerate(node.inputs):
             source = group[i]
             if source == target or (summarise and nodes[i].kind == "number"):
                 continue
             if source in hidden:
                 source = summary_key
-            if (source, target) in seen:
-                continue
-            seen.add((source, target))
-            view.edges.append((source, target, edge_label(node) if source != summary_key else ""))
+            if summarise or source == summary_key:  # a summary draws one edge per pair of boxes
+                if (source, target) in seen:
+                    continue
+                seen.add((source, target))
+                position = -1
+            view.edges.append(Edge(source, target, 0, position))
+    # every edge into a box gets a port of its own, in input order; ports are labelled where the order matters
+    into: dict[int, list[Edge]] = {}
+    for edge in view.edges:
+        into.setdefault(edge.target, []).append(edge)
+    for key, edges in into.items():
+        box = view.boxes[key]
+        box.ports = len(edges)
+        for port, edge in enumerate(edges):
+            edge.port = port
+        node = box.node
+        labels = [PORT_LABEL.get(role(node, e.position), "") for e in edges] if node is not None else []
+        if not summarise and node is not None and node.op is not None and all(labels):
+            box.port_labels = labels
     return view
 
 
@@ -146,12 +188,16 @@ def _fold_chains(graph: Graph) -> list[int]:
 def _box(key: int, chain: list[Node], graph: Graph, show_grads: bool) -> Box:
     last = chain[-1]
     kind = "output" if last is graph.output else last.kind
-    lines = [last.name]
+    if last.kind == "op" and len(chain) == 1:
+        lines = [f"{last.name} = {definition(graph, last)}"]
+    else:
+        lines = [last.name]
     if len(chain) > 1:
         ops = [edge_label(n) for n in chain if n.kind == "op"]
         shown = ", ".join(ops[:4]) + (", ..." if len(ops) > 4 else "")
         lines.append(f"({len(ops)} ops: {shown})")
-    lines.append(f"value {format_value(last.value)}")
+    if last.kind != "number":  # a constant's name is its value
+        lines.append(f"value {format_value(last.value)}")
     if show_grads and last.kind != "number" and (last.kind != "data" or last.grad is not None):
         lines.append(f"grad {format_value(last.grad) if last.grad is not None else 0}")
     return Box(key, kind, lines, node=last)
@@ -160,9 +206,9 @@ def _box(key: int, chain: list[Node], graph: Graph, show_grads: bool) -> Box:
 def _layers(view: View) -> None:
     inputs: dict[int, list[int]] = {k: [] for k in view.boxes}
     consumers: dict[int, list[int]] = {k: [] for k in view.boxes}
-    for source, target, _ in view.edges:
-        inputs[target].append(source)
-        consumers[source].append(target)
+    for edge in view.edges:
+        inputs[edge.target].append(edge.source)
+        consumers[edge.source].append(edge.target)
     for key in sorted(view.boxes):  # keys follow the recording order, so inputs come first
         box = view.boxes[key]
         if box.kind in ("op", "output"):
@@ -172,8 +218,21 @@ def _layers(view: View) -> None:
             box.layer = max(0, min(view.boxes[c].layer for c in consumers[key]) - 1)
 
 
-def layout(view: View) -> dict[tuple[int, int], list[tuple[float, float]]]:
-    """Place the boxes (left to right by layer) and route the edges; returns each edge's bend points."""
+@dataclass
+class Placed:
+    """Where things are: each column's left and right edge, and each pair of boxes' route as the heights at
+    which it crosses the columns in between."""
+
+    left: list[float]
+    right: list[float]
+    routes: dict[tuple[int, int], list[tuple[int, float]]]
+    width: float
+    height: float
+
+
+def layout(view: View) -> Placed:
+    """Place the boxes, left to right by layer and in the order igraph's Sugiyama layout gives within a layer
+    (fewest crossings), and route the edges that skip columns through free rows of those columns."""
     try:
         import igraph
     except ImportError as error:
@@ -181,30 +240,58 @@ def layout(view: View) -> dict[tuple[int, int], list[tuple[float, float]]]:
     _layers(view)
     keys = list(view.boxes)
     index = {k: i for i, k in enumerate(keys)}
-    g = igraph.Graph(n=len(keys), edges=[(index[s], index[t]) for s, t, _ in view.edges], directed=True)
+    pairs = list(dict.fromkeys((e.source, e.target) for e in view.edges))
+    g = igraph.Graph(n=len(keys), edges=[(index[s], index[t]) for s, t in pairs], directed=True)
     placed = g.layout_sugiyama(layers=[view.boxes[k].layer for k in keys], maxiter=200)
     layers = max(b.layer for b in view.boxes.values()) + 1
     widths = [0.0] * layers
     for box in view.boxes.values():
         widths[box.layer] = max(widths[box.layer], box.width)
     left = [MARGIN + sum(widths[:i]) + COLUMN_GAP * i for i in range(layers)]
+    right = [left[i] + widths[i] for i in range(layers)]
     row = max(b.height for b in view.boxes.values()) + ROW_GAP
     for k in keys:
         position, layer = placed.coords[index[k]][:2]
         box = view.boxes[k]
         box.x = left[int(layer)] + (widths[int(layer)] - box.width) / 2
-        box.y = MARGIN + position * row
-    routes = {}
-    for (source, target, _), points in zip(view.edges, placed.edge_routing):
-        routes[source, target] = [
-            (left[int(layer)] + widths[int(layer)] / 2, MARGIN + position * row + row / 2 - ROW_GAP / 2)
-            for position, layer in points
-        ]
+        box.y = MARGIN + position * row + (row - ROW_GAP - box.height) / 2
+    routes = {
+        pair: [(int(layer), MARGIN + position * row + (row - ROW_GAP) / 2) for position, layer in points]
+        for pair, points in zip(pairs, placed.edge_routing)
+    }
     # the layout may start below or above zero: move everything to the top margin
     top = min([b.y for b in view.boxes.values()] + [y - row / 2 for r in routes.values() for _, y in r])
+    shift = MARGIN - top
     for box in view.boxes.values():
-        box.y += MARGIN - top
-    return {edge: [(x, y + MARGIN - top) for x, y in points] for edge, points in routes.items()}
+        box.y += shift
+    routes = {pair: [(layer, y + shift) for layer, y in points] for pair, points in routes.items()}
+    bottom = max([b.y + b.height for b in view.boxes.values()] + [y + row / 2 for r in routes.values() for _, y in r])
+    return Placed(left, right, routes, right[-1] + MARGIN, bottom + MARGIN)
+
+
+def edge_points(view: View, placed: Placed, edge: Edge) -> list[tuple[float, float]]:
+    """The corners of an edge's path: out of the source's right side to its column's edge, across each column it
+    skips at a free height, into the target's column and to its port. Consecutive corners in different columns
+    are joined by a curve through the gap between them; the others by straight lines."""
+    a, b = view.boxes[edge.source], view.boxes[edge.target]
+    start_y = a.y + a.height / 2
+    points = [(a.x + a.width, start_y), (placed.right[a.layer], start_y)]
+    for layer, y in placed.routes.get((edge.source, edge.target), []):
+        points += [(placed.left[layer], y), (placed.right[layer], y)]
+    end_y = b.port_y(edge.port)
+    points += [(placed.left[b.layer], end_y), (b.x, end_y)]
+    return points
+
+
+def _path(points: list[tuple[float, float]]) -> str:
+    path = f"M{points[0][0]:.1f},{points[0][1]:.1f}"
+    for k, ((x0, y0), (x1, y1)) in enumerate(zip(points, points[1:])):
+        if k % 2 == 1:  # from a column's right edge to the next column's left edge: a curve through the gap
+            mid = (x0 + x1) / 2
+            path += f" C{mid:.1f},{y0:.1f} {mid:.1f},{y1:.1f} {x1:.1f},{y1:.1f}"
+        else:
+            path += f" L{x1:.1f},{y1:.1f}"
+    return path
 
 
 class Figure:
@@ -232,8 +319,7 @@ class Figure:
 
     def svg(self, show_grads: bool | None = None) -> str:
         view = self.view(show_grads)
-        routes = layout(view)
-        return render_svg(view, routes)
+        return render_svg(view, layout(view))
 
     def dot(self, show_grads: bool | None = None) -> str:
         return render_dot(self.view(show_grads))
@@ -260,53 +346,52 @@ class Figure:
         return self.svg()
 
 
-def render_svg(view: View, routes: dict) -> str:
-    bends = [point for points in routes.values() for point in points]
-    width = max([b.x + b.width for b in view.boxes.values()] + [x for x, _ in bends]) + MARGIN
-    height = max([b.y + b.height for b in view.boxes.values()] + [y + ROW_GAP for _, y in bends]) + MARGIN
+def render_svg(view: View, placed: Placed) -> str:
+    width, height = placed.width, placed.height
     if view.note:
         height += LINE_HEIGHT
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chainrule-graph" width="{width:.0f}" '
-        f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" font-family="monospace" font-size="12.5">',
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+        f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" style="max-width: 100%; height: auto" '
+        f'font-family="{FONT}" font-size="{FONT_SIZE}">',
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" '
+        'markerUnits="userSpaceOnUse" '
         'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#475569"/></marker></defs>',
     ]
-    labels = []
-    for source, target, label in view.edges:
-        a, b = view.boxes[source], view.boxes[target]
-        points = [(a.x + a.width, a.y + a.height / 2), *routes.get((source, target), []), (b.x, b.y + b.height / 2)]
-        path = f"M{points[0][0]:.1f},{points[0][1]:.1f}"
-        for (x0, y0), (x1, y1) in zip(points, points[1:]):
-            mid = (x0 + x1) / 2
-            path += f" C{mid:.1f},{y0:.1f} {mid:.1f},{y1:.1f} {x1:.1f},{y1:.1f}"
+    for edge in view.edges:
+        a, b = view.boxes[edge.source], view.boxes[edge.target]
         dashes = ' stroke-dasharray="4 3"' if a.kind == "summary" else ""
         out.append(
-            f'<path class="edge" data-from="{_attr(a.lines[0])}" data-to="{_attr(b.lines[0])}" d="{path}" '
-            f'fill="none" stroke="#475569" stroke-width="1.3"{dashes} marker-end="url(#arrow)"/>'
-        )
-        if not label:
-            continue
-        (x0, y0), (x1, y1) = points[-2], points[-1]
-        lx, ly = x0 + (x1 - x0) * 0.55, y0 + (y1 - y0) * 0.55
-        w = len(label) * CHAR_WIDTH + 6
-        labels.append(
-            f'<g class="edge-label"><rect x="{lx - w / 2:.1f}" y="{ly - 9:.1f}" width="{w:.1f}" height="16" rx="3" '
-            f'fill="#fff" stroke="#cbd5e1"/><text x="{lx:.1f}" y="{ly + 3.5:.1f}" text-anchor="middle" '
-            f'fill="#7c2d12">{html.escape(label)}</text></g>'
+            f'<path class="edge" data-from="{_attr(_name(a))}" data-to="{_attr(_name(b))}" '
+            f'data-source="{_index(a)}" data-target="{_index(b)}" data-position="{edge.position}" '
+            f'd="{_path(edge_points(view, placed, edge))}" fill="none" stroke="#475569" stroke-width="1.3"{dashes} '
+            'marker-end="url(#arrow)"/>'
         )
     for box in view.boxes.values():
         out.append(
-            f'<g class="node" data-name="{_attr(box.lines[0])}" data-kind="{box.kind}">'
+            f'<g class="node" data-name="{_attr(_name(box))}" data-index="{_index(box)}" data-kind="{box.kind}">'
             f'<rect x="{box.x:.1f}" y="{box.y:.1f}" width="{box.width:.1f}" height="{box.height:.1f}" rx="6" '
             f'fill="{COLORS[box.kind]}" stroke="#334155" stroke-width="1.2"/>'
         )
+        text_x = box.x + box.port_width + PAD_X
         for i, line in enumerate(box.lines):
+            kind = "title" if i == 0 else line.split(" ", 1)[0] if line.startswith(("value ", "grad ")) else "line"
             weight = ' font-weight="bold"' if i == 0 else ""
-            y = box.y + PAD_Y + LINE_HEIGHT * (i + 1) - 4.5
-            out.append(f'<text x="{box.x + PAD_X:.1f}" y="{y:.1f}"{weight}>{html.escape(line)}</text>')
+            y = box.y + PAD_Y + LINE_HEIGHT * (i + 1) - 4
+            out.append(f'<text class="{kind}" x="{text_x:.1f}" y="{y:.1f}"{weight}>{html.escape(line)}</text>')
+        if box.port_labels:
+            divider = box.x + box.port_width + PAD_X / 2
+            out.append(
+                f'<line x1="{divider:.1f}" y1="{box.y + 3:.1f}" x2="{divider:.1f}" y2="{box.y + box.height - 3:.1f}" '
+                'stroke="#cbd5e1"/>'
+            )
+        for port, label in enumerate(box.port_labels):
+            y = box.port_y(port) + 4
+            out.append(
+                f'<text class="port" x="{box.x + 4:.1f}" y="{y:.1f}" font-size="{PORT_FONT_SIZE}" '
+                f'fill="#7c2d12">{html.escape(label)}</text>'
+            )
         out.append("</g>")
-    out += labels
     if view.note:
         out.append(f'<text x="{MARGIN}" y="{height - MARGIN / 2:.1f}" fill="#64748b">{html.escape(view.note)}</text>')
     out.append("</svg>")
@@ -322,10 +407,21 @@ def render_dot(view: View) -> str:
     for key, box in view.boxes.items():
         label = "\\n".join(_dot(line) for line in box.lines)
         out.append(f'  n{key + 1} [label="{label}", fillcolor="{COLORS[box.kind]}"];')
-    for source, target, label in view.edges:
-        out.append(f'  n{source + 1} -> n{target + 1} [label="{_dot(label)}"];')
+    for edge in view.edges:
+        box = view.boxes[edge.target]
+        label = box.port_labels[edge.port] if box.port_labels else ""
+        attributes = f' [headlabel="{_dot(label)}"]' if label else ""
+        out.append(f"  n{edge.source + 1} -> n{edge.target + 1}{attributes};")
     out.append("}")
     return "\n".join(out) + "\n"
+
+
+def _name(box: Box) -> str:
+    return box.node.name if box.node is not None else box.lines[0]
+
+
+def _index(box: Box) -> int:
+    return box.node.index if box.node is not None else -1
 
 
 def _dot(text: str) -> str:

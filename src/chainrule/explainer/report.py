@@ -9,6 +9,7 @@ the result into ``<html data-selfcheck>``, which the tests read back from a head
 from __future__ import annotations
 
 import html
+import json
 from typing import Any
 
 from .accuracy import accuracy_section
@@ -20,21 +21,86 @@ from .walkthrough import (
     backward_steps,
     definition,
     edge_text,
+    frames,
     gradient_text,
     ordered_inputs,
 )
 
 STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem; color: #0f172a; }
+body { font-family: system-ui, sans-serif; max-width: 80rem; margin: 1rem auto; padding: 0 1rem; color: #0f172a; }
 code, td, th { font-family: ui-monospace, monospace; }
 h1 code { overflow-wrap: anywhere; }
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; }
 td:first-child { white-space: nowrap; }
 td, th { border-bottom: 1px solid #e2e8f0; padding: 0.25rem 0.75rem; text-align: left; vertical-align: top; }
 th { background: #f8fafc; }
-.picture { overflow-x: auto; border: 1px solid #e2e8f0; border-radius: 8px; padding: 0.5rem; }
+.picture { overflow-x: auto; border: 1px solid #e2e8f0; border-radius: 8px; padding: 0; }
+#stepper { margin: 0.5rem 0; padding: 0.5rem 0.75rem; border: 1px solid #e2e8f0; border-radius: 8px; }
+#stepper { background: #f8fafc; }
+#stepper button { font: inherit; padding: 0.2rem 0.8rem; margin-right: 0.3rem; }
+#step-heading { font-weight: 600; margin: 0.4rem 0 0.2rem; }
+#step-lines { margin: 0; font-family: ui-monospace, monospace; white-space: pre-wrap; }
+g.node.active rect { stroke: #dc2626; stroke-width: 3; }
+g.node.partial rect { stroke: #d97706; stroke-width: 2.5; stroke-dasharray: 5 3; }
+g.node.done rect { stroke: #16a34a; stroke-width: 2; }
+path.edge.active { stroke: #dc2626; stroke-width: 2.6; }
+tbody.active td { background: #fef3c7; }
 .note { color: #475569; }
 .result { font-size: 1.1rem; }
+"""
+
+STEPPER = """
+<script>
+(function () {
+  var frames = JSON.parse(document.getElementById('frames').textContent);
+  var panel = document.getElementById('stepper');
+  if (!panel || !frames.length) return;
+  panel.hidden = false;
+  var at = 0, timer = null;
+  var heading = document.getElementById('step-heading'), lines = document.getElementById('step-lines');
+  var play = document.getElementById('step-play');
+  function each(selector, f) { document.querySelectorAll(selector).forEach(f); }
+  function show(i) {
+    at = Math.max(0, Math.min(frames.length - 1, i));
+    var frame = frames[at];
+    each('.active, .partial, .done', function (e) { e.classList.remove('active', 'partial', 'done'); });
+    Object.keys(frame.sums).forEach(function (index) {
+      var g = document.querySelector('g.node[data-index="' + index + '"]');
+      if (g) g.classList.add(frame.complete.indexOf(Number(index)) >= 0 ? 'done' : 'partial');
+    });
+    each('g.node text.grad', function (t) {
+      var index = Number(t.parentNode.dataset.index);
+      t.style.visibility = frame.complete.indexOf(index) >= 0 ? 'visible' : 'hidden';
+    });
+    if (frame.node !== null) {
+      var g = document.querySelector('g.node[data-index="' + frame.node + '"]');
+      if (g) { g.classList.remove('done', 'partial'); g.classList.add('active'); }
+    }
+    frame.edges.forEach(function (e) {
+      each('path.edge[data-source="' + e[0] + '"][data-target="' + e[1] + '"][data-position="' + e[2] + '"]',
+           function (p) { p.classList.add('active'); });
+    });
+    each('tbody[data-step="' + frame.step + '"]', function (t) { t.classList.add('active'); });
+    heading.textContent = '[' + at + '/' + (frames.length - 1) + '] ' + frame.heading;
+    lines.textContent = frame.lines.join('\\n');
+    document.documentElement.setAttribute('data-frame', String(at));
+  }
+  function stop() { if (timer) { clearInterval(timer); timer = null; play.textContent = 'Play'; } }
+  document.getElementById('step-previous').addEventListener('click', function () { stop(); show(at - 1); });
+  document.getElementById('step-next').addEventListener('click', function () { stop(); show(at + 1); });
+  play.addEventListener('click', function () {
+    if (timer) { stop(); return; }
+    if (at === frames.length - 1) show(0);
+    play.textContent = 'Pause';
+    timer = setInterval(function () { show(at + 1); if (at === frames.length - 1) stop(); }, 1200);
+  });
+  document.addEventListener('keydown', function (event) {
+    if (event.key === 'ArrowRight') { stop(); show(at + 1); event.preventDefault(); }
+    if (event.key === 'ArrowLeft') { stop(); show(at - 1); event.preventDefault(); }
+  });
+  show(0);
+})();
+</script>
 """
 
 SELF_CHECK = """
@@ -50,12 +116,49 @@ SELF_CHECK = """
         problems.push('label "' + t.textContent + '" overflows its box');
     });
   });
+  // nothing covers anything: texts against texts, other boxes and edges (in the picture's own units)
+  var texts = [];
+  nodes.forEach(function (g, owner) {
+    g.querySelectorAll('text').forEach(function (t) { texts.push({owner: owner, text: t.textContent, box: t.getBBox()}); });
+  });
+  function overlap(a, b) {
+    return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+  }
+  var rects = Array.prototype.map.call(nodes, function (g) { return g.querySelector('rect').getBBox(); });
+  texts.forEach(function (a, i) {
+    texts.slice(i + 1).forEach(function (b) {
+      if (overlap(a.box, b.box)) problems.push('labels "' + a.text + '" and "' + b.text + '" overlap');
+    });
+    rects.forEach(function (r, j) {
+      if (j !== a.owner && overlap(a.box, r)) problems.push('label "' + a.text + '" covers another box');
+    });
+  });
+  document.querySelectorAll('svg.chainrule-graph path.edge').forEach(function (p) {
+    var length = p.getTotalLength();
+    for (var d = 1; d < length - 1; d += 2) {
+      var q = p.getPointAtLength(d);
+      texts.forEach(function (t) {
+        var b = t.box;
+        if (q.x > b.x + 0.5 && q.x < b.x + b.width - 0.5 && q.y > b.y + 0.5 && q.y < b.y + b.height - 0.5)
+          problems.push('an edge crosses "' + t.text + '"');
+      });
+    }
+  });
+  var svg = document.querySelector('svg.chainrule-graph'), frame = document.querySelector('.picture');
+  var fontPx = null;
+  if (svg) {
+    fontPx = 12 * svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+    if (fontPx < 11) problems.push('the picture is scaled down to ' + fontPx.toFixed(1) + ' px text');
+    if (frame && frame.scrollWidth > frame.clientWidth + 1) problems.push('the picture scrolls sideways');
+  }
   var plot = document.querySelector('#accuracy svg');
   var plotSize = plot ? plot.getBoundingClientRect() : null;
   document.documentElement.setAttribute('data-selfcheck', JSON.stringify({
     nodes: nodes.length,
     edges: document.querySelectorAll('svg.chainrule-graph path.edge').length,
     plot: plotSize ? [Math.round(plotSize.width), Math.round(plotSize.height)] : null,
+    fontPx: fontPx,
+    pageWidth: document.documentElement.clientWidth,
     problems: problems
   }));
 })();
@@ -81,8 +184,39 @@ def page(
         f"<title>chainrule: {_esc(heading)}</title><style>{STYLE}</style></head><body>\n"
         f"<h1>How chainrule differentiates <code>{_esc(heading)}</code></h1>\n"
         + fragment(graph, picture=picture, accuracy=accuracy, limit=limit, order=order)
+        + (STEPPER if picture else "")
         + SELF_CHECK
         + "</body></html>\n"
+    )
+
+
+def stepper(graph: Graph, order: list[str] | None = None) -> str:
+    """The controls that walk the backward pass one operation at a time, and the frames they show (as JSON).
+    Hidden until the script shows them: without JavaScript the page is the static walk-through."""
+    data = []
+    shown = frames(graph)
+    received = backward_steps(graph)[1]
+    for frame in shown:
+        data.append(
+            {
+                "heading": frame.heading,
+                "lines": frame.lines,
+                "node": frame.node.index if frame.node is not None else None,
+                "step": frame.step,
+                "edges": frame.edges,
+                "sums": {str(k): v for k, v in frame.sums.items()},
+                "complete": frame.complete,
+            }
+        )
+    if order:
+        data[-1]["lines"] = [gradient_text(n, received[n.index], graph) for n in ordered_inputs(graph, order)]
+    payload = json.dumps(data).replace("</", "<\\/")  # never ends the script element early
+    return (
+        "<div id='stepper' hidden><div><button id='step-previous' type='button'>Previous</button>"
+        "<button id='step-next' type='button'>Next</button><button id='step-play' type='button'>Play</button>"
+        "<span class='note'> or the arrow keys: the backward pass, one operation at a time</span></div>"
+        "<p id='step-heading'></p><pre id='step-lines'></pre></div>"
+        f"<script type='application/json' id='frames'>{payload}</script>"
     )
 
 
@@ -126,14 +260,17 @@ def fragment(
     if picture:
         parts.append("<section id='picture'><h2>The graph</h2>")
         parts.append(
-            "<p class='note'>Values are boxes, operations label the edges; a value used by several operations "
-            "has several edges leaving it. Each box shows its value and its gradient, the derivative of "
-            f"{_esc(out.name)} with respect to it.</p>"
+            "<p class='note'>Each box is a value: what it computes, its value, and its gradient, the derivative "
+            f"of {_esc(out.name)} with respect to it. Each use of a value is an edge of its own; where the order "
+            "of the operands matters, the box's ports say which is which (num/den, base/exp, left/right). The "
+            "stepper below walks the backward pass: the operation being processed in red, the edges its "
+            "gradient travels back along, a value still adding up contributions dashed, finished ones green.</p>"
         )
         try:
             from .picture import Figure
 
             parts.append(f"<div class='picture'>{Figure(graph).svg(show_grads=True)}</div>")
+            parts.append(stepper(graph, order))
         except ImportError as error:
             parts.append(f"<p class='note'>(no picture: {_esc(error)})</p>")
         parts.append("</section>")
@@ -144,7 +281,7 @@ def fragment(
         f"each value named.</p><table><tr><th>name</th><th>definition</th><th>value</th></tr>{rows}</table></section>"
     )
     groups = []  # one group of rows per operation, kept whole when the table is summarised
-    for step in steps:
+    for k, step in enumerate(steps):
         lines = []
         node = step.node
         for j, edge in enumerate(step.edges):
@@ -159,7 +296,7 @@ def fragment(
             if finding is not None:
                 local += f" ({FINDING_HEAD[finding.kind]}: {finding.message})"
             lines.append(f"<tr>{head}<td>{_esc(local)}</td><td>{_esc(receives)}</td></tr>")
-        groups.append("".join(lines))
+        groups.append(f"<tbody data-step='{k}'>" + "".join(lines) + "</tbody>")
     rows = _rows(groups, limit, 4)
     finals = "".join(f"<li>{_esc(gradient_text(n, received[n.index], graph))}</li>" for n in inputs)
     kinks = singular.kinks()

@@ -16,7 +16,6 @@ import numpy as np
 
 from .graph import Graph, Node, format_value
 
-
 # Functions recorded under the name the user wrote (ln(x) is log): the same rules, the same singular points.
 ALIASES = {"abs": "absolute", "ln": "log", "asin": "arcsin", "acos": "arccos", "atan": "arctan", "atan2": "arctan2"}
 

@@ -8,6 +8,7 @@ gradient arriving, their product, and where a value feeds several operations the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 import numpy as np
@@ -320,6 +321,7 @@ class Frame:
     sums: dict[int, str]
     heading: str
     lines: list[str]
+    complete: list[int] = dataclass_field(default_factory=list)  # values whose every contribution has arrived
 
 
 def frames(graph: Graph) -> list[Frame]:
@@ -336,6 +338,7 @@ def frames(graph: Graph) -> list[Frame]:
             {out.index: "1"},
             f"Start: {out.name} is the output",
             [f"d{out.name}/d{out.name} = 1: the gradient starts at the output"],
+            [out.index],
         )
     ]
     so_far: dict[int, list[tuple[Node, Any, int]]] = {}
@@ -352,6 +355,7 @@ def frames(graph: Graph) -> list[Frame]:
             edges.append((edge.source.index, node.index, edge.position))
             so_far.setdefault(edge.source.index, []).append((node, edge.sent, edge.position))
         sums = {}
+        complete = [out.index]
         for index, parts in so_far.items():
             source = graph.nodes[index]
             every = len(received[index])
@@ -359,12 +363,14 @@ def frames(graph: Graph) -> list[Frame]:
             if len(parts) > 1:
                 text += f" = {format_value(sum(np.asarray(s) for _, s, _ in parts))}"
             sums[index] = text
+            if len(parts) == every:
+                complete.append(index)
             if index in {e[0] for e in edges}:
                 waiting = every - len(parts)
                 more = f", waiting for {waiting} more" if waiting else " (complete)"
                 lines.append(f"running sum at {source.name}: {text}{more}")
         heading = f"Step {k + 1} of {total}: {node.name} = {definition(graph, node)}"
-        result.append(Frame(node, k, edges, sums, heading, lines))
+        result.append(Frame(node, k, edges, sums, heading, lines, complete))
     finals = [gradient_text(n, received[n.index], graph) for n in graph.inputs]
     result.append(
         Frame(
@@ -374,6 +380,7 @@ def frames(graph: Graph) -> list[Frame]:
             dict(result[-1].sums) if steps else {},
             "Done: every input has its gradient",
             finals or ["(no input requires grad)"],
+            list(result[-1].complete),
         )
     )
     return result
