@@ -172,7 +172,7 @@ def _derivative_error(built: Built, graph: Graph, name: str) -> ExpressionError:
                 source = graph.nodes[node.inputs[position]]
                 local = node.local[position]
                 value = f" = {format_value(local)}" if local is not None else " is not finite"
-                named = [graph.nodes[i] for i in node.inputs if graph.nodes[i].kind != "number"]
+                named = [graph.nodes[i] for i in node.inputs if graph.nodes[i].kind in ("input", "op")]
                 at = ", ".join(f"{n.name} = {format_value(n.value)}" for n in named)
                 start, end = built.span_of(node.tensor)
                 return ExpressionError(
