@@ -228,3 +228,13 @@ def test_step_prints_the_backward_pass_one_frame_at_a_time(capsys):
     assert "running sum at r: 0.279415 (from u), waiting for 1 more" in frames[2]
     assert "running sum at r: 0.279415 (from u) + 0.96017 (from v) = 1.23959 (complete)" in frames[3]
     assert "dz/dx = 3.71876" in frames[5] and "dz/dy = 2.47917" in frames[5]
+
+
+def test_an_intermediate_overflow_is_named_although_the_derivative_is_finite(capsys):
+    pytest.importorskip("mpmath")
+    code, out, err = run(capsys, "grad", "arctan(1/x)", "x=1e-200")
+    assert code == EXIT_REFUSED
+    first = err.splitlines()[0]
+    assert "an intermediate step overflows here (dr/dx = -1/x² = -inf at x = 1e-200)" in first
+    assert "itself is finite (about -1 by 50-digit arithmetic)" in first
+    assert err.splitlines()[-1].strip() == "^^^" and err.splitlines()[-2].strip() == "arctan(1/x)"
