@@ -138,3 +138,33 @@ def test_explanation_html_is_a_page():
     z, _, _ = seed_graph()
     page = cr.explain(z).html()
     assert page.startswith("<!DOCTYPE html>") and "Backward pass" in page and "<svg" in page
+
+
+def test_python_explain_says_where_a_derivative_does_not_exist_and_where_a_convention_is_used():
+    x = cr.tensor(-2.0, requires_grad=True, name="x")
+    y = cr.tensor(2.0, requires_grad=True, name="y")
+    text = cr.explain(x**y)
+    gradients = text.split("Gradients")[1]
+    assert "dz/dx = -4" in gradients
+    assert "dz/dy does not exist: x**y has no derivative in its exponent where x < 0" in gradients
+    a = cr.tensor(0.0, requires_grad=True, name="a")
+    text = cr.explain(cr.abs(a) + cr.relu(a))
+    assert "kink: abs has a kink at 0" in text and "kink: relu has a kink at 0" in text
+    assert "Kinks (no derivative exists there; chainrule's convention is used)" in text
+
+
+def test_explain_names_values_as_the_code_does():
+    x = cr.tensor(2.0, requires_grad=True)
+    y = cr.tensor(3.0, requires_grad=True)
+    product = x * y
+    out = cr.sin(product) + cr.cos(product)
+    rows = forward_rows(cr.explain(out, names=locals()))
+    assert rows["product"] == ["x", "*", "y", "6"] and rows["out"][:3] == ["v", "+", "u"]
+    rows = forward_rows(cr.explain(out))  # no names: the command line's letters for the same expression
+    assert rows["r"][:3] == ["x", "*", "y"] and rows["v"][0] == "sin(r)" and rows["u"][0] == "cos(r)"
+    assert rows["z"][:3] == ["v", "+", "u"]
+
+
+def forward_rows(text):
+    forward = text.split("Backward pass")[0]
+    return {line.split()[0]: line.split()[1:] for line in forward.splitlines()[3:] if line.strip()}

@@ -211,10 +211,11 @@ def rename(graph: Graph, names: Any, reserved: Any = ()) -> Graph:
     for key, value in dict(names).items():  # a tensor known by two names keeps the first
         if type(value) is Tensor and not key.startswith("_"):
             chosen.setdefault(id(value), key)
+    given = set(chosen.values()) | set(reserved)
     for node in graph.nodes:
         if node.tensor is not None and id(node.tensor) in chosen:
             node.name, node.auto_named = chosen[id(node.tensor)], False
-        elif node.auto_named:
+        elif node.auto_named and node.name in given:  # other letters stay as they were: v is still sin(r)
             node.name = ""
     _name_unnamed(graph.nodes, reserved)
     return graph
