@@ -68,6 +68,7 @@ def browser_check(text, tmp_path):
         "--disable-component-update",
         "--disable-sync",
         f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1280,900",
         "--virtual-time-budget=5000",
         "--dump-dom",
         path.as_uri(),
@@ -104,3 +105,19 @@ def test_explanation_html_of_a_tensor_graph():
     out = cr.sum(cr.tanh(w @ w))
     text = cr.explain(out).html(accuracy=True)
     assert "[[1, 2], [3, 4]]" in text and "a random unit direction" in text
+
+
+def test_the_page_says_where_a_derivative_does_not_exist():
+    built = build("x**y + abs(y - 2)", {"x": -2.0, "y": 2.0})
+    text = html.unescape(page(capture(built.output), title="x**y + abs(y - 2)"))
+    assert "dz/dy does not exist" in text and "dz/dx = -4" in text
+    assert "kink: abs has a kink at 0" in text
+
+
+@needs_browser
+def test_a_graph_of_seven_operations_fits_1280_pixels_in_the_browser(tmp_path):
+    source = "exp(sin(cos(tanh(sigmoid(softplus(x*y))))))"
+    built = build(source, {"x": 0.3, "y": -1.7})
+    check = browser_check(page(capture(built.output), title=source), tmp_path)
+    assert 1250 <= check["pageWidth"] <= 1280 and check["fontPx"] >= 11  # a scroll bar may take some
+    assert check["problems"] == []
