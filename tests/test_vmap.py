@@ -45,6 +45,7 @@ CALLS = {
                 cr.erf(a),
                 cr.exp(a),
                 cr.exp2(a),
+                cr.cbrt(a),
                 cr.expm1(a),
                 cr.log(a * a + 1),
                 cr.log10(a * a + 1),

@@ -272,7 +272,15 @@ def sigmoid(xp, x):
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
-defvjp(sigmoid, lambda g, ans, x: g * ans * (1 - ans))
+def _sigmoid_vjp(g, ans, x):
+    if array_module(constant(x)).iscomplexobj(constant(x)):
+        return g * ans * (1 - ans)
+    # sigmoid(x)·sigmoid(-x) = e/(1 + e)² with e = exp(-|x|): no 1 - ans, which loses digits where ans is near 1
+    e = exp(-absolute(x))
+    return g * e / ((1 + e) * (1 + e))
+
+
+defvjp(sigmoid, _sigmoid_vjp)
 describe(sigmoid, "sigmoid({a})·(1 - sigmoid({a}))")
 
 
@@ -612,7 +620,7 @@ describe(fmin, "1 if {a} < {b} or {b} is NaN, 1/2 if equal", "1 if {b} < {a} or 
 for _prim in (add, subtract, multiply, divide, negative, power, square, sqrt, root_of_variance, exp, expm1, log, log1p,
               sin, cos, tan,
               arcsin, arccos, arctan, erf, sinh, cosh, tanh, sigmoid, softplus, relu, maximum, minimum, clip,
-              where, arcsinh, arccosh, arctanh, exp2, log2, log10, reciprocal, deg2rad, rad2deg, arctan2, hypot,
+              where, arcsinh, arccosh, arctanh, exp2, cbrt, log2, log10, reciprocal, deg2rad, rad2deg, arctan2, hypot,
               logaddexp, logaddexp2, fmax, fmin, sinc):  # fmt: skip
     defjvp_elementwise(_prim)
 
