@@ -494,3 +494,12 @@ def test_roll_by_tuples_and_linspace_step():
     check_grads(lambda a: cr.roll(a, (1, 2), axis=(1, 0)) ** 2, x)
     samples, step = cr.linspace(0.0, 1.0, 5, retstep=True)
     assert repr(step) == "tensor(0.25)" and samples.shape == (5,)
+
+
+def test_sigmoid_derivative_keeps_its_relative_accuracy_where_sigmoid_is_near_one():
+    # sigmoid' is even: the derivative at x and -x agree to the last digits only if 1 - sigmoid(x) is not formed
+    x = np.concatenate([np.random.default_rng(0).uniform(15, 700, 200), [30.0, 36.0, 700.0]])
+    up = cr.grad(lambda t: cr.sum(cr.sigmoid(t)))(x).numpy()
+    down = cr.grad(lambda t: cr.sum(cr.sigmoid(t)))(-x).numpy()
+    np.testing.assert_allclose(up, down, rtol=1e-14)
+    np.testing.assert_allclose(up, np.exp(-x) / (1 + np.exp(-x)) ** 2, rtol=1e-14)
