@@ -1,0 +1,216 @@
+"""Collectives as differentiable primitives: every process calls the same collective with its own tensor.
+
+The derivative of a program that runs on N processes is the derivative of the sum of their outputs (each
+process's loss counts once, as when each process computes the loss of its own share of the data). So:
+
+- ``all_reduce(x, "sum")``: every process gets y = Σ_r x_r. Each y_s depends on x_r with slope 1, so process r
+  receives Σ_s g_s: the all-reduce (sum) of the cotangents. ``"mean"`` divides both ways by N.
+- ``all_reduce(x, "max" | "min")``: y = max_r x_r. The gradient Σ_s g_s goes to the processes whose x equals the
+  maximum, split evenly between ties (as ``maximum`` splits a tie).
+- ``all_gather(x, axis)``: y = the processes' x joined along ``axis``. Process r receives its own slice of
+  Σ_s g_s.
+- ``broadcast(x, root)``: y = x_root everywhere. The root receives Σ_s g_s, the others zeros.
+
+Forward-mode rules follow the same algebra (a linear collective applied to the tangent). Before a collective
+the processes compare shapes and dtypes with one small all-gather (``check=False`` skips it), so a mismatch is
+a clear error on every process instead of a hang or mixed-up data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backend import array_module
+from ..primitive import constant, defjvp, defvjp, describe_vjp, primitive
+from ..tensor import Tensor
+from . import world
+from .world import DistributedError
+
+OPS = ("sum", "mean", "max", "min")
+
+
+def _mpi_op(op: str) -> Any:
+    from mpi4py import MPI
+
+    return {"sum": MPI.SUM, "mean": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN}[op]
+
+
+def _buffer(xp: Any, x: Any) -> Any:
+    """A contiguous array MPI can read, of the same shape (a strided view is copied)."""
+    x = xp.asarray(x)
+    return x if x.flags.c_contiguous else xp.ascontiguousarray(x).reshape(x.shape)
+
+
+# -- all_reduce -------------------------------------------------------------------------------------------------
+
+
+@primitive("all_reduce")
+def _all_reduce(xp, x, op="sum"):
+    source = _buffer(xp, x)
+    out = xp.empty_like(source)
+    c = world.comm()
+    if c is None or world.world_size() == 1:
+        out[...] = source
+    else:
+        c.Allreduce(source, out, op=_mpi_op(op))
+    if op == "mean":
+        out = out / world.world_size()
+    return out
+
+
+def _winners(x: Any, ans: Any) -> tuple[Any, Any]:
+    """Where this process holds the extreme value, and how many processes share it, for max and min."""
+    mask = constant(x) == constant(ans)
+    xp = array_module(mask)
+    count = _all_reduce(xp.asarray(mask, dtype=constant(ans).dtype), op="sum")
+    return mask, count
+
+
+def _all_reduce_vjp(g, ans, x, op="sum"):
+    if op in ("sum", "mean"):
+        return _all_reduce(g, op=op)
+    mask, count = _winners(x, ans)
+    return _all_reduce(g, op="sum") * mask / count
+
+
+def _all_reduce_jvp(t, ans, x, op="sum"):
+    if op in ("sum", "mean"):
+        return _all_reduce(t, op=op)
+    mask, count = _winners(x, ans)
+    return _all_reduce(t * mask, op="sum") / count
+
+
+defvjp(_all_reduce, _all_reduce_vjp)
+defjvp(_all_reduce, _all_reduce_jvp)
+describe_vjp(_all_reduce, "all_reduce(g, {op}) (max/min: to the processes holding the extreme, ties split)")
+
+
+# -- all_gather -------------------------------------------------------------------------------------------------
+
+
+@primitive("all_gather")
+def _all_gather(xp, x, axis=0, sizes=(1,)):
+    moved = _buffer(xp, xp.moveaxis(x, axis, 0))
+    c = world.comm()
+    if c is None or len(sizes) == 1:
+        return xp.moveaxis(moved.copy(), 0, axis)
+    row = int(moved[0].size) if moved.shape[0] else int(_row_size(moved.shape))
+    out = xp.empty((sum(sizes), *moved.shape[1:]), dtype=moved.dtype)
+    counts = [s * row for s in sizes]
+    offsets = [sum(counts[:r]) for r in range(len(counts))]
+    c.Allgatherv(moved, [out, (counts, offsets)])
+    return xp.moveaxis(out, 0, axis)
+
+
+def _row_size(shape: tuple) -> int:
+    size = 1
+    for n in shape[1:]:
+        size *= n
+    return size
+
+
+def _all_gather_vjp(g, ans, x, axis=0, sizes=(1,)):
+    total = _all_reduce(g, op="sum")
+    start = sum(sizes[: world.rank()])
+    index = (slice(None),) * (axis % ans.ndim) + (slice(start, start + sizes[world.rank()]),)
+    return total[index]
+
+
+defvjp(_all_gather, _all_gather_vjp)
+defjvp(_all_gather, lambda t, ans, x, axis=0, sizes=(1,): _all_gather(t, axis=axis, sizes=sizes))
+describe_vjp(_all_gather, "this process's slice of all_reduce(g, sum)")
+
+
+# -- broadcast --------------------------------------------------------------------------------------------------
+
+
+@primitive("broadcast")
+def _broadcast(xp, x, root=0):
+    out = _buffer(xp, x).copy()
+    c = world.comm()
+    if c is not None and world.world_size() > 1:
+        c.Bcast(out, root=root)
+    return out
+
+
+def _broadcast_vjp(g, ans, x, root=0):
+    total = _all_reduce(g, op="sum")
+    return total if world.rank() == root else total * 0
+
+
+defvjp(_broadcast, _broadcast_vjp)
+defjvp(_broadcast, lambda t, ans, x, root=0: _broadcast(t, root=root))
+describe_vjp(_broadcast, "all_reduce(g, sum) on the root, 0 elsewhere")
+
+
+# -- the public functions: checked arguments, tensors or arrays ---------------------------------------------------
+
+
+def _check_same(what: str, x: Any, axis: int | None = None) -> list[tuple]:
+    """Every process's (shape, dtype), compared; a mismatch raises the same error on every process."""
+    data = constant(x)
+    shape = tuple(int(n) for n in getattr(data, "shape", ()))
+    dtype = str(getattr(data, "dtype", type(data).__name__))
+    c = world.comm()
+    if c is None or world.world_size() == 1:
+        return [(shape, dtype)]
+    every = c.allgather((shape, dtype))
+    if axis is not None:
+        compared = [(s[:axis] + s[axis + 1 :] if len(s) > axis else s, d) for s, d in every]
+    else:
+        compared = every
+    if any(entry != compared[0] for entry in compared):
+        listed = "; ".join(f"rank {r}: shape {s}, {d}" for r, (s, d) in enumerate(every))
+        need = "the same shape except along axis" if axis is not None else "the same shape and dtype"
+        raise DistributedError(f"{what}: every process must pass {need}, got {listed}")
+    return every
+
+
+def _array_or_tensor(x: Any) -> Any:
+    if type(x) is Tensor:
+        return x
+    return array_module(x).asarray(x)
+
+
+def all_reduce(x: Any, op: str = "sum", check: bool = True) -> Any:
+    """Combine every process's ``x`` elementwise (``op``: "sum", "mean", "max" or "min"); every process gets
+    the result. Differentiable: the reverse rule is the all-reduce of the cotangent (sum and mean)."""
+    if op not in OPS:
+        raise ValueError(f"all_reduce: op must be one of {', '.join(OPS)}, got {op!r}")
+    x = _array_or_tensor(x)
+    if check:
+        _check_same("all_reduce", x)
+    return _all_reduce(x, op=op)
+
+
+def all_gather(x: Any, axis: int = 0, check: bool = True) -> Any:
+    """Every process's ``x`` joined along ``axis`` in rank order (sizes along ``axis`` may differ). Differentiable:
+    each process receives its own slice of the summed cotangent."""
+    x = _array_or_tensor(x)
+    ndim = len(constant(x).shape)
+    if ndim == 0:
+        raise ValueError("all_gather: x must have at least one axis (reshape a number to shape (1,))")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"all_gather: axis {axis} is out of range for shape {tuple(constant(x).shape)}")
+    axis %= ndim
+    every = _check_same("all_gather", x, axis) if check else None
+    if every is None:
+        c = world.comm()
+        shapes = c.allgather(tuple(constant(x).shape)) if c is not None else [tuple(constant(x).shape)]
+    else:
+        shapes = [s for s, _ in every]
+    return _all_gather(x, axis=axis, sizes=tuple(s[axis] for s in shapes))
+
+
+def broadcast(x: Any, root: int = 0, check: bool = True) -> Any:
+    """The root process's ``x``, on every process (each passes a tensor of the same shape). Differentiable: the
+    root receives the summed cotangent."""
+    if not 0 <= root < world.world_size():
+        raise ValueError(f"broadcast: root {root} is not a rank of this job of {world.world_size()}")
+    x = _array_or_tensor(x)
+    if check:
+        _check_same("broadcast", x)
+    return _broadcast(x, root=root)
+
+
+__all__ = ["DistributedError", "all_gather", "all_reduce", "broadcast"]
