@@ -37,6 +37,28 @@ class _Marker:
 UNARY, NARY, FREED = _Marker("UNARY"), _Marker("NARY"), _Marker("FREED")
 
 
+class Skeletons(list):
+    """What backward() keeps of the nodes it frees: one list per backward pass, held by every node the pass freed
+    in its first input slot (the second holds ``FREED``). An entry per freed node, ``(tick, op, params, name, in0,
+    in1, tensor)``: ``in0, in1`` laid out as the node's input slots were, with a leaf as it was, a constant
+    inside a 1-tuple and a computed input by its tick (its entry in this list, when the pass freed it too), and
+    ``tensor`` a weak reference to the node where something besides the graph held it (else None). No computed
+    tensor is held, so none of their values: enough to draw the graph again (``explainer.graph.capture``
+    recomputes the values of the nodes that died), not to go back through it."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple:
+        return (_kept_nothing, ())  # a pickle of a freed tensor keeps nothing of its graph, as before
+
+    def __deepcopy__(self, memo: dict) -> None:
+        return None  # and so does a deep copy
+
+
+def _kept_nothing() -> None:
+    return None
+
+
 class Tensor:
     """An n-dimensional array that remembers how it was computed, so gradients can flow back through it.
 
@@ -239,7 +261,8 @@ class Tensor:
         """The inputs of the operation that computed this tensor, as given; None once backward freed them.
 
         Stored as ``_in0, _in1``: the two inputs of a binary operation, the input and ``UNARY`` of a unary one,
-        the tuple of inputs and ``NARY`` otherwise, and ``None, FREED`` once released.
+        the tuple of inputs and ``NARY`` otherwise, and once released ``FREED`` with what the pass that freed it
+        kept for drawing (``Skeletons``), or None.
         """
         second = self._in1
         if second is UNARY:

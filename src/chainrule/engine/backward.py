@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import heapq
+import sys
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from ..backend import SCALAR_TYPES, array_module
 from ..errors import GradientError
-from ..tensor import FREED, NARY, UNARY, Tensor
+from ..tensor import FREED, NARY, UNARY, Skeletons, Tensor
 
 if TYPE_CHECKING:
     from ..primitive import Primitive
@@ -195,6 +197,8 @@ def _propagate(
     stored: dict[int, Any] = {}  # the leaves' gradients so far (see ``_owned``)
     masks: dict[int, Any] = {}  # tick -> where its gradient is zero by selection (see ``_selection_mask``)
     heap = [-root._tick]
+    kept = _skeletons(retain_graph)
+    held = 3 if create_graph else 2  # this frame's references to a node (see the end of the loop)
     while heap:
         tick = -heapq.heappop(heap)
         node = waiting.pop(tick)
@@ -274,8 +278,13 @@ def _propagate(
             else:
                 previous = found.get(parent)
                 found[parent] = _owned(gi, g, stored) if previous is None else previous + gi
-        if not retain_graph:
-            node._inputs = None
+        if kept is not None:
+            e0, e1 = _kept_inputs(node._in0, node._in1)
+            survives = weakref.ref(node) if sys.getrefcount(node) > held else None  # (see _propagate_plain)
+            kept.append((tick, prim, params, node.name, e0, e1, survives))
+            node._in0, node._in1 = kept, FREED
+        elif not retain_graph:
+            node._in0, node._in1 = None, FREED
     return found
 
 
@@ -311,6 +320,9 @@ def _propagate_plain(root: Tensor, seed: Any, retain_graph: bool) -> dict | None
     stored: dict[int, Any] = {}  # the leaves' gradients so far (see ``_owned``)
     pop, get = grads.pop, grads.get
     scalar_types = SCALAR_TYPES
+    kept = _skeletons(retain_graph)
+    keep = kept.append if kept is not None else None
+    refcount, ref = sys.getrefcount, weakref.ref
     while order:
         node = order.pop()  # the last consumer first; popped, so a node is released once it has been used
         g = pop(node)
@@ -321,17 +333,27 @@ def _propagate_plain(root: Tensor, seed: Any, retain_graph: bool) -> dict | None
         handover: Any
         if type(rules) is not tuple or params or b is NARY:
             handover = _handover(node, g)
+            if keep is not None:
+                e0, e1 = _kept_inputs(a, b)
         elif b is UNARY:
             x = a.data
             handover = ((a, x, rules[0](g, ans, x), 0),) if a._rg else ()
+            if keep is not None:  # (as _kept_inputs, spelled out: it runs once per node)
+                e0, e1 = a if a._op is None else a._tick, b
         else:
-            x = a.data if type(a) is Tensor else a
-            y = b.data if type(b) is Tensor else b
-            handover = []
-            if type(a) is Tensor and a._rg:
-                handover.append((a, x, rules[0](g, ans, x, y), 0))
-            if type(b) is Tensor and b._rg:
-                handover.append((b, y, rules[1](g, ans, x, y), 1))
+            ta, tb = type(a) is Tensor, type(b) is Tensor
+            x = a.data if ta else a
+            y = b.data if tb else b
+            if ta and a._rg:
+                if tb and b._rg:
+                    handover = ((a, x, rules[0](g, ans, x, y), 0), (b, y, rules[1](g, ans, x, y), 1))
+                else:
+                    handover = ((a, x, rules[0](g, ans, x, y), 0),)
+            else:
+                handover = ((b, y, rules[1](g, ans, x, y), 1),) if tb and b._rg else ()
+            if keep is not None:
+                e0 = (a if a._op is None else a._tick) if ta else (a,)
+                e1 = (b if b._op is None else b._tick) if tb else (b,)
         for parent, value, gi, position in handover:
             kind = type(gi)
             # a scalar of the input's own type (NumPy's float64, say) has its shape and dtype; arrays are compared
@@ -345,9 +367,32 @@ def _propagate_plain(root: Tensor, seed: Any, retain_graph: bool) -> dict | None
             else:
                 previous = found.get(parent)
                 found[parent] = _owned(gi, g, stored) if previous is None else previous + gi
-        if not retain_graph:
+        if keep is not None:
+            # a weak reference where something besides the graph holds the node (more references than this
+            # frame's name for it and the call's own: it outlives the pass, and its values can be read again)
+            keep((node._tick, node._op, params, node.name, e0, e1, ref(node) if refcount(node) > 2 else None))
+            node._in0, node._in1 = kept, FREED
+        elif not retain_graph:
             node._in0, node._in1 = None, FREED
     return found
+
+
+def _skeletons(retain_graph: bool) -> Skeletons | None:
+    """Where a pass that frees the graph keeps what it frees, for drawing (see ``Skeletons``). Not under cr.jit:
+    a replay builds no graph to draw, and a trace must not keep the tensors the call made (leaves without grad
+    are held by what is kept)."""
+    return None if retain_graph or _jit_trace.trace is not None else Skeletons()
+
+
+def _kept_inputs(first: Any, second: Any) -> tuple:
+    """A node's input slots as ``Skeletons`` keeps them: leaves as they are, computed inputs by their tick, and
+    constants inside a 1-tuple."""
+    if second is NARY:
+        return tuple([(p if p._op is None else p._tick) if type(p) is Tensor else (p,) for p in first]), second
+    first = (first if first._op is None else first._tick) if type(first) is Tensor else (first,)
+    if second is not UNARY:
+        second = (second if second._op is None else second._tick) if type(second) is Tensor else (second,)
+    return first, second
 
 
 def _forward_order(root: Tensor) -> list[Tensor]:
@@ -363,16 +408,19 @@ def _forward_order(root: Tensor) -> list[Tensor]:
         if _last_change[0] > node._tick:
             _changed_since_recorded(node)  # (may point the node at the versions of its inputs it read)
             second = node._in1
-        if second is UNARY:
-            parents: Any = (node._in0,)
+        first = node._in0
+        if type(first) is Tensor and first._op is not None and first._tick not in by_tick:
+            by_tick[first._tick] = first
+            found.append(first)
+        if type(second) is Tensor:
+            if second._op is not None and second._tick not in by_tick:
+                by_tick[second._tick] = second
+                found.append(second)
         elif second is NARY:
-            parents = node._in0
-        else:
-            parents = (node._in0, second)
-        for parent in parents:
-            if type(parent) is Tensor and parent._op is not None and parent._tick not in by_tick:
-                by_tick[parent._tick] = parent
-                found.append(parent)
+            for parent in first:
+                if type(parent) is Tensor and parent._op is not None and parent._tick not in by_tick:
+                    by_tick[parent._tick] = parent
+                    found.append(parent)
     return [by_tick[tick] for tick in sorted(by_tick)]  # ints sort fast, without a key function
 
 

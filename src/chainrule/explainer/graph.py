@@ -16,7 +16,7 @@ from .. import engine
 from ..backend import array_module
 from ..errors import GradientError
 from ..primitive import Primitive
-from ..tensor import Tensor
+from ..tensor import FREED, NARY, UNARY, Skeletons, Tensor
 
 # Names for unnamed values, as the worked example chainrule starts from names them: x * y is "r", then "v" and
 # "u" (sin(r) and cos(r) there), the output "z" (else "f");
@@ -123,45 +123,221 @@ def _vjp(node: Node, position: int, g: Any, values: list) -> Any:
 
 
 def capture(t: Tensor) -> Graph:
-    """The graph that produced ``t``, walked iteratively from ``t`` back to its leaves."""
+    """The graph that produced ``t``, walked iteratively from ``t`` back to its leaves.
+
+    After backward() has freed the graph, what it kept of each node (``Skeletons``: the operation, its
+    parameters, name and inputs, no values) stands in for the node. A value whose tensor is still alive and
+    unchanged is read from it; the others are computed again from the leaves with the same primitives, as
+    ``Graph.replay`` does, and checked against every value still known that depends on them. A value that cannot
+    be had exactly as the graph computed it (a leaf changed in place since, a primitive that does not give the
+    same result twice) is an error, never a picture with other values.
+    """
     if type(t) is not Tensor:
         raise TypeError(f"expected a chainrule Tensor, got {type(t).__name__}")
-    found: dict[int, Tensor] = {id(t): t}
-    stack = [t]
-    while stack:
-        node = stack.pop()
-        if node._op is None:
-            continue
-        if node._inputs is None:
-            raise GradientError(
-                f"the graph behind this tensor was freed by backward() (at '{node._op.name}'), so it cannot be "
-                "drawn or explained. Call cr.draw / cr.explain before backward(), or pass retain_graph=True."
-            )
-        for parent in node._inputs:
-            if type(parent) is Tensor and id(parent) not in found:
-                found[id(parent)] = parent
-                stack.append(parent)
-    ops = sorted((x for x in found.values() if x._op is not None), key=lambda x: x._tick)
+    recorded = _recorded(t)
+    ops = sorted(recorded.values(), key=lambda x: x.tick)
+    _recover_values(ops, recorded)
     # the leaves in the order the computation first uses them
-    first_use = [p for x in ops for p in x._inputs if type(p) is Tensor and p._op is None] or [t]
+    first_use = [p for x in ops for kind, p in x.inputs if kind == "leaf"] or [t]
     leaves = list({id(x): x for x in first_use}.values())
     nodes: list[Node] = []
-    index_of: dict[int, int] = {}
+    index_of: dict[Any, int] = {}
     for x in leaves:
         index_of[id(x)] = len(nodes)
         nodes.append(Node(len(nodes), x.name or "", x.data, "input" if x._rg else "data", tensor=x))
     for x in ops:
         inputs = []
-        for parent in x._inputs:
-            if type(parent) is Tensor:
+        for kind, parent in x.inputs:
+            if kind == "leaf":
                 inputs.append(index_of[id(parent)])
+            elif kind == "op":
+                inputs.append(index_of[parent])
             else:  # a plain number or array the operation took as it was
                 inputs.append(len(nodes))
                 nodes.append(Node(len(nodes), _number_name(parent), parent, "number"))
-        index_of[id(x)] = len(nodes)
-        nodes.append(Node(len(nodes), x.name or "", x.data, "op", x._op, tuple(inputs), dict(x._params), x))
+        index_of[x.tick] = len(nodes)
+        tensor = x.tensor if x.tensor is not None else _stand_in(x)
+        nodes.append(Node(len(nodes), x.name or "", x.value, "op", x.op, tuple(inputs), dict(x.params), tensor))
     _name_unnamed(nodes)
     return Graph(nodes)
+
+
+_UNKNOWN = object()
+
+
+@dataclass(eq=False)
+class _Recorded:
+    """An operation of the graph as it was recorded, read from its tensor or from what backward() kept of it."""
+
+    tick: int
+    op: Primitive
+    params: dict
+    name: str | None
+    tensor: Tensor | None  # the node's tensor, where it still holds the values the graph computed
+    inputs: list = field(default_factory=list)  # ("leaf", tensor), ("number", value) or ("op", tick)
+    value: Any = _UNKNOWN
+
+
+def _recorded(t: Tensor) -> dict[int, _Recorded]:
+    """The operations behind ``t`` by tick: from the tensors where the graph is whole, from ``Skeletons`` where
+    backward() freed it. Empty for a leaf."""
+    found: dict[int, _Recorded] = {}
+    kept: dict[int, dict[int, tuple]] = {}  # id of a pass's Skeletons -> its entries by tick
+    tables: list[Skeletons] = []  # (held, so that the ids stay theirs)
+    stack: list[tuple[Tensor | None, Any, int, bool]] = [(t, None, 0, True)] if t._op is not None else []
+    while stack:
+        x, table, tick, trusted = stack.pop()  # a tensor that is a node, or a tick in a pass's Skeletons
+        if x is not None:
+            tick = x._tick
+            trusted = trusted and (x._version is None or x._version[0] <= tick)  # not changed since computed
+            if tick in found:
+                if trusted and found[tick].tensor is None:
+                    found[tick].tensor = x
+                continue
+            found[tick] = node = _Recorded(tick, x._op, x._params, x.name, x if trusted else None)
+            if x._in1 is FREED:
+                table = x._in0
+                entry = _kept_entry(kept, tables, table, tick, x._op)
+                inputs = _kept_inputs(entry)
+            else:
+                inputs, table = x._inputs, None
+        else:
+            if tick in found:
+                continue
+            entry = _kept_entry(kept, tables, table, tick, None)
+            alive = entry[6]() if entry[6] is not None else None
+            if alive is not None and (alive._tick != tick or alive._version is not None and alive._version[0] > tick):
+                alive = None  # changed in place since (a recorded change makes it another node, with a tick of its own)
+            name = alive.name if alive is not None else entry[3]
+            found[tick] = node = _Recorded(tick, entry[1], entry[2], name, alive)
+            inputs = _kept_inputs(entry)
+        for p in inputs:
+            if table is not None and type(p) is int:  # a computed input the same pass freed: its own entry
+                node.inputs.append(("op", p))
+                stack.append((None, table, p, True))
+            elif table is not None and type(p) is tuple:
+                node.inputs.append(("number", p[0]))
+            elif type(p) is Tensor:
+                p, trusted = _version_read(p, tick)
+                if p._op is None:
+                    node.inputs.append(("leaf", p))
+                else:
+                    node.inputs.append(("op", p._tick))
+                    stack.append((p, None, 0, trusted))
+            else:
+                node.inputs.append(("number", p))
+    return found
+
+
+def _kept_entry(kept: dict, tables: list, table: Any, tick: int, op: Primitive | None) -> tuple:
+    """What backward() kept of the node recorded at ``tick`` (see ``Skeletons``)."""
+    if type(table) is not Skeletons:
+        raise _not_kept(op.name if op is not None else "", "")
+    entries = kept.get(id(table))
+    if entries is None:
+        entries = kept[id(table)] = {entry[0]: entry for entry in table}
+        tables.append(table)
+    entry = entries.get(tick)
+    if entry is None:
+        raise _not_kept(op.name if op is not None else "", " and did not keep all of it")
+    return entry
+
+
+def _kept_inputs(entry: tuple) -> Any:
+    first, second = entry[4], entry[5]
+    if second is UNARY:
+        return (first,)
+    return first if second is NARY else (first, second)
+
+
+def _not_kept(op: str, how: str) -> GradientError:
+    where = f" (at '{op}')" if op else ""
+    return GradientError(
+        f"the graph behind this tensor was freed by backward(){where}{how}, so it cannot be drawn or explained. "
+        "Call cr.draw / cr.explain before backward(), or pass retain_graph=True."
+    )
+
+
+def _version_read(p: Tensor, tick: int) -> tuple[Tensor, bool]:
+    """The version of ``p`` that the node recorded at ``tick`` read: ``p`` itself, or what a recorded in-place
+    change of ``p`` since kept of it (see ``engine.supersede``); and False where that version's values were
+    changed without recording after the node read them (a computed value is then computed again). A leaf changed
+    in place since is an error: the values the graph used are gone."""
+    for superseded_at, changed_before, old in p._superseded:
+        if tick < superseded_at:
+            earlier = old()
+            if earlier is None or (earlier._op is None and changed_before > tick):
+                raise _changed(p)
+            return earlier, changed_before < tick
+    if p._op is None and p._version is not None and p._version[0] > tick:
+        raise _changed(p)
+    return p, True
+
+
+def _changed(p: Tensor) -> GradientError:
+    what = f"'{p.name}'" if p.name else f"of shape {tuple(p.shape)}"
+    return GradientError(
+        f"the tensor {what} was changed in place after the graph used it (an optimizer step, say), so the values "
+        "the graph computed with are gone and it cannot be drawn or explained as it was. Call cr.draw / "
+        "cr.explain before changing it, or change a copy."
+    )
+
+
+def _recover_values(ops: list[_Recorded], recorded: dict[int, _Recorded]) -> None:
+    """Give every operation its value as the graph computed it: its tensor's where that is alive and unchanged,
+    else the same primitive run again on its inputs' values, in recording order. A value known both ways (a
+    tensor still alive downstream of values computed again) must agree to the last bit, or the values cannot
+    be trusted: the primitive did not give the same result twice, or a value changed without being recorded."""
+    again: set[int] = set()
+    with engine.no_grad():
+        for x in ops:
+            known = x.tensor.data if x.tensor is not None else _UNKNOWN
+            if known is not _UNKNOWN and not any(kind == "op" and p in again for kind, p in x.inputs):
+                x.value = known
+                continue
+            values = [p.data if kind == "leaf" else recorded[p].value if kind == "op" else p for kind, p in x.inputs]
+            try:
+                value = x.op.run(values, x.params)
+            except Exception as error:
+                raise _not_recovered(f"computing '{x.op.name}' again failed ({error})") from error
+            if known is _UNKNOWN:
+                x.value = value
+                again.add(x.tick)
+            elif _same(value, known):
+                x.value = known
+            else:
+                raise _not_recovered(
+                    f"'{x.op.name}' computed again from its inputs, some of them computed again themselves, does not "
+                    "give the values it holds, so the values computed again cannot be trusted"
+                )
+
+
+def _same(a: Any, b: Any) -> bool:
+    xp = array_module(a, b)
+    if getattr(a, "shape", ()) != getattr(b, "shape", ()) or getattr(a, "dtype", None) != getattr(b, "dtype", None):
+        return False
+    nan = getattr(getattr(a, "dtype", None), "kind", "") in "fc"
+    return bool(xp.array_equal(a, b, equal_nan=nan))
+
+
+def _not_recovered(why: str) -> GradientError:
+    return GradientError(
+        f"the values of the graph cannot be recovered exactly after backward() freed it: {why} (a primitive "
+        "that does not give the same result twice, or a value changed without being recorded). Call cr.draw / "
+        "cr.explain before backward(), or pass retain_graph=True."
+    )
+
+
+def _stand_in(x: _Recorded) -> Tensor:
+    """A tensor for an operation whose own tensor is gone (or holds other values now): the values the graph
+    computed and the node's operation, with nothing to go back through."""
+    t = Tensor._from_op(x.value, x.op)
+    t._tick, t._in0, t._in1 = x.tick, None, FREED
+    if x.params:
+        t._params = x.params
+    if x.name:
+        t.name = x.name
+    return t
 
 
 def _number_name(value: Any) -> str:
