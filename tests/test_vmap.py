@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import chainrule as cr
+import chainrule.distributed as dist
 from chainrule import ops
 from chainrule.nn import functional as F
 from chainrule.primitive import Primitive
@@ -184,6 +185,18 @@ CALLS = {
             ]
         ),  # fmt: skip
         [(3, 4), (4,)],
+    ),
+    "collectives": (
+        lambda a: cr.stack(
+            [
+                dist.all_reduce(a, "sum"),
+                dist.all_reduce(a, "mean"),
+                dist.all_reduce(a * a, "max"),
+                dist.all_gather(a, axis=1),
+                dist.broadcast(a),
+            ]
+        ),
+        [(3, 4)],
     ),
 }
 

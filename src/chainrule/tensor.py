@@ -307,6 +307,20 @@ class Tensor:
             self._retained = True
         return self
 
+    def register_hook(self, fn: Any) -> Any:
+        """Call ``fn(grad)`` with the gradient with respect to this tensor once it is complete, in backward() and
+        the transforms; a tensor ``fn`` returns replaces the gradient. Returns a handle: ``handle.remove()``."""
+        from .engine.hooks import register_hook
+
+        return register_hook(self, fn)
+
+    def register_post_accumulate_grad_hook(self, fn: Any) -> Any:
+        """Call ``fn(self)`` as soon as backward() has put this pass's gradient into ``self.grad`` (a leaf's
+        gradient is final before the pass ends: data-parallel training sends it while backward goes on)."""
+        from .engine.hooks import register_post_accumulate_grad_hook
+
+        return register_post_accumulate_grad_hook(self, fn)
+
     def backward(self, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
         """Accumulate the gradient of this tensor with respect to every leaf into the leaves' ``.grad``.
 

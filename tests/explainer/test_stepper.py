@@ -46,7 +46,9 @@ def state(tab):
         "edges": sorted(
             tab.eval_on_selector_all("path.edge.active", "es => es.map(e => e.dataset.from + '>' + e.dataset.to)")
         ),
-        "row": tab.eval_on_selector_all("tbody.active tr:first-child td:first-child", "es => es.map(e => e.textContent)"),
+        "row": tab.eval_on_selector_all(
+            "tbody.active tr:first-child td:first-child", "es => es.map(e => e.textContent)"
+        ),
         "grads shown": sorted(
             tab.eval_on_selector_all(
                 "g.node text.grad", "es => es.filter(e => e.style.visibility !== 'hidden').map(e => e.textContent)"

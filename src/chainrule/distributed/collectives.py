@@ -21,8 +21,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import array_module
+from ..ops.elementwise import cast, equal
 from ..primitive import constant, defjvp, defvjp, describe_vjp, primitive
 from ..tensor import Tensor
+from ..vectorize.rules import RULES
 from . import world
 from .world import DistributedError
 
@@ -60,10 +62,8 @@ def _all_reduce(xp, x, op="sum"):
 
 def _winners(x: Any, ans: Any) -> tuple[Any, Any]:
     """Where this process holds the extreme value, and how many processes share it, for max and min."""
-    mask = constant(x) == constant(ans)
-    xp = array_module(mask)
-    count = _all_reduce(xp.asarray(mask, dtype=constant(ans).dtype), op="sum")
-    return mask, count
+    mask = cast(equal(constant(x), constant(ans)), dtype=constant(ans).dtype)
+    return mask, _all_reduce(mask, op="sum")
 
 
 def _all_reduce_vjp(g, ans, x, op="sum"):
@@ -141,6 +141,15 @@ def _broadcast_vjp(g, ans, x, root=0):
 defvjp(_broadcast, _broadcast_vjp)
 defjvp(_broadcast, lambda t, ans, x, root=0: _broadcast(t, root=root))
 describe_vjp(_broadcast, "all_reduce(g, sum) on the root, 0 elsewhere")
+
+
+# -- batching (vmap): a batch of examples is one collective on the stacked values, every process batching alike
+
+RULES["all_reduce"] = lambda prim, values, batched, params, size: prim(values[0], **params)
+RULES["broadcast"] = lambda prim, values, batched, params, size: prim(values[0], **params)
+RULES["all_gather"] = lambda prim, values, batched, params, size: prim(
+    values[0], **{**params, "axis": params["axis"] + 1}
+)
 
 
 # -- the public functions: checked arguments, tensors or arrays ---------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from typing import Any
 
 _lock = threading.Lock()
@@ -60,6 +61,7 @@ def _end_the_job_on_an_uncaught_exception(comm: Any) -> None:
         previous(kind, error, traceback)
         sys.stderr.write(f"chainrule.distributed: rank {comm.Get_rank()} failed; ending the job\n")
         sys.stderr.flush()
+        time.sleep(0.5)  # let the launcher forward what was written before it tears the job down
         comm.Abort(1)
 
     sys.excepthook = abort

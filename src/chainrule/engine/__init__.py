@@ -10,7 +10,8 @@ cycles and is freed by reference counting alone.
 
 The engine is split by concern, one file each: ``grad_mode`` (whether to record), ``versions`` (the order of
 operations and in-place changes), ``forward`` (levels and tangents), ``anomaly`` (NaN hunting), ``recording``
-(nodes made as operations run) and ``backward`` (the walk back).
+(nodes made as operations run), ``backward`` (the walk back) and ``hooks`` (functions called on gradients during
+the walk, and when it ends).
 """
 
 from .anomaly import _anomaly, _anomaly_open, detect_anomaly
@@ -35,6 +36,7 @@ from .forward import (
     tangent_of,
 )
 from .grad_mode import _mode, enable_grad, is_grad_enabled, no_grad
+from .hooks import RemovableHandle, queue_callback
 from .recording import record, recorder
 from .versions import (
     _last_change,

@@ -14,7 +14,9 @@ from ..tensor import FREED, NARY, UNARY, Skeletons, Tensor
 
 if TYPE_CHECKING:
     from ..primitive import Primitive
+from . import hooks
 from .anomaly import _anomaly, _anomaly_open, _check_gradient, _values
+from .hooks import HOOKS_USED
 from .tracing import _local as _jit_trace
 from .versions import _changed_since_recorded, _last_change
 
@@ -108,8 +110,20 @@ def _fit_mask(mask: Any, shape: tuple, batch: int | None) -> Any:
 
 def backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool) -> None:
     """Accumulate d(root)/d(leaf) . seed into every leaf's ``.grad`` (and retained non-leaves')."""
-    for leaf, g in _propagate(root, seed, retain_graph, create_graph, None).items():
-        _accumulate(leaf, g, create_graph)
+    if not HOOKS_USED[0]:
+        for leaf, g in _propagate(root, seed, retain_graph, create_graph, None).items():
+            _accumulate(leaf, g, create_graph)
+        return
+    with hooks.callbacks():  # callbacks queued by hooks run once the pass has ended
+        early = hooks.final_at(root)  # leaves with hooks are finished as soon as their gradient is final
+        for leaf, g in _propagate(root, seed, retain_graph, create_graph, None, early=early).items():
+            _finish_leaf(leaf, g, create_graph)
+
+
+def _finish_leaf(leaf: Tensor, g: Any, create_graph: bool) -> None:
+    """A leaf's gradient for this pass is final: its hooks, then into ``.grad``, then the hooks that want it."""
+    _accumulate(leaf, hooks.apply_grad_hooks(leaf, g, create_graph), create_graph)
+    hooks.post_accumulate(leaf)
 
 
 def target_key(t: Tensor) -> Any:
@@ -126,6 +140,10 @@ def gradients(
     ``.grad`` is touched. Nodes recorded before every target cannot lead to one, so the walk stops there. With
     ``batch``, ``seed`` holds that many cotangents on a leading axis, and so does each gradient."""
     found = _propagate(root, seed, retain_graph, create_graph, targets, batch)
+    if HOOKS_USED[0]:
+        for key in targets:  # a leaf's hooks see its gradient here too (a computed tensor's saw it in the walk)
+            if type(key) is Tensor and found.get(key) is not None:
+                found[key] = hooks.apply_grad_hooks(key, found[key], create_graph)
     return [found.get(key) for key in targets]
 
 
@@ -169,14 +187,25 @@ def _split_keys(targets: list) -> tuple[set, set]:
 
 
 def _propagate(
-    root: Tensor, seed: Any, retain_graph: bool, create_graph: bool, targets: list | None, batch: int | None = None
+    root: Tensor,
+    seed: Any,
+    retain_graph: bool,
+    create_graph: bool,
+    targets: list | None,
+    batch: int | None = None,
+    early: dict | None = None,
 ) -> dict:
     """The backward pass from ``root``: returns the gradients of the leaves (or of ``targets``).
 
     The pending nodes wait in a heap ordered by tick, and the highest tick is taken first: every consumer of a
     node has a higher tick than the node, so by the time a node is taken all its contributions have arrived.
     """
-    if targets is None and batch is None and not create_graph and not (_anomaly_open[0] and _anomaly.on):
+    if (
+        targets is None
+        and batch is None
+        and not create_graph
+        and not (_anomaly_open[0] and _anomaly.on or HOOKS_USED[0])
+    ):
         if root._op is not None and not BATCHING_USED[0]:
             found = _propagate_plain(root, seed, retain_graph)
             if found is not None:
@@ -206,6 +235,8 @@ def _propagate(
         mask = masks.pop(tick, None)
         if node._inputs is None:
             raise _freed(node)
+        if HOOKS_USED[0] and "_grad_hooks" in node.__dict__:
+            g = hooks.apply_grad_hooks(node, g, create_graph)
         if _last_change[0] > tick:
             _changed_since_recorded(node)
         if wanted_ticks is not None:
@@ -278,6 +309,10 @@ def _propagate(
             else:
                 previous = found.get(parent)
                 found[parent] = _owned(gi, g, stored) if previous is None else previous + gi
+        if early:
+            for leaf in early.pop(tick, ()):  # no contribution to these can come any more
+                if leaf in found:
+                    _finish_leaf(leaf, found.pop(leaf), create_graph)
         if kept is not None:
             e0, e1 = _kept_inputs(node._in0, node._in1)
             survives = weakref.ref(node) if sys.getrefcount(node) > held else None  # (see _propagate_plain)

@@ -119,7 +119,9 @@ SELF_CHECK = """
   // nothing covers anything: texts against texts, other boxes and edges (in the picture's own units)
   var texts = [];
   nodes.forEach(function (g, owner) {
-    g.querySelectorAll('text').forEach(function (t) { texts.push({owner: owner, text: t.textContent, box: t.getBBox()}); });
+    g.querySelectorAll('text').forEach(function (t) {
+      texts.push({owner: owner, text: t.textContent, box: t.getBBox()});
+    });
   });
   function overlap(a, b) {
     return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
