@@ -93,3 +93,32 @@ def test_an_exception_on_one_process_ends_the_job_within_seconds(tmp_path):
     took = time.monotonic() - start
     assert result.returncode != 0 and took < 30, (result.returncode, took, result.stderr)
     assert "rank 1 gives up" in result.stderr and "ending the job" in result.stderr, result.stderr
+
+
+@needs_mpi
+def test_the_digits_example_trains_the_same_on_two_processes_as_on_one(tmp_path):
+    pytest.importorskip("sklearn")
+    example = ROOT / "examples" / "train_digits.py"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    arguments = ["--model", "cnn", "--epochs", "3", "--quiet", "--seed", "2"]
+    one = subprocess.run(
+        [sys.executable, str(example), *arguments, "--out", str(tmp_path / "one")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    two = subprocess.run(
+        [MPIEXEC, "-n", "2", sys.executable, str(example), *arguments, "--out", str(tmp_path / "two"), "--distributed"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert one.returncode == 0 and two.returncode == 0, one.stderr + two.stderr
+    accuracy = [line for line in one.stdout.splitlines() if line.startswith("cnn: held-out accuracy")]
+    assert accuracy and two.stdout.count("cnn: held-out accuracy") == 1  # printed by the main process only
+    assert accuracy[0].split(" after")[0] in two.stdout
+    a, b = cr.load(tmp_path / "one" / "cnn.crz"), cr.load(tmp_path / "two" / "cnn.crz")
+    for name in a:
+        np.testing.assert_allclose(a[name].numpy(), b[name].numpy(), rtol=0, atol=1e-10)
