@@ -122,3 +122,19 @@ def test_the_digits_example_trains_the_same_on_two_processes_as_on_one(tmp_path)
     a, b = cr.load(tmp_path / "one" / "cnn.crz"), cr.load(tmp_path / "two" / "cnn.crz")
     for name in a:
         np.testing.assert_allclose(a[name].numpy(), b[name].numpy(), rtol=0, atol=1e-10)
+
+
+@needs_mpi
+def test_the_readme_example_runs_on_two_processes(tmp_path):
+    pytest.importorskip("sklearn")
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("```python\nimport numpy as np\nfrom sklearn.datasets import load_digits")
+    code = text[start + len("```python\n") : text.index("```", start + 10)]
+    (tmp_path / "train.py").write_text(code)
+    command = [MPIEXEC, "-n", "2", sys.executable, str(tmp_path / "train.py")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    line = result.stdout.strip().splitlines()
+    assert len(line) == 1 and line[0].startswith("2 processes, training accuracy")  # printed once
+    assert float(line[0].split()[-1]) > 0.9 and (tmp_path / "digits.crz").exists()

@@ -164,16 +164,25 @@ class DataParallel:
             self._next += 1
 
     def _send(self, bucket: _Bucket) -> None:
+        """Pack the bucket's gradients into its buffer and start their all-reduce. The buffers are allocated once
+        and reused every step: MPI moves memory it has seen before much faster (fresh pages cost ten times the
+        transfer for a few megabytes)."""
         from mpi4py import MPI
 
-        first = bucket.params[0].data
-        xp = array_module(first)
-        parts = [
-            p.grad.data.reshape(-1) if p.grad is not None else xp.zeros(p.data.size, dtype=p.data.dtype)
-            for p in bucket.params
-        ]
-        bucket.buffer = xp.concatenate(parts) if len(parts) > 1 else xp.ascontiguousarray(parts[0])
-        bucket.result = xp.empty_like(bucket.buffer)
+        if bucket.buffer is None:
+            first = bucket.params[0].data
+            xp = array_module(first)
+            total = sum(p.data.size for p in bucket.params)
+            bucket.buffer = xp.empty(total, dtype=first.dtype)
+            bucket.result = xp.empty(total, dtype=first.dtype)
+        offset = 0
+        for p in bucket.params:
+            n = p.data.size
+            if p.grad is None:
+                bucket.buffer[offset : offset + n] = 0
+            else:
+                bucket.buffer[offset : offset + n] = p.grad.data.reshape(-1)
+            offset += n
         bucket.request = world.comm().Iallreduce(bucket.buffer, bucket.result, op=MPI.SUM)
 
     def _finish(self) -> None:
@@ -186,18 +195,19 @@ class DataParallel:
         self._next = 0
         MPI.Request.Waitall([b.request for b in self.buckets])
         for bucket in self.buckets:
-            average = bucket.result / self.size
+            average = bucket.result
+            average /= self.size
             offset = 0
             for p in bucket.params:
                 n = p.data.size
                 values = average[offset : offset + n].reshape(p.data.shape)
                 offset += n
-                if p.grad is None:
-                    p.grad = Tensor(values)
+                if p.grad is None or p.grad._rg:
+                    p.grad = Tensor(values.copy())
                 else:
                     p.grad.data[...] = values
             bucket.ready.clear()
-            bucket.buffer = bucket.result = bucket.request = None
+            bucket.request = None
 
 
 __all__ = ["DataParallel"]
