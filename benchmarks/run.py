@@ -2,7 +2,7 @@
 
     python benchmarks/run.py               # W1-W3, W5-W11 (W5 is slow); prints a table of medians and ratios
     python benchmarks/run.py --only W2 W3  # some workloads
-    python benchmarks/run.py --write       # also rewrite benchmarks/RESULTS.md
+    python benchmarks/run.py --write       # also rewrite benchmarks/RESULTS.md (rows of the workloads run)
 
 Peers (install with `pip install micrograd autograd mygrad torch==2.13.0`; none is a dependency of chainrule):
 micrograd, PyTorch (CPU), HIPS autograd, MyGrad, and handwritten NumPy where a workload has a hand-derived
@@ -1073,7 +1073,64 @@ def run(only: set[str], repeats: int) -> list[tuple[str, str, str, str, str]]:
         )
         if installed("micrograd"):
             add("W5", "micrograd (depth 1,000)", 0, "s", "", w5_micrograd_depth_1000())
+    if "W14" in only:
+        w14(add)
     return rows
+
+
+def w14_job(processes: int, *args: str) -> object:
+    """One run of benchmarks/distributed.py under mpiexec, one BLAS thread per process; rank 0's JSON."""
+    mpiexec = Path(sys.executable).parent / "mpiexec"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    command = [str(mpiexec if mpiexec.exists() else "mpiexec"), "-n", str(processes), sys.executable]
+    result = subprocess.run(
+        [*command, str(HERE / "distributed.py"), *args], capture_output=True, text=True, env=env, timeout=1800
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"W14 {args}: {result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def w14(add) -> None:
+    """Data-parallel training on MPI, 2 processes on this machine (see benchmarks/distributed.py)."""
+    if not (installed("mpi4py") and installed("sklearn")):
+        print("W14 skipped: pip install 'chainrule[mpi,examples]'")
+        return
+    for case in w14_job(2, "overhead"):
+        communication = case["with DataParallel s"] - case["backward alone s"]
+        size = f"{case['parameters'] / 1e6:.0f}M float32"
+        add("W14", f"bare Allreduce, {size}", case["bare s"] * 1e3, "ms", "1.00x", "reference: 2 processes")
+        add(
+            "W14",
+            f"DataParallel averaging, {size}",
+            communication * 1e3,
+            "ms",
+            f"{communication / case['bare s']:.2f}x",
+            f"backward with it minus without; target <= 1.10x (backward {case['with DataParallel s'] * 1e3:.3g} ms)",
+        )
+    overlap = w14_job(2, "overlap", "256")
+    extra = overlap["step with s"] - overlap["step without s"]
+    hidden = 1 - extra / overlap["allreduce s"] if overlap["allreduce s"] > 0 else float("nan")
+    add("W14", "conv net step, no averaging", overlap["step without s"] * 1e3, "ms", "1.00x", "batch 128 per process")
+    add(
+        "W14",
+        "conv net step, DataParallel",
+        overlap["step with s"] * 1e3,
+        "ms",
+        f"{overlap['step with s'] / overlap['step without s']:.2f}x",
+        f"allreduce of its {overlap['bytes'] / 1e3:.0f} kB alone {overlap['allreduce s'] * 1e6:.0f} us; "
+        f"hidden {max(hidden, 0):.0%}",
+    )
+    one, two = w14_job(1, "scaling", "256"), w14_job(2, "scaling", "256")
+    add("W14", "digits conv net, 1 process", one["samples per s"], "samples/s", "1.00x", "global batch 256")
+    add(
+        "W14",
+        "digits conv net, 2 processes",
+        two["samples per s"],
+        "samples/s",
+        f"{two['samples per s'] / one['samples per s']:.2f}x",
+        "target >= 1.7x",
+    )
 
 
 def w5_micrograd_depth_1000() -> str:
@@ -1133,14 +1190,49 @@ def write_results(rows, repeats):
         "| workload | library | median | ratio | note |",
         "|---|---|---|---|---|",
     ]
-    lines += [f"| {' | '.join(row)} |" for row in rows]
+    ran = {row[0] for row in rows}
+    kept, dates = _previous_rows(ran)
+    dates.update({workload: time.strftime("%Y-%m-%d") for workload in ran})
+    lines.insert(8, "- Measured on: " + ", ".join(f"{w} {d}" for w, d in sorted(dates.items(), key=_order)))
+    lines += [f"| {' | '.join(row)} |" for row in sorted(kept + list(rows), key=lambda r: _order((r[0], "")))]
     (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
+
+
+def _order(item: tuple) -> int:
+    return int(item[0][1:])
+
+
+def _previous_rows(replaced: set[str]) -> tuple[list[tuple], dict[str, str]]:
+    """The rows of RESULTS.md for workloads not run now (kept as they were), and when each was measured."""
+    path = HERE / "RESULTS.md"
+    if not path.exists():
+        return [], {}
+    text = path.read_text()
+    dates: dict[str, str] = {}
+    date = ""
+    for line in text.splitlines():
+        if line.startswith("- Measured on: "):
+            for part in line.removeprefix("- Measured on: ").split(", "):
+                workload, _, date = part.partition(" ")
+                dates[workload] = date
+        elif line.startswith("- Date: "):
+            date = line.removeprefix("- Date: ").split(";")[0]
+    rows = []
+    for line in text.splitlines():
+        if line.startswith("| W"):
+            cells = tuple(cell.strip() for cell in line.strip("|").split(" | "))
+            if cells[0] not in replaced:
+                rows.append(cells)
+                dates.setdefault(cells[0], date)
+    return rows, {w: d for w, d in dates.items() if w not in replaced}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--only", nargs="*", default=["W1", "W2", "W3", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12", "W13"]
+        "--only",
+        nargs="*",
+        default=["W1", "W2", "W3", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12", "W13", "W14"],
     )
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--write", action="store_true", help="rewrite benchmarks/RESULTS.md")
