@@ -77,11 +77,12 @@ def overhead(total: int) -> dict:
     def bare():
         dist.comm().Allreduce(flat, out, op=MPI.SUM)
 
-    results = {"plain": [], "parallel": [], "bare": []}
-    for _ in range(3):  # alternate the three, so a slow spell hits all alike
-        results["plain"].append(median_time(plain, 5))
-        results["parallel"].append(median_time(parallel, 5))
-        results["bare"].append(median_time(bare, 5))
+    results: dict[str, list[float]] = {"plain": [], "parallel": [], "bare": []}
+    for _ in range(2):  # warm-up: buffers allocated, pages touched
+        plain(), parallel(), bare()
+    for _ in range(15):  # the three alternate call by call, so a slow spell hits all alike
+        for name, fn in (("plain", plain), ("parallel", parallel), ("bare", bare)):
+            results[name].append(median_time(fn, 1))
     plain_t, parallel_t, bare_t = (statistics.median(v) for v in results.values())
     return {"parameters": total, "backward alone s": plain_t, "with DataParallel s": parallel_t, "bare s": bare_t}
 

@@ -43,11 +43,14 @@ def explain(expression: str, values: list[str], *options: str) -> str:
 
 
 def gallery_markdown() -> str:
-    """The README's gallery table: each expression with its picture."""
-    rows = ["| expression | what it shows |", "|---|---|"]
+    """The README's gallery: each expression with its picture, two to a row."""
+    cells = []
     for name, expression, values, what in GALLERY:
         at = ", ".join(v.replace("=", " = ") for v in values)
-        rows.append(f"| [`{expression}` at {at}](docs/gallery/{name}.svg) | {what} |")
+        cells.append(f"`{expression}` at {at}: {what}<br>![{expression}](docs/gallery/{name}.svg)")
+    rows = ["| | |", "|---|---|"]
+    for left, right in zip(cells[::2], cells[1::2] + [""] * (len(cells) % 2)):
+        rows.append(f"| {left} | {right} |")
     return "\n".join(rows) + "\n"
 
 

@@ -235,6 +235,14 @@ def test_an_intermediate_overflow_is_named_although_the_derivative_is_finite(cap
     code, out, err = run(capsys, "grad", "arctan(1/x)", "x=1e-200")
     assert code == EXIT_REFUSED
     first = err.splitlines()[0]
-    assert "an intermediate step overflows here (dr/dx = -1/x² = -inf at x = 1e-200)" in first
+    assert "a step of the chain rule is not finite here (dr/dx = -1/x² = -inf at x = 1e-200)" in first
     assert "itself is finite (about -1 by 50-digit arithmetic)" in first
     assert err.splitlines()[-1].strip() == "^^^" and err.splitlines()[-2].strip() == "arctan(1/x)"
+
+
+@pytest.mark.parametrize("expression, value", [("cbrt(x**3)", "1"), ("sqrt(x**4)", "0")])
+def test_an_infinite_slope_cancelled_further_on_is_not_called_undefined(capsys, expression, value):
+    pytest.importorskip("mpmath")
+    code, out, err = run(capsys, "grad", expression, "x=0")
+    assert code == EXIT_REFUSED and "does not exist" not in err
+    assert f"although dz/dx itself is finite (about {value} by 50-digit arithmetic)" in err

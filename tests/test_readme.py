@@ -75,4 +75,4 @@ def test_gallery_and_seed_picture_are_current(tmp_path, monkeypatch):
         make_docs.explain(expression, values, "--svg", str(drawn))
         committed = (README.parent / "docs" / "gallery" / f"{name}.svg").read_text(encoding="utf-8")
         assert _content(committed) == _content(drawn.read_text(encoding="utf-8")), f"{name}: python docs/make_docs.py"
-        assert f"(docs/gallery/{name}.svg)" in text
+        assert f"![{expression}](docs/gallery/{name}.svg)" in text

@@ -69,16 +69,20 @@ def _split(argv: list[str]) -> list[str]:
     if not argv or argv[0] not in ("grad", "explain"):
         return argv
     options, positionals = [argv[0]], []
+    seen: set[str] = set()
     rest = iter(argv[1:])
     for arg in rest:
         name = arg.split("=", 1)[0]
         if arg == "--":
             positionals.extend(rest)
         elif name in OPTIONS_WITH_VALUE:
+            if name in seen:
+                raise ExpressionError(f"{name} is given twice: give it once", None)
+            seen.add(name)
             options.append(arg)
             if "=" not in arg:
                 value = next(rest, None)
-                if value is None:
+                if value is None or (name != "--max-nodes" and "=" in value and not value.startswith("=")):
                     raise ExpressionError(f"{arg} needs a value: {arg} {OPTION_EXAMPLE[arg]}", None)
                 options.append(value)
         elif arg in ("--json", "--step") or (
@@ -176,7 +180,7 @@ def _derivative_error(built: Built, graph: Graph, name: str) -> ExpressionError:
                 at = ", ".join(f"{n.name} = {format_value(n.value)}" for n in named)
                 start, end = built.span_of(node.tensor)
                 return ExpressionError(
-                    f"d{out}/d{name} is not finite in float64: an intermediate step overflows here "
+                    f"d{out}/d{name} is not finite in float64: a step of the chain rule is not finite here "
                     f"(d{node.name}/d{source.name} = {formula(graph, node, position)}{value} at {at}){although}",
                     built.source,
                     start,
@@ -273,7 +277,10 @@ def run_explain(args: argparse.Namespace) -> int:
     if args.html:
         from .explainer.report import page
 
-        Path(args.html).write_text(page(graph, title=args.expression, accuracy=True, order=order), encoding="utf-8")
+        out = graph.output.name
+        notes = [f"{name} is not used by the expression (d{out}/d{name} = 0)" for name in found.unused]
+        text = page(graph, title=args.expression, accuracy=True, order=order, max_nodes=args.max_nodes, notes=notes)
+        Path(args.html).write_text(text, encoding="utf-8")
         written.append(args.html)
     for path in written:
         print(f"wrote {path}")

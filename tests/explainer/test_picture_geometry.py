@@ -191,7 +191,7 @@ def test_a_value_used_twice_by_one_operation_draws_two_edges(source, labels):
         ("x/y", "z", ["num", "den"]),
         ("y/x", "z", ["num", "den"]),
         ("x**y", "z", ["base", "exp"]),
-        ("x - y", "z", ["left", "right"]),
+        ("x - y", "z", ["+", "−"]),
         ("x + y", "z", []),
         ("x * y", "z", []),
     ],
@@ -217,6 +217,9 @@ SEVEN = [
     "exp(sin(cos(tanh(sigmoid(softplus(x*y))))))",  # a chain: eight columns
     "exp(-x**2/2) * sin(3*x)",
     "sin(x*y) + cos(x*y) * tanh(x - y)",
+    "clip(clip(clip(clip(clip(clip(clip(x, 0.1, 0.9), 0.1, 0.9), 0.1, 0.9), 0.1, 0.9), 0.1, 0.9), 0.1, 0.9), 0.1, 0.9)",
+    "(((x - 0.123456789) / 0.987654321 - 0.123456789) / 0.987654321 - 0.123456789) / 0.987654321 - 0.123456789",
+    "sin(cos(tan(exp(log(sqrt(x/1.5))))))",
 ]
 
 

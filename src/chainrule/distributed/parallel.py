@@ -195,17 +195,17 @@ class DataParallel:
         self._next = 0
         MPI.Request.Waitall([b.request for b in self.buckets])
         for bucket in self.buckets:
-            average = bucket.result
-            average /= self.size
+            xp = array_module(bucket.result)
             offset = 0
             for p in bucket.params:
                 n = p.data.size
-                values = average[offset : offset + n].reshape(p.data.shape)
+                total = bucket.result[offset : offset + n].reshape(p.data.shape)
                 offset += n
+                # the average written straight into the gradient: one pass over the bytes
                 if p.grad is None or p.grad._rg:
-                    p.grad = Tensor(values.copy())
+                    p.grad = Tensor(xp.divide(total, self.size))
                 else:
-                    p.grad.data[...] = values
+                    xp.divide(total, self.size, out=p.grad.data)
             bucket.ready.clear()
             bucket.request = None
 

@@ -3,7 +3,7 @@
 Values are boxes: the first line says what the value is (``r = x * y``), then its value and, once backward has
 run, its gradient. Inputs stand on the left and the output on the right. Every use of a value is an edge of its
 own, ending at a port of the operation's box, so ``x*x`` and ``x**x`` show two edges from ``x``; where the order
-of the operands matters (÷, ^, −) each port is labelled inside the box (num/den, base/exp, left/right). Labels
+of the operands matters (÷, ^, −) each port is labelled inside the box (num/den, base/exp, +/−). Labels
 sit only inside boxes and edges only run between them, so no label can cover another, a box or an edge.
 The layered (Sugiyama) layout comes from igraph, an optional extra; this module measures boxes, routes edges
 through the gaps between columns, and writes SVG or DOT. Big graphs are summarised first: chains of single-use
@@ -17,19 +17,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .graph import Graph, Node, format_value
+from .singular import singularities
 from .walkthrough import EDGE_LABEL, PORT_LABEL, definition, role
 
 MAX_NODES = 40  # boxes in a picture before it is summarised
 
 FONT = "DejaVu Sans Mono, Menlo, Consolas, Liberation Mono, monospace"
 FONT_SIZE = 12  # px: the page never scales a 7-operation graph below 11 px at 1,280 px
-PORT_FONT_SIZE = 11
-CHAR_WIDTH = 7.4  # px per character at FONT_SIZE (monospace fonts advance 0.60 em: 7.2 px), rounded up
-PORT_CHAR_WIDTH = 6.8
+PORT_FONT_SIZE = FONT_SIZE  # port labels too: a picture scaled down keeps every label readable or none
+CHAR_WIDTH = 7.3  # px per character at FONT_SIZE (monospace fonts advance 0.60 em: 7.2 px), rounded up
+PORT_CHAR_WIDTH = CHAR_WIDTH
+TITLE_WIDTH = 16  # characters: a longer first line (r = clip(x, 0.1, 0.9)) wraps, so columns stay narrow
 LINE_HEIGHT = 16
 PAD_X, PAD_Y = 8, 6
 PORT_GAP = 6  # between the port labels and the box's text
-COLUMN_GAP = 40  # the gap between columns, where the edges run
+COLUMN_GAP = 28  # the gap between columns, where the edges run
 ROW_GAP = 18
 MARGIN = 12
 COLORS = {
@@ -50,6 +52,7 @@ class Box:
     layer: int = 0
     node: Node | None = None
     ports: int = 1  # how many edges end at this box (each at a port of its own)
+    title_lines: int = 1  # the first lines, in bold: what the value is
     port_labels: list[str] = field(default_factory=list)  # one per port where the order matters
     x: float = 0.0
     y: float = 0.0
@@ -189,9 +192,10 @@ def _box(key: int, chain: list[Node], graph: Graph, show_grads: bool) -> Box:
     last = chain[-1]
     kind = "output" if last is graph.output else last.kind
     if last.kind == "op" and len(chain) == 1:
-        lines = [f"{last.name} = {definition(graph, last)}"]
+        lines = _wrap(f"{last.name} = {definition(graph, last)}")
     else:
         lines = [last.name]
+    title_lines = len(lines)
     if len(chain) > 1:
         ops = [edge_label(n) for n in chain if n.kind == "op"]
         shown = ", ".join(ops[:4]) + (", ..." if len(ops) > 4 else "")
@@ -199,8 +203,25 @@ def _box(key: int, chain: list[Node], graph: Graph, show_grads: bool) -> Box:
     if last.kind != "number":  # a constant's name is its value
         lines.append(f"value {format_value(last.value)}")
     if show_grads and last.kind != "number" and (last.kind != "data" or last.grad is not None):
-        lines.append(f"grad {format_value(last.grad) if last.grad is not None else 0}")
-    return Box(key, kind, lines, node=last)
+        if singularities(graph).reason(last) is not None:
+            lines.append("grad does not exist")
+        else:
+            lines.append(f"grad {format_value(last.grad) if last.grad is not None else 0}")
+    return Box(key, kind, lines, node=last, title_lines=title_lines)
+
+
+def _wrap(text: str, width: int = TITLE_WIDTH) -> list[str]:
+    """``text`` in lines of at most ``width`` characters where it has spaces, continuation lines indented."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if current and len(candidate) > width:
+            lines.append(current)
+            current = "  " + word
+        else:
+            current = candidate
+    return [*lines, current]
 
 
 def _layers(view: View) -> None:
@@ -375,8 +396,9 @@ def render_svg(view: View, placed: Placed) -> str:
         )
         text_x = box.x + box.port_width + PAD_X
         for i, line in enumerate(box.lines):
-            kind = "title" if i == 0 else line.split(" ", 1)[0] if line.startswith(("value ", "grad ")) else "line"
-            weight = ' font-weight="bold"' if i == 0 else ""
+            title = i < box.title_lines
+            kind = "title" if title else line.split(" ", 1)[0] if line.startswith(("value ", "grad ")) else "line"
+            weight = ' font-weight="bold"' if title else ""
             y = box.y + PAD_Y + LINE_HEIGHT * (i + 1) - 4
             out.append(f'<text class="{kind}" x="{text_x:.1f}" y="{y:.1f}"{weight}>{html.escape(line)}</text>')
         if box.port_labels:

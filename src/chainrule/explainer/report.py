@@ -31,7 +31,7 @@ body { font-family: system-ui, sans-serif; max-width: 80rem; margin: 1rem auto; 
 code, td, th { font-family: ui-monospace, monospace; }
 h1 code { overflow-wrap: anywhere; }
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; }
-td:first-child { white-space: nowrap; }
+#forward td:first-child, td.op { white-space: nowrap; }
 td, th { border-bottom: 1px solid #e2e8f0; padding: 0.25rem 0.75rem; text-align: left; vertical-align: top; }
 th { background: #f8fafc; }
 .picture { overflow-x: auto; border: 1px solid #e2e8f0; border-radius: 8px; padding: 0; }
@@ -56,6 +56,7 @@ STEPPER = """
   var panel = document.getElementById('stepper');
   if (!panel || !frames.length) return;
   panel.hidden = false;
+  each('.with-script', function (e) { e.hidden = false; });
   var at = 0, timer = null;
   var heading = document.getElementById('step-heading'), lines = document.getElementById('step-lines');
   var play = document.getElementById('step-play');
@@ -66,7 +67,11 @@ STEPPER = """
     each('.active, .partial, .done', function (e) { e.classList.remove('active', 'partial', 'done'); });
     Object.keys(frame.sums).forEach(function (index) {
       var g = document.querySelector('g.node[data-index="' + index + '"]');
-      if (g) g.classList.add(frame.complete.indexOf(Number(index)) >= 0 ? 'done' : 'partial');
+      if (g && frame.complete.indexOf(Number(index)) < 0) g.classList.add('partial');
+    });
+    frame.complete.forEach(function (index) {
+      var g = document.querySelector('g.node[data-index="' + index + '"]');
+      if (g) g.classList.add('done');
     });
     each('g.node text.grad', function (t) {
       var index = Number(t.parentNode.dataset.index);
@@ -179,13 +184,16 @@ def page(
     accuracy: bool = False,
     limit: int | None = 100,
     order: list[str] | None = None,
+    max_nodes: int = 40,
+    notes: list[str] | None = None,
 ) -> str:
     heading = title or f"the graph of {graph.output.name}"
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>chainrule: {_esc(heading)}</title><style>{STYLE}</style></head><body>\n"
         f"<h1>How chainrule differentiates <code>{_esc(heading)}</code></h1>\n"
-        + fragment(graph, picture=picture, accuracy=accuracy, limit=limit, order=order)
+        + "".join(f"<p class='note'>{_esc(note)}</p>" for note in notes or ())
+        + fragment(graph, picture=picture, accuracy=accuracy, limit=limit, order=order, max_nodes=max_nodes)
         + (STEPPER if picture else "")
         + SELF_CHECK
         + "</body></html>\n"
@@ -243,6 +251,7 @@ def fragment(
     accuracy: bool = False,
     limit: int | None = 100,
     order: list[str] | None = None,
+    max_nodes: int = 40,
 ) -> str:
     graph.walk_back()
     steps, received = backward_steps(graph)
@@ -264,14 +273,15 @@ def fragment(
         parts.append(
             "<p class='note'>Each box is a value: what it computes, its value, and its gradient, the derivative "
             f"of {_esc(out.name)} with respect to it. Each use of a value is an edge of its own; where the order "
-            "of the operands matters, the box's ports say which is which (num/den, base/exp, left/right). The "
-            "stepper below walks the backward pass: the operation being processed in red, the edges its "
-            "gradient travels back along, a value still adding up contributions dashed, finished ones green.</p>"
+            "of the operands matters, the box's ports say which is which (num/den, base/exp, +/− for the two "
+            "sides of a minus, 1st/2nd).<span class='with-script' hidden> The stepper below walks the backward pass: the "
+            "operation being processed in red, the edges its gradient travels back along, a value still adding "
+            "up contributions dashed, finished ones green.</span></p>"
         )
         try:
             from .picture import Figure
 
-            parts.append(f"<div class='picture'>{Figure(graph).svg(show_grads=True)}</div>")
+            parts.append(f"<div class='picture'>{Figure(graph, max_nodes=max_nodes).svg(show_grads=True)}</div>")
             parts.append(stepper(graph, order))
         except ImportError as error:
             parts.append(f"<p class='note'>(no picture: {_esc(error)})</p>")
@@ -288,9 +298,10 @@ def fragment(
         node = step.node
         for j, edge in enumerate(step.edges):
             local, receives = edge_text(step, edge)
+            arriving = arrived_text(node, step.arrived, out, singular.reason(node))
             head = (
-                f"<td rowspan='{len(step.edges)}'>{_esc(node.name)} = {_esc(definition(graph, node))}</td>"
-                f"<td rowspan='{len(step.edges)}'>{_esc(arrived_text(node, step.arrived, out))}</td>"
+                f"<td class='op' rowspan='{len(step.edges)}'>{_esc(node.name)} = {_esc(definition(graph, node))}</td>"
+                f"<td rowspan='{len(step.edges)}'>{_esc(arriving)}</td>"
                 if j == 0
                 else ""
             )

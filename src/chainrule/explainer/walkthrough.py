@@ -37,8 +37,12 @@ PORT_LABEL = {
     "denominator": "den",
     "base": "base",
     "exponent": "exp",
-    "left operand": "left",
-    "right operand": "right",
+    "left operand": "+",  # x - y: x counts with a plus, y with a minus
+    "right operand": "−",
+    "first argument": "1st",
+    "second argument": "2nd",
+    "left matrix": "left",
+    "right matrix": "right",
 }
 CONTRIBUTIONS_SHOWN = 6  # a value used more often than this shows its first uses and a count
 FINDING_HEAD = {"kink": "kink", "undefined": "no derivative"}
@@ -59,6 +63,9 @@ def definition(graph: Graph, node: Node) -> str:
         return f"-{names[0]}"
     if op == "getitem":
         return f"{names[0]}[{_index(node.params.get('index'))}]"
+    if op == "clip" and len(names) == 1:  # written as the expression writes it: clip(x, 0, 5)
+        bounds = [format_value(node.params[k]) if node.params.get(k) is not None else "None" for k in ("lo", "hi")]
+        return f"clip({names[0]}, {', '.join(bounds)})"
     params = [f"{k}={_short(v)}" for k, v in node.params.items() if v is not None and v is not False]
     return f"{op}({', '.join(names + params)})"
 
@@ -139,6 +146,7 @@ class Edge:
     formula: str  # the local derivative (scalars) or what the input receives, in words
     local: Any  # the local derivative as a number, or None
     sent: Any  # what the input receives
+    undefined: str | None = None  # why what the input receives does not exist (see singular.py)
 
 
 @dataclass
@@ -154,6 +162,7 @@ def backward_steps(graph: Graph) -> tuple[list[Step], dict[int, list[tuple[Node,
     """The backward pass in the order it runs, from the output back to the inputs, and for every node the
     contributions it received (consumer, value)."""
     graph.walk_back()
+    singular = singularities(graph)
     received: dict[int, list[tuple[Node, Any, int]]] = {n.index: [] for n in graph.nodes}
     result = []
     for node in reversed(graph.nodes):
@@ -163,7 +172,11 @@ def backward_steps(graph: Graph) -> tuple[list[Step], dict[int, list[tuple[Node,
         for position, i in enumerate(node.inputs):
             if node.sent[position] is not None:
                 local, sent = node.local[position], node.sent[position]
-                edge = Edge(graph.nodes[i], position, formula(graph, node, position), local, sent)
+                finding = singular.edges.get((node.index, position))
+                undefined = singular.reason(node) or (
+                    finding.message if finding is not None and finding.kind == "undefined" else None
+                )
+                edge = Edge(graph.nodes[i], position, formula(graph, node, position), local, sent, undefined)
                 edges.append(edge)
         result.append(Step(node, list(received[node.index]), edges))
         for edge in edges:
@@ -171,10 +184,14 @@ def backward_steps(graph: Graph) -> tuple[list[Step], dict[int, list[tuple[Node,
     return result, received
 
 
-def arrived_text(node: Node, arrived: list[tuple[Node, Any, int]], output: Node) -> str:
+def arrived_text(
+    node: Node, arrived: list[tuple[Node, Any, int]], output: Node, graph_reason: str | None = None
+) -> str:
     """``dz/dr = 0.279415 (from v) + 0.96017 (from u) = 1.23959``; a value used twice by one operation says
     which use each part comes from: ``dz/dx = 4 (from z, via the base) + 2.77259 (from z, via the exponent)``."""
     head = f"g = d{output.name}/d{node.name}" if node.kind == "op" else f"d{output.name}/d{node.name}"
+    if graph_reason is not None:
+        return f"{head} does not exist: {graph_reason}"
     if node is output:
         return f"{head} = 1 (the start)" if node.is_scalar else f"{head} = ones (the start: the gradient of sum)"
     total = format_value(node.grad)
@@ -199,6 +216,8 @@ def edge_text(step: Step, edge: Edge) -> tuple[str, str]:
     twice = sum(e.source is source for e in step.edges) > 1  # x*x, x**x: say which use this is
     via = f" via the {role(node, edge.position)}" if twice else ""
     formulas = node.op.formulas
+    if edge.undefined is not None:  # no number to show: the convention's value would pass for the derivative
+        return f"d{node.name}/d{source.name}{via} = {edge.formula}", "no value: it does not exist here"
     if formulas is not None and formulas.local:
         if edge.local is not None:  # single numbers: the textbook product
             local = format_value(edge.local)
@@ -251,7 +270,7 @@ def explain_text(graph: Graph, title: str = "", limit: int | None = 100, order: 
     for step in all_steps:
         node = step.node
         body.append(f"  {node.name} = {definition(graph, node)}")
-        body.append(f"      gradient {arrived_text(node, step.arrived, out)}")
+        body.append(f"      gradient {arrived_text(node, step.arrived, out, singular.reason(node))}")
         for edge in step.edges:
             left, right = edge_text(step, edge)
             body.append(f"      {left:<38} {right}")
@@ -344,7 +363,7 @@ def frames(graph: Graph) -> list[Frame]:
     so_far: dict[int, list[tuple[Node, Any, int]]] = {}
     for k, step in enumerate(steps):
         node = step.node
-        lines = [f"gradient arriving: {arrived_text(node, step.arrived, out)}"]
+        lines = [f"gradient arriving: {arrived_text(node, step.arrived, out, singular.reason(node))}"]
         edges = []
         for edge in step.edges:
             left, right = edge_text(step, edge)
@@ -362,6 +381,8 @@ def frames(graph: Graph) -> list[Frame]:
             text = " + ".join(f"{format_value(sent)} (from {consumer.name})" for consumer, sent, _ in parts)
             if len(parts) > 1:
                 text += f" = {format_value(sum(np.asarray(s) for _, s, _ in parts))}"
+            if singular.reason(source) is not None:
+                text = "does not exist"
             sums[index] = text
             if len(parts) == every:
                 complete.append(index)
@@ -378,7 +399,9 @@ def frames(graph: Graph) -> list[Frame]:
             total,
             [],
             dict(result[-1].sums) if steps else {},
-            "Done: every input has its gradient",
+            "Done: every input has its gradient"
+            if not singular.undefined
+            else "Done: the pass has reached every input",
             finals or ["(no input requires grad)"],
             list(result[-1].complete),
         )
