@@ -274,7 +274,8 @@ def fragment(
             "<p class='note'>Each box is a value: what it computes, its value, and its gradient, the derivative "
             f"of {_esc(out.name)} with respect to it. Each use of a value is an edge of its own; where the order "
             "of the operands matters, the box's ports say which is which (num/den, base/exp, +/− for the two "
-            "sides of a minus, 1st/2nd).<span class='with-script' hidden> The stepper below walks the backward pass: the "
+            "sides of a minus, 1st/2nd).<span class='with-script' hidden> The stepper below walks the backward "
+            "pass: the "
             "operation being processed in red, the edges its gradient travels back along, a value still adding "
             "up contributions dashed, finished ones green.</span></p>"
         )
