@@ -472,3 +472,10 @@ def test_random_expressions_gradients_match_finite_differences(source, x, y, w):
         grad = built.variables[name].grad
         exact = grad.item() if grad is not None else 0.0
         assert exact == pytest.approx(numeric, rel=1e-6, abs=1e-7), (source, name)
+
+
+@pytest.mark.parametrize("source, caret", [("sin(x,,)", 6), ("sin(,x)", 4), ("maximum(x,,y)", 10)])
+def test_a_missing_argument_inside_a_call_is_named_as_such(source, caret):
+    with pytest.raises(ExpressionError, match="an argument is missing before this comma") as error:
+        parse(source)
+    assert error.value.start == caret

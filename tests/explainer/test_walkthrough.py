@@ -172,3 +172,14 @@ def test_explain_names_values_as_the_code_does():
 def forward_rows(text):
     forward = text.split("Backward pass")[0]
     return {line.split()[0]: line.split()[1:] for line in forward.splitlines()[3:] if line.strip()}
+
+
+def test_two_tensors_given_one_name_are_told_apart_and_names_must_be_a_mapping():
+    a = cr.tensor(2.0, requires_grad=True, name="p")
+    b = cr.tensor(3.0, requires_grad=True, name="p")
+    gradients = cr.explain(a * b).split("Gradients")[1]
+    assert "dz/dp = 3" in gradients and "dz/dp' = 2" in gradients
+    with pytest.raises(TypeError, match="names must map names to tensors"):
+        cr.explain(a * b, names=["x"])
+    with pytest.raises(TypeError, match="names must map names"):
+        cr.explain(a * b, names={1: a})

@@ -249,6 +249,8 @@ class Parser:
     def unexpected(self, token: Token) -> ExpressionError:
         if token.kind == "end":
             return self.error("the expression ends too early", token)
+        if token.text == "," and _inside_call(self.tokens[: self.position - 1]):
+            return self.error("an argument is missing before this comma: write one expression per argument", token)
         if token.text == ",":
             return self.error("a comma outside a function call: tuples are not part of the expression language", token)
         if token.text == ")":

@@ -353,6 +353,12 @@ def _number_name(value: Any) -> str:
 def _name_unnamed(nodes: list[Node], reserved: Any = ()) -> None:
     """Give every node without a name one that no other node uses: the output z (or the next free letter), inputs
     x, y, x3, ..., intermediates from NAME_POOL, then n1, n2, ... Names chosen here are marked ``auto_named``."""
+    seen: set[str] = set()
+    for node in nodes:  # two tensors given the same name: the later ones get a prime, so none is mistaken
+        if node.name and node.kind in ("input", "op"):
+            while node.name in seen:
+                node.name += "'"
+            seen.add(node.name)
     taken = {n.name for n in nodes if n.name} | set(reserved)
     pool = [c for c in NAME_POOL if c not in taken]
     inputs = [c for c in INPUT_POOL if c not in taken]
@@ -386,8 +392,17 @@ def rename(graph: Graph, names: Any, reserved: Any = ()) -> Graph:
     """Name the graph's values as the code does: ``names`` maps names to tensors (``locals()`` works: other
     values are ignored). Values not named there keep their own names or get fresh ones, none of them in
     ``reserved`` (variables the graph does not use, say). Returns the graph."""
+    if not hasattr(names, "items"):
+        raise TypeError(
+            f"names must map names to tensors (a dict, or locals()), got {type(names).__name__}: "
+            "cr.explain(z, names=locals())"
+        )
     chosen: dict[int, str] = {}
-    for key, value in dict(names).items():  # a tensor known by two names keeps the first
+    for key, value in names.items():
+        if not isinstance(key, str):
+            raise TypeError(
+                f"names must map names (str) to tensors, got the key {key!r}"
+            )  # a tensor known by two names keeps the first
         if type(value) is Tensor and not key.startswith("_"):
             chosen.setdefault(id(value), key)
     given = set(chosen.values()) | set(reserved)
