@@ -138,3 +138,11 @@ def test_the_readme_example_runs_on_two_processes(tmp_path):
     line = result.stdout.strip().splitlines()
     assert len(line) == 1 and line[0].startswith("2 processes, training accuracy")  # printed once
     assert float(line[0].split()[-1]) > 0.9 and (tmp_path / "digits.crz").exists()
+
+
+@needs_mpi
+@pytest.mark.parametrize("n", [2, 4])
+def test_data_parallel_corners(n):
+    result = mpiexec(n, "dataparallel_job.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"DataParallel corners ok on {n} processes" in result.stdout
