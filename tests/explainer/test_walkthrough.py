@@ -183,3 +183,10 @@ def test_two_tensors_given_one_name_are_told_apart_and_names_must_be_a_mapping()
         cr.explain(a * b, names=["x"])
     with pytest.raises(TypeError, match="names must map names"):
         cr.explain(a * b, names={1: a})
+
+
+def test_tensors_say_at_which_elements_a_derivative_does_not_exist():
+    x = cr.tensor([-1.0, 0.0, 2.0], requires_grad=True, name="x")
+    text = cr.explain(cr.sum(cr.abs(x) + cr.sqrt(cr.abs(x))))
+    assert "infinite slope at v = 0 (at elements 1 of v)" in text
+    assert "abs has a kink at 0" in text and "(at elements 1 of x)" in text

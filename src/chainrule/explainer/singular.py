@@ -30,11 +30,6 @@ def _all(values: list) -> list:
     return [np.asarray(v, dtype=np.complex128 if np.iscomplexobj(v) else np.float64) for v in values]
 
 
-def _at(mask: Any, values: Any) -> str:
-    """ " at 0" for a number, " at some elements" for an array."""
-    return f" at {format_value(values)}" if np.ndim(values) == 0 else " at some elements"
-
-
 def _local(node: Node, position: int, values: list, graph: Graph) -> Finding | None:
     """What is singular about d node / d input ``position`` at these values, or None."""
     op = ALIASES.get(node.op.name, node.op.name)
@@ -43,39 +38,55 @@ def _local(node: Node, position: int, values: list, graph: Graph) -> Finding | N
     name = graph.nodes[node.inputs[0]].name
     if np.iscomplexobj(a):
         return None
-    if op == "absolute" and np.any(a == 0):
-        return Finding("kink", "abs has a kink at 0: its derivative there is taken as 0 (sign(0) = 0, as in NumPy)")
-    if op == "relu" and np.any(a == 0):
-        return Finding("kink", "relu has a kink at 0: its derivative there is taken as 0 (as in PyTorch)")
-    if op in ("maximum", "minimum", "fmax", "fmin") and np.any(a == b):
-        return Finding("kink", f"{op} has a kink where its operands are equal: each gets half of the gradient")
+    where: list = []
+
+    def hit(mask: Any) -> bool:
+        where[:] = [np.asarray(mask)]
+        return bool(np.any(mask))
+
+    def found(kind: str, message: str) -> Finding:
+        """The finding, saying which elements of an array it concerns."""
+        mask = where[0] if where else np.asarray(True)
+        if mask.ndim:
+            indices = [tuple(int(i) for i in index) for index in np.argwhere(mask)[:4]]
+            shown = ", ".join(str(i[0]) if len(i) == 1 else str(i) for i in indices)
+            more = ", ..." if int(mask.sum()) > 4 else ""
+            message += f" (at elements {shown}{more} of {name})"
+        return Finding(kind, message)
+
+    if op == "absolute" and hit(a == 0):
+        return found("kink", "abs has a kink at 0: its derivative there is taken as 0 (sign(0) = 0, as in NumPy)")
+    if op == "relu" and hit(a == 0):
+        return found("kink", "relu has a kink at 0: its derivative there is taken as 0 (as in PyTorch)")
+    if op in ("maximum", "minimum", "fmax", "fmin") and hit(a == b):
+        return found("kink", f"{op} has a kink where its operands are equal: each gets half of the gradient")
     if op == "clip":
         lo, hi = node.params.get("lo"), node.params.get("hi")
         at = [bound for bound in (lo, hi) if bound is not None and np.any(a == bound)]
-        if at:
-            return Finding(
+        if at and hit(sum((a == bound for bound in at), np.zeros(np.shape(a), dtype=bool))):
+            return found(
                 "kink",
                 f"clip has a kink at its bound {format_value(at[0])}: the derivative there is taken as 1 (the "
                 "gradient passes where lo <= x <= hi)",
             )
-    if op in ("sqrt", "cbrt") and np.any(a == 0):
-        return Finding("undefined", f"{op}({name}) has an infinite slope at {name} = 0")
-    if op in ("arcsin", "arccos") and np.any(np.abs(a) == 1):
-        return Finding("undefined", f"{op}({name}) has an infinite slope at {name} = ±1")
-    if op in ("hypot", "arctan2") and np.any((a == 0) & (b == 0)):
-        return Finding("undefined", f"{op} has no derivative at (0, 0)")
-    if op == "power" and position == 0 and np.any((a == 0) & (b > 0) & (b < 1)):
-        return Finding("undefined", f"{name}**{format_value(b)} has an infinite slope at {name} = 0")
+    if op in ("sqrt", "cbrt") and hit(a == 0):
+        return found("undefined", f"{op}({name}) has an infinite slope at {name} = 0")
+    if op in ("arcsin", "arccos") and hit(np.abs(a) == 1):
+        return found("undefined", f"{op}({name}) has an infinite slope at {name} = ±1")
+    if op in ("hypot", "arctan2") and hit((a == 0) & (b == 0)):
+        return found("undefined", f"{op} has no derivative at (0, 0)")
+    if op == "power" and position == 0 and hit((a == 0) & (b > 0) & (b < 1)):
+        return found("undefined", f"{name}**{format_value(b)} has an infinite slope at {name} = 0")
     if op == "power" and position == 1:
         base = f"{name}**{graph.nodes[node.inputs[1]].name}"
-        if np.any(a < 0):
-            return Finding(
+        if hit(a < 0):
+            return found(
                 "undefined",
                 f"{base} has no derivative in its exponent where {name} < 0 (it is not real for exponents near "
                 f"{format_value(b)}: log({name}) of a negative number)",
             )
-        if np.any((a == 0) & (b <= 0)):
-            return Finding(
+        if hit((a == 0) & (b <= 0)):
+            return found(
                 "undefined",
                 f"{base} has no derivative in its exponent at {name} = 0 with exponent {format_value(b)} "
                 "(0**t jumps from 1 at t = 0 to 0 for t > 0, and log(0) is -inf)",
