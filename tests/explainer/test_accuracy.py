@@ -25,6 +25,7 @@ from chainrule.explainer.accuracy import (
 )
 from chainrule.explainer.expression import build
 from chainrule.explainer.graph import capture
+from chainrule.explainer.singular import singularities
 from chainrule.ops import elementwise
 
 mpmath = pytest.importorskip("mpmath")
@@ -127,13 +128,14 @@ def test_reference_refuses_kinks_domain_edges_arrays_and_unknown_operations():
     assert reference_partials(capture(cr.sum(cr.tanh(w @ w)))) == {"w": None}
     assert reference_partials(capture(cr.sum(cr.tensor(2.0, requires_grad=True, name="s") * 3))) == {"s": None}
 
-    reasons = {
-        "relu(x)": "not differentiable at x = 0; its slope is 0.0 from the left and 1.0 from the right",
-        "sqrt(x)": "'sqrt' has no real value next to this point at x = 0",
-    }
-    for source, reason in reasons.items():
-        result = finite_differences(graph_of(source, x=0.0), graph_of(source, x=0.0).inputs[0])
-        assert result["reference"] is None and reason in result["reference_note"] and result["against"] == "ad"
+    graph = graph_of("relu(x)", x=0.0)
+    result = finite_differences(graph, graph.inputs[0])
+    reason = "not differentiable at x = 0; its slope is 0.0 from the left and 1.0 from the right"
+    assert result["reference"] is None and reason in result["reference_note"] and result["against"] == "ad"
+    # sqrt at 0 has no derivative at all (not a kink with a convention): nothing is measured, see below
+    graph = graph_of("sqrt(x)", x=0.0)
+    result = finite_differences(graph, graph.inputs[0])
+    assert result["reference"] is None and result["against"] is None and "infinite slope" in result["undefined"]
     graph = capture(cr.sum(cr.tanh(w @ w)))
     section = accuracy_section(graph)
     assert "not arrays" in section and "a random unit direction" in section
@@ -323,3 +325,165 @@ def html_unescape(text):
     import html
 
     return html.unescape(text)
+
+
+def plain(section):
+    """The section's text as a reader sees it: no plot, no tags, entities decoded."""
+    return html_unescape(re.sub(r"<[^>]+>", " ", re.sub(r"<svg.*</svg>", "", section, flags=re.S)))
+
+
+def partial_block(section, heading):
+    """The HTML of one partial derivative's part of the panel: from its heading to the next one."""
+    start = section.index(f"<h3>{heading}")
+    end = section.find("<h3>", start + 1)
+    return section[start : end if end >= 0 else len(section)]
+
+
+def closed(figure):
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+
+
+# -- review findings: zero errors, missing derivatives, the y range, underflow, headings ---------------------------
+
+
+@pytest.mark.parametrize("source, values", [("x - x", {"x": 3.0}), ("x*y", {"x": 0.0, "y": 0.0})])
+def test_errors_that_are_all_zero_are_drawn_on_a_labelled_zero_line(source, values):
+    graph = graph_of(source, **values)
+    results = {n.name: finite_differences(graph, n) for n in graph.inputs}
+    assert all(e == 0 for r in results.values() for e in [*r["forward_error"], *r["central_error"], r["ad_error"]])
+    figure = error_figure(results, "z")
+    try:
+        figure.canvas.draw()
+        for axes in figure.axes[:2]:
+            low, high = axes.get_ylim()
+            assert high / low >= 1e3  # a real axis, not a sliver around one value
+            ticks = [t for t in axes.get_yticks() if low <= t <= high]
+            assert len(ticks) >= 2
+            drawn = [
+                y
+                for line in axes.get_lines()
+                if line.get_linestyle() != "-" or line.get_marker() != "None"
+                for y in line.get_ydata()
+            ]
+            points = [float(y) for y in drawn if np.isfinite(y)]
+            assert points and all(low < y < high for y in points)  # every point inside the frame
+            assert len(set(points)) == 1  # all on the zero line
+            zero_line = [line for line in axes.get_lines() if list(line.get_ydata()) == [points[0]] * 2]
+            assert zero_line  # the horizontal line they sit on
+            assert "error 0" in [t.get_text() for t in axes.texts]  # labelled on the panel itself
+        labels = [t.get_text() for t in figure.axes[0].get_yticklabels() if t.get_visible()]  # right panel shares it
+        assert sum(bool(label) for label in labels) >= 2
+        legend = [t.get_text() for t in figure.legends[0].get_texts()]
+        assert "error 0, drawn at 1e-18" in legend
+    finally:
+        closed(figure)
+    assert "<svg" in quietly(accuracy_section, graph)
+
+
+@pytest.mark.parametrize(
+    "source, values, name",
+    [("x**x", {"x": 0.0}, "x"), ("x**y", {"x": -2.0, "y": 2.0}, "y"), ("sqrt(x)", {"x": 0.0}, "x")],
+)
+def test_a_partial_derivative_that_does_not_exist_is_said_and_not_compared(source, values, name):
+    graph = graph_of(source, **values)
+    node = next(n for n in graph.inputs if n.name == name)
+    reason = singularities(graph).reason(node)
+    assert reason
+    result = finite_differences(graph, node)
+    assert result["undefined"] == reason and result["against"] is None and result["ad_error"] is None
+    section = quietly(accuracy_section, graph)
+    text = plain(section)
+    assert f"dz/d{name} does not exist: {reason}" in text
+    assert "(the derivative is 0)" not in text and "A derivative rule may be wrong" not in text
+    block = partial_block(section, f"dz/d{name}")
+    assert f"dz/d{name} does not exist: {reason}" in plain(block)
+    assert "automatic differentiation (chainrule)" not in block and "error</th>" not in block
+    assert "<th>forward difference</th><th>central difference</th>" in block
+    others = [n.name for n in graph.inputs if n.name != name]
+    if others:  # the partials that exist are still compared and plotted; this one is left off the plot
+        results = {n.name: finite_differences(graph, n) for n in graph.inputs}
+        figure = error_figure(results, "z")
+        try:
+            legend = " ".join(t.get_text() for t in figure.legends[0].get_texts())
+            assert f"dz/d{name}" not in legend and all(f"dz/d{o}" in legend for o in others)
+        finally:
+            closed(figure)
+        assert "<svg" in section and "error of automatic differentiation" in partial_block(section, f"dz/d{others[0]}")
+    else:
+        assert "<svg" not in section and "no plot" in text
+
+
+def test_the_command_line_says_a_missing_derivative_without_warnings(tmp_path):
+    path = tmp_path / "report.html"
+    command = [sys.executable, "-W", "error", "-m", "chainrule", "explain", "x**x", "x=0", "--html", str(path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2  # the derivative does not exist
+    assert "Warning" not in done.stderr and done.stderr.startswith("chainrule: error: dz/dx does not exist")
+    assert "dz/dx does not exist: x**x has no derivative in its exponent" in plain(path.read_text(encoding="utf-8"))
+
+
+def test_the_note_lists_exactly_the_finite_differences_that_are_not_finite():
+    graph = graph_of("x**x", x=0.0)
+    result = finite_differences(graph, graph.inputs[0])
+    assert all(math.isfinite(v) for v in result["forward"]) and result["forward"][0] == pytest.approx(-2.0567, 1e-4)
+    assert not any(math.isfinite(v) for v in result["central"])
+    text = plain(accuracy_section(graph))
+    note = re.search(r"For dz/dx, (.*?) are not finite numbers", text).group(1)
+    assert note == "central differences at all 15 step sizes"
+    assert "-2.05671765275719" in text and "-34.5" in text  # the forward differences are listed
+
+    graph = graph_of("exp(x)", x=709.7)  # only the largest steps overflow
+    result = finite_differences(graph, graph.inputs[0])
+    bad = {
+        kind: [h for h, v in zip(result["steps"], result[kind]) if not math.isfinite(v)]
+        for kind in ("forward", "central")
+    }
+    assert bad["forward"] and len(bad["forward"]) < len(result["steps"])
+    note = re.search(r"For dz/dx, (.*?) are not finite numbers", plain(accuracy_section(graph))).group(1)
+    for kind, steps in bad.items():
+        if steps:
+            listed = re.search(rf"{kind}(?: and central)? differences at \d+ step size\(s\) \(h = ([^)]*)\)", note)
+            assert listed.group(1) == ", ".join(f"{h:.0e}" for h in steps)
+
+
+def test_the_y_range_holds_every_finite_point_when_the_other_panel_has_none(monkeypatch):
+    # without mpmath the errors are against AD; x*sqrt(x) at 1e-30 has no value left of 0, so every central
+    # difference is NaN, and the forward errors are far above 1
+    monkeypatch.setitem(sys.modules, "mpmath", None)
+    graph = graph_of("x*sqrt(x)", x=1e-30)
+    result = finite_differences(graph, graph.inputs[0])
+    assert result["ad_error"] is None and not any(math.isfinite(e) for e in result["central_error"])
+    finite = [e for e in result["forward_error"] if math.isfinite(e)]
+    assert finite and max(finite) > 1e6
+    figure = error_figure({"x": result}, "z")
+    try:
+        for axes in figure.axes[:2]:
+            low, high = axes.get_ylim()
+            assert low < min(finite) and max(finite) < high
+    finally:
+        closed(figure)
+
+
+def test_a_derivative_below_the_smallest_float64_is_said_to_underflow(monkeypatch):
+    graph = graph_of("exp(x)", x=-800.0)
+    result = finite_differences(graph, graph.inputs[0])
+    assert result["ad"] == 0 and 0 < result["reference"] < mpmath.mpf("1e-340") and result["underflow"]
+    text = plain(quietly(accuracy_section, graph))
+    assert "dz/dx underflows float64" in text and "A derivative rule may be wrong" not in text
+    assert "smallest positive float64 (4.9e-324)" in text
+    # an automatic derivative far above the true one is still suspicious, underflow or not
+    monkeypatch.setattr(elementwise.exp, "rules", (lambda g, ans, x: g * ans + 1e-300,))
+    graph = graph_of("exp(x)", x=-800.0)
+    text = plain(accuracy_section(graph))
+    assert "A derivative rule may be wrong" in text and "underflows float64:" not in text
+
+
+def test_headings_give_a_direction_only_for_arrays():
+    section = accuracy_section(graph_of("sin(x*y)", x=2.0, y=3.0))
+    assert "<h3>dz/dx</h3>" in section and "<h3>dz/dy</h3>" in section
+    assert "direction" not in plain(section)
+    w = cr.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True, name="w")
+    section = accuracy_section(capture(cr.sum(cr.tanh(w @ w))))
+    assert re.search(r"<h3>d\w+/dw \(along a random unit direction\)</h3>", section)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .graph import Graph, Node
+from .singular import singularities
 
 STEPS = tuple(10.0**-k for k in range(1, 16))  # finite-difference step sizes, 1e-1 down to 1e-15
 ACCURACY_INPUTS = 4  # inputs compared with finite differences on the page
@@ -26,6 +27,7 @@ DIGITS = 50  # the precision of the reference
 MAX_REFERENCE_NODES = 2000  # a larger graph is not evaluated at 50 digits (it would slow the page down)
 MAX_EXTRA_BITS = 4000  # extra working precision for values of very different sizes, at most
 SUSPICIOUS = 1e-10  # an automatic derivative further than this from the reference gets a note
+SMALLEST = math.ulp(0.0)  # the smallest positive float64, 4.9e-324: a derivative below it underflows to 0
 NO_MPMATH = "(no 50-digit reference: pip install 'chainrule[draw]')"
 
 # Okabe-Ito colours, safe for the common kinds of colour blindness, each with its own marker
@@ -259,9 +261,14 @@ def finite_differences(graph: Graph, node: Node, steps: tuple[float, ...] = STEP
     differentiation and from forward and central differences at each step size, with their errors against the
     50-digit reference where there is one (against the automatic derivative where there is none). Errors are
     relative, or absolute where the derivative they are measured against is 0; an error is NaN where the finite
-    difference is not a finite number."""
+    difference is not a finite number.
+
+    Where the derivative does not exist (``singular.py`` decides, as for the rest of the explainer),
+    ``"undefined"`` says why, and nothing is measured: ``"against"`` and ``"ad_error"`` are None and every error
+    is NaN. ``"underflow"`` is true where the reference is a number too small for float64 (below 4.9e-324)."""
     with np.errstate(all="ignore"):
         graph.walk_back()
+        undefined = singularities(graph).reason(node)
     value = np.asarray(node.value, dtype=np.float64)
     direction = np.ones_like(value)
     if value.size > 1:  # a fixed random unit direction for an array input
@@ -282,6 +289,24 @@ def finite_differences(graph: Graph, node: Node, steps: tuple[float, ...] = STEP
             up, down = f(value + h * direction), f(value - h * direction)
             forward.append((up - base) / h)
             central.append((up - down) / (2 * h))
+    direction_note = None if value.size == 1 else "a random unit direction"
+    if undefined is not None:  # no derivative: nothing to measure the finite differences against
+        return {
+            "ad": ad,
+            "reference": None,
+            "reference_note": "",
+            "against": None,
+            "error_kind": None,
+            "steps": list(steps),
+            "forward": forward,
+            "central": central,
+            "forward_error": [math.nan] * len(steps),
+            "central_error": [math.nan] * len(steps),
+            "ad_error": None,
+            "direction": direction_note,
+            "undefined": undefined,
+            "underflow": False,
+        }
     reference, reason = _reference(graph, node)
     if reference is not None:
         error_of = _errors_against_reference(reference)
@@ -301,7 +326,9 @@ def finite_differences(graph: Graph, node: Node, steps: tuple[float, ...] = STEP
         "forward_error": [error_of(v) for v in forward],
         "central_error": [error_of(v) for v in central],
         "ad_error": None if reference is None else error_of(ad) if math.isfinite(ad) else math.inf,
-        "direction": "the only one" if value.size == 1 else "a random unit direction",
+        "direction": direction_note,  # None for a number: its only direction
+        "undefined": None,
+        "underflow": reference is not None and reference != 0 and abs(reference) < SMALLEST,
     }
 
 
@@ -346,6 +373,49 @@ def _error(e: float | None, value: float) -> str:
     return f"{e:.2e}"
 
 
+def _not_finite_note(out: str, name: str, r: dict[str, Any]) -> str | None:
+    """Which finite differences are not finite numbers, forward and central each by its own step sizes."""
+    said = []
+    bad_at = {kind: [h for h, v in zip(r["steps"], r[kind]) if not math.isfinite(v)] for kind in ("forward", "central")}
+    if bad_at["forward"] == bad_at["central"]:
+        bad_at = {"forward and central": bad_at["forward"]}
+    for kind, bad in bad_at.items():
+        if len(bad) == len(r["steps"]) and len(bad) > 1:
+            said.append(f"{kind} differences at all {len(bad)} step sizes")
+        elif bad:
+            said.append(f"{kind} differences at {len(bad)} step size(s) (h = {', '.join(f'{h:.0e}' for h in bad)})")
+    if not said:
+        return None
+    where = "" if r["undefined"] is not None else " and left off the plot"
+    return (
+        f"<p class='note'>For d{_esc(out)}/d{_esc(name)}, {' and '.join(said)} are not finite numbers: the function "
+        f"or the difference quotient overflows, or the function has no value a step away. They are marked in the "
+        f"table{where}.</p>"
+    )
+
+
+def _suspicious_note(out: str, name: str, r: dict[str, Any]) -> str | None:
+    """A note where the automatic derivative is further from the reference than rounding explains: a derivative
+    rule may be wrong, unless the derivative is too small for float64 and chainrule's 0 is all float64 holds."""
+    if r["ad_error"] is None or r["ad_error"] <= SUSPICIOUS:
+        return None
+    partial = f"d{_esc(out)}/d{_esc(name)}"
+    if r["underflow"] and abs(r["ad"]) <= SMALLEST:
+        import mpmath
+
+        return (
+            f"<p class='note'>{partial} underflows float64: it is {_esc(mpmath.nstr(r['reference'], 3))} by the "
+            f"{DIGITS}-digit reference, below the smallest positive float64 ({SMALLEST:.1e}), so float64 cannot "
+            f"hold it (chainrule gives {_number(r['ad'], shortest=True)}). The error of {_error(r['ad_error'], 0)} "
+            f"({r['error_kind']}) comes from that, not from a derivative rule.</p>"
+        )
+    return (
+        f"<p class='note'><strong>chainrule's {partial} differs from the {DIGITS}-digit reference by "
+        f"{_error(r['ad_error'], r['ad'])} ({r['error_kind']})</strong>: more than rounding explains, unless the "
+        "derivative is a small difference of much larger terms. A derivative rule may be wrong.</p>"
+    )
+
+
 def accuracy_section(graph: Graph) -> str:
     inputs = graph.inputs[:ACCURACY_INPUTS]
     out = graph.output.name
@@ -367,9 +437,16 @@ def accuracy_section(graph: Graph) -> str:
             "numerically at that precision. So a wrong derivative rule would show here as a large error of the "
             "automatic derivative. An error is relative, or absolute where the derivative is 0.</p>"
         )
+    for name, r in results.items():
+        if r["undefined"] is not None:
+            parts.append(
+                f"<p class='note'>d{_esc(out)}/d{_esc(name)} does not exist: {_esc(r['undefined'])}. There is no "
+                "derivative to measure automatic differentiation or finite differences against: no error is given "
+                "for it, and it is left off the plot.</p>"
+            )
     without: dict[str, list[str]] = {}  # why there is no reference: the partial derivatives it concerns
     for name, r in results.items():
-        if r["against"] != "reference":
+        if r["against"] == "ad":
             without.setdefault(r["reference_note"], []).append(f"d{out}/d{name}")
     for note, partials in without.items():
         parts.append(
@@ -385,29 +462,15 @@ def accuracy_section(graph: Graph) -> str:
     if len(graph.inputs) > ACCURACY_INPUTS:
         parts.append(f"<p class='note'>(the first {ACCURACY_INPUTS} of {len(graph.inputs)} inputs)</p>")
     for name, r in results.items():
-        bad = [
-            h
-            for h, fw, cv in zip(r["steps"], r["forward"], r["central"])
-            if not (math.isfinite(fw) and math.isfinite(cv))
-        ]
-        if bad:
-            parts.append(
-                f"<p class='note'>For d{_esc(out)}/d{_esc(name)}, finite differences at {len(bad)} step size(s) "
-                f"(h = {', '.join(f'{h:.0e}' for h in bad)}) are not finite numbers: the function or the difference "
-                "quotient overflows, or the function has no value a step away. They are marked in the table and "
-                "left off the plot.</p>"
-            )
-        if r["ad_error"] is not None and not r["ad_error"] <= SUSPICIOUS:
-            parts.append(
-                f"<p class='note'><strong>chainrule's d{_esc(out)}/d{_esc(name)} differs from the {DIGITS}-digit "
-                f"reference by {_error(r['ad_error'], r['ad'])} ({r['error_kind']})</strong>: more than rounding "
-                "explains, unless the derivative is a small difference of much larger terms. A derivative rule "
-                "may be wrong.</p>"
-            )
+        parts.extend(note for note in (_not_finite_note(out, name, r), _suspicious_note(out, name, r)) if note)
     if not results:
         parts.append("<p class='note'>No input requires grad: there is no derivative to compare.</p></section>")
         return "\n".join(parts)
-    parts.append(plot(results, out))
+    plotted = {name: r for name, r in results.items() if r["undefined"] is None}
+    if plotted:
+        parts.append(plot(plotted, out))
+    else:
+        parts.append("<p class='note'>(no plot: no partial derivative here exists, so there is no error to draw)</p>")
     for name, r in results.items():
         parts.append(_partial_table(out, name, r))
     parts.append("</section>")
@@ -415,16 +478,31 @@ def accuracy_section(graph: Graph) -> str:
 
 
 def _partial_table(out: str, name: str, r: dict[str, Any]) -> str:
+    partial = f"d{_esc(out)}/d{_esc(name)}"
+    heading = f"<h3>{partial}</h3>" if r["direction"] is None else f"<h3>{partial} (along {r['direction']})</h3>"
+    if r["undefined"] is not None:  # the finite differences as computed, nothing to measure them against
+        rows = "".join(
+            f"<tr><td>{h:.0e}</td><td>{_number(fw)}</td><td>{_number(cv)}</td></tr>"
+            for h, fw, cv in zip(r["steps"], r["forward"], r["central"])
+        )
+        return (
+            f"{heading}<p class='note'>{partial} does not exist: {_esc(r['undefined'])}.</p>"
+            f"<table><tr><th>step h</th><th>forward difference</th><th>central difference</th></tr>{rows}</table>"
+            "<p class='note'>No automatic derivative and no errors: there is no derivative to measure them "
+            "against.</p>"
+        )
     kind = f"{r['error_kind']} error"
     ad = _number(r["ad"], shortest=True)
     lines = [f"<tr><td>automatic differentiation (chainrule)</td><td><code>{ad}</code></td></tr>"]
     if r["reference"] is not None:
         import mpmath
 
+        why = "; the derivative underflows float64" if r["underflow"] else ""
         lines.append(
             f"<tr><td>{DIGITS}-digit reference (mpmath)</td>"
             f"<td><code>{_esc(mpmath.nstr(r['reference'], DIGITS))}</code></td></tr>"
-            f"<tr><td>error of automatic differentiation</td><td>{_error(r['ad_error'], r['ad'])} ({kind})</td></tr>"
+            f"<tr><td>error of automatic differentiation</td>"
+            f"<td>{_error(r['ad_error'], r['ad'])} ({kind}{why})</td></tr>"
         )
     else:
         lines.append(f"<tr><td>{DIGITS}-digit reference</td><td>{_esc(r['reference_note'])}</td></tr>")
@@ -436,7 +514,7 @@ def _partial_table(out: str, name: str, r: dict[str, Any]) -> str:
         for h, fw, fe, cv, ce in columns
     )
     return (
-        f"<h3>d{_esc(out)}/d{_esc(name)} (direction: {r['direction']})</h3>"
+        f"{heading}"
         f"<table>{''.join(lines)}</table>"
         f"<table><tr><th>step h</th><th>forward difference</th><th>{kind}</th>"
         f"<th>central difference</th><th>{kind}</th></tr>{rows}</table>"
@@ -469,10 +547,13 @@ def plot(results: dict[str, dict], output: str) -> str:
 def error_figure(results: dict[str, dict], output: str) -> Any:
     """The matplotlib figure of ``plot``: two panels side by side, forward and central differences, each with
     one curve per partial derivative (its own colour and marker) and that partial's automatic derivative as a
-    large point of the same colour and marker at the left, where the step sizes (growing to the right) end."""
+    large point of the same colour and marker at the left, where the step sizes (growing to the right) end.
+    A partial derivative that does not exist is left off. Both panels share one y range holding every finite
+    point; an error of exactly 0 is drawn on a labelled line below the others."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import NullLocator
 
+    results = {name: r for name, r in results.items() if r.get("undefined") is None}
     every = [
         e
         for r in results.values()
@@ -483,13 +564,21 @@ def error_figure(results: dict[str, dict], output: str) -> Any:
     floor = min([1e-18] + [e / 10 for e in positive])  # an error of exactly 0 is drawn at the bottom
     exact_somewhere = any(e == 0 for e in every)
     kinds = {r["error_kind"] for r in results.values()}
+    eps = float(np.finfo(np.float64).eps)
+    # one y range for both panels (they share it), set from every point drawn in either: a panel without a
+    # finite point must not cut off the other's; at least 4 decades, so a single value still gets ticks
+    drawn = [max(e, floor) for e in every] + ([eps] if "relative" in kinds else [])
+    ylim = (floor, 1.0)
+    if every:
+        ylim = (min(drawn) / 4, max(drawn) * 4)
+        ylim = (ylim[0], max(ylim[1], ylim[0] * 1e4))
     if kinds == {"relative"}:
         ylabel = short = "relative error"
     elif kinds == {"absolute"}:
         ylabel, short = "absolute error (the derivative is 0)", "absolute error"
     else:
         ylabel, short = "error: relative, absolute where the derivative is 0", "relative / absolute error"
-    steps = [h for r in results.values() for h in r["steps"]]
+    steps = [h for r in results.values() for h in r["steps"]] or list(STEPS)
     ad_x = min(steps) / 100  # the automatic derivative has no step: its points stand left of the smallest one
     ticks = [ad_x] + [h for h in sorted(set(steps)) if round(math.log10(h)) % 3 == 0]
     labels = ["AD"] + [f"{h:.0e}" for h in ticks[1:]]
@@ -521,15 +610,25 @@ def error_figure(results: dict[str, dict], output: str) -> Any:
                 )
                 entries.setdefault(f"d{output}/d{name}{shown}: chainrule (AD)", point)
         if "relative" in kinds:
-            eps = float(np.finfo(np.float64).eps)
             guide = axes.axhline(eps, color="#555555", linestyle=":", linewidth=1.2)
             entries.setdefault("float64 machine epsilon (guide)", guide)
         if exact_somewhere:
             bottom = axes.axhline(floor, color="#999999", linewidth=0.8)
             entries.setdefault(f"error 0, drawn at {floor:.0e}", bottom)
+            axes.annotate(
+                "error 0",
+                xy=(0.99, floor),
+                xycoords=("axes fraction", "data"),
+                xytext=(0, 2),
+                textcoords="offset points",
+                ha="right",
+                va="bottom",
+                fontsize=8,
+                color="#555555",
+            )
+        axes.set_ylim(*ylim)
         points = [e for r in results.values() for e in [*r[f"{kind}_error"], r["ad_error"]] if e is not None]
         if not any(math.isfinite(e) for e in points):
-            axes.set_ylim(floor, 1)
             note = "no finite error to plot:\nsee the notes and the tables"
             axes.text(0.5, 0.5, note, transform=axes.transAxes, ha="center", va="center", fontsize=9)
         axes.axvline(ad_x * 10, color="#cccccc", linewidth=1)
