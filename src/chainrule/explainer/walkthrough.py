@@ -270,13 +270,7 @@ def explain_text(graph: Graph, title: str = "", limit: int | None = 100, order: 
     for step in all_steps:
         node = step.node
         body.append(f"  {node.name} = {definition(graph, node)}")
-        body.append(f"      gradient {arrived_text(node, step.arrived, out, singular.reason(node))}")
-        for edge in step.edges:
-            left, right = edge_text(step, edge)
-            body.append(f"      {left:<38} {right}")
-            finding = singular.edges.get((node.index, edge.position))
-            if finding is not None:
-                body.append(f"      {FINDING_HEAD[finding.kind]}: {finding.message}")
+        body += [f"      {line}" for line in step_lines(graph, step)]
     lines += _limited(body, None if limit is None else 2 * limit)
     lines.append("")
     lines.append("Gradients")
@@ -292,6 +286,21 @@ def explain_text(graph: Graph, title: str = "", limit: int | None = 100, order: 
     text = Explanation("\n".join(lines))
     text.graph = graph
     return text
+
+
+def step_lines(graph: Graph, step: Step) -> list[str]:
+    """One operation of the backward pass in words: the gradient arriving, then for each input the local
+    derivative and what the input receives, and what is singular there."""
+    singular = singularities(graph)
+    node = step.node
+    lines = [f"gradient {arrived_text(node, step.arrived, graph.output, singular.reason(node))}"]
+    for edge in step.edges:
+        left, right = edge_text(step, edge)
+        lines.append(f"{left:<38} {right}")
+        finding = singular.edges.get((node.index, edge.position))
+        if finding is not None:
+            lines.append(f"{FINDING_HEAD[finding.kind]}: {finding.message}")
+    return lines
 
 
 def gradient_text(node: Node, arrived: list[tuple[Node, Any, int]], graph: Graph) -> str:
@@ -363,14 +372,9 @@ def frames(graph: Graph) -> list[Frame]:
     so_far: dict[int, list[tuple[Node, Any, int]]] = {}
     for k, step in enumerate(steps):
         node = step.node
-        lines = [f"gradient arriving: {arrived_text(node, step.arrived, out, singular.reason(node))}"]
+        lines = step_lines(graph, step)
         edges = []
         for edge in step.edges:
-            left, right = edge_text(step, edge)
-            lines.append(f"{left}   {right}")
-            finding = singular.edges.get((node.index, edge.position))
-            if finding is not None:
-                lines.append(f"{FINDING_HEAD[finding.kind]}: {finding.message}")
             edges.append((edge.source.index, node.index, edge.position))
             so_far.setdefault(edge.source.index, []).append((node, edge.sent, edge.position))
         sums = {}
