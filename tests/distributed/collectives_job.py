@@ -104,6 +104,35 @@ def main() -> None:
         assert "rank 0: shape (1,)" in str(error) and (n == 1 or f"rank {n - 1}: shape ({n},)" in str(error))
     else:
         raise AssertionError("a shape mismatch was not caught")
+    # under cr.jit a collective cannot be replayed: the call runs eagerly, with the right values
+    import warnings
+
+    @cr.jit
+    def jitted(t):
+        return cr.sum(dist.all_reduce(t * 2, "mean"))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for k in range(3):
+            np.testing.assert_allclose(jitted(cr.tensor(x + k)).item(), 2 * np.sum(sum(everyone) / n + k))
+
+    if n > 1:  # every kind of disagreement is an error on every process, not a hang or garbage
+        cases = [
+            ("every process must pass the same arguments", lambda: dist.all_reduce(x, "sum" if me else "mean")),
+            ("op must be one of", lambda: dist.all_reduce(x, "sum" if me else "product")),
+            ("the same number of axes", lambda: dist.all_gather(np.ones((2,) * (me % 2 + 1)), axis=-1)),
+            ("out of range", lambda: dist.all_gather(np.ones((2,) * (me % 2 + 1)), axis=1)),
+            ("every process must pass the same arguments", lambda: dist.broadcast(x, root=me % 2)),
+            ("cannot sum booleans", lambda: dist.all_reduce(x > 0, "sum")),
+            ("needs real numbers", lambda: dist.all_reduce(x + 1j, "max")),
+        ]
+        for words, call in cases:
+            try:
+                call()
+            except dist.DistributedError as error:
+                assert words in str(error), (words, str(error))
+            else:
+                raise AssertionError(f"not refused: {words}")
     dist.barrier()
     if dist.is_main():
         print(f"collectives ok on {n} processes")

@@ -146,3 +146,27 @@ def test_data_parallel_corners(n):
     result = mpiexec(n, "dataparallel_job.py")
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"DataParallel corners ok on {n} processes" in result.stdout
+
+
+@needs_mpi
+@pytest.mark.parametrize("n", [2, 3])
+def test_data_parallel_where_a_review_broke_it(n):
+    result = mpiexec(n, "dataparallel_more_job.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"DataParallel review cases ok on {n} processes" in result.stdout
+
+
+def test_shard_wants_a_whole_number_of_examples():
+    for bad in (10.0, -1, True, "10"):
+        with pytest.raises(ValueError, match="non-negative integer"):
+            dist.shard(bad)
+    assert len(dist.shard(np.int64(10))) == 10
+
+
+def test_a_collective_inside_a_jitted_function_in_a_world_of_one():
+    @cr.jit
+    def f(x):
+        return cr.sum(dist.all_reduce(x * 2, "mean"))
+
+    assert f(cr.tensor([1.0, 2.0])).item() == 6.0
+    assert f(cr.tensor([1.0, 3.0])).item() == 8.0

@@ -38,7 +38,10 @@ def _mpi_op(op: str) -> Any:
 
 
 def _buffer(xp: Any, x: Any) -> Any:
-    """A contiguous array MPI can read, of the same shape (a strided view is copied)."""
+    """A contiguous array MPI can read, of the same shape (a strided view is copied). A value cr.jit is tracing is
+    read out as it is, which makes that call run eagerly: a collective is not replayed."""
+    if world.world_size() > 1 and type(x).__module__.startswith("chainrule"):  # a traced value: read it out
+        x = x.__array__()
     x = xp.asarray(x)
     return x if x.flags.c_contiguous else xp.ascontiguousarray(x).reshape(x.shape)
 
@@ -155,22 +158,34 @@ RULES["all_gather"] = lambda prim, values, batched, params, size: prim(
 # -- the public functions: checked arguments, tensors or arrays ---------------------------------------------------
 
 
-def _check_same(what: str, x: Any, axis: int | None = None) -> list[tuple]:
-    """Every process's (shape, dtype), compared; a mismatch raises the same error on every process."""
+def _agree(what: str, x: Any, problem: str | None, settings: tuple, axis: int | None = None) -> list[tuple]:
+    """Every process's (shape, dtype, settings, problem with its arguments), exchanged in one small collective
+    and compared: a bad argument or a mismatch on any process raises the same error on every process (raising
+    before the exchange would leave the others waiting in it)."""
     data = constant(x)
     shape = tuple(int(n) for n in getattr(data, "shape", ()))
     dtype = str(getattr(data, "dtype", type(data).__name__))
     c = world.comm()
-    if c is None or world.world_size() == 1:
-        return [(shape, dtype)]
-    every = c.allgather((shape, dtype))
-    if axis is not None:
-        compared = [(s[:axis] + s[axis + 1 :] if len(s) > axis else s, d) for s, d in every]
+    mine = (shape, dtype, settings, problem)
+    every = c.allgather(mine) if c is not None and world.world_size() > 1 else [mine]
+    for r, (_, _, _, trouble) in enumerate(every):
+        if trouble is not None:
+            raise (ValueError if len(every) == 1 else DistributedError)(
+                trouble if len(every) == 1 else f"{trouble} (on rank {r})"
+            )
+    listed = "; ".join(f"rank {r}: shape {s}, {d}" for r, (s, d, _, _) in enumerate(every))
+    if axis is not None and any(len(s) != len(every[0][0]) for s, _, _, _ in every):
+        raise DistributedError(f"{what}: every process must pass the same number of axes, got {listed}")
+    if any(entry[2] != every[0][2] for entry in every):
+        given = "; ".join(f"rank {r}: {', '.join(map(repr, e[2]))}" for r, e in enumerate(every))
+        raise DistributedError(f"{what}: every process must pass the same arguments, got {given}")
+    if axis is not None:  # all_gather: the same number of axes, the same sizes except along the axis
+        compared = [(len(s), s[:axis] + s[axis + 1 :], d) for s, d, _, _ in every]
+        need = "the same number of axes, dtype and shape except along axis"
     else:
-        compared = every
+        compared = [(s, d) for s, d, _, _ in every]
+        need = "the same shape and dtype"
     if any(entry != compared[0] for entry in compared):
-        listed = "; ".join(f"rank {r}: shape {s}, {d}" for r, (s, d) in enumerate(every))
-        need = "the same shape except along axis" if axis is not None else "the same shape and dtype"
         raise DistributedError(f"{what}: every process must pass {need}, got {listed}")
     return every
 
@@ -181,14 +196,28 @@ def _array_or_tensor(x: Any) -> Any:
     return array_module(x).asarray(x)
 
 
+def _dtype_problem(what: str, x: Any, op: str) -> str | None:
+    kind = getattr(constant(x), "dtype", None)
+    kind = kind.kind if kind is not None else "f"
+    if kind == "b" and op in ("sum", "mean"):
+        return f"{what}: cannot {op} booleans: convert to an integer or float dtype first"
+    if kind == "c" and op in ("max", "min"):
+        return f"{what}: {op} needs real numbers, got a complex dtype"
+    if kind not in "biufc":
+        return f"{what}: needs numbers, got dtype {constant(x).dtype}"
+    return None
+
+
 def all_reduce(x: Any, op: str = "sum", check: bool = True) -> Any:
     """Combine every process's ``x`` elementwise (``op``: "sum", "mean", "max" or "min"); every process gets
     the result. Differentiable: the reverse rule is the all-reduce of the cotangent (sum and mean)."""
-    if op not in OPS:
-        raise ValueError(f"all_reduce: op must be one of {', '.join(OPS)}, got {op!r}")
     x = _array_or_tensor(x)
+    problem = None if op in OPS else f"all_reduce: op must be one of {', '.join(OPS)}, got {op!r}"
+    problem = problem or _dtype_problem("all_reduce", x, op)
     if check:
-        _check_same("all_reduce", x)
+        _agree("all_reduce", x, problem, (op,))
+    elif problem:
+        raise ValueError(problem)
     return _all_reduce(x, op=op)
 
 
@@ -196,29 +225,38 @@ def all_gather(x: Any, axis: int = 0, check: bool = True) -> Any:
     """Every process's ``x`` joined along ``axis`` in rank order (sizes along ``axis`` may differ). Differentiable:
     each process receives its own slice of the summed cotangent."""
     x = _array_or_tensor(x)
-    ndim = len(constant(x).shape)
+    shape = tuple(constant(x).shape)
+    ndim = len(shape)
+    given = axis
+    problem = _dtype_problem("all_gather", x, "gather")
     if ndim == 0:
-        raise ValueError("all_gather: x must have at least one axis (reshape a number to shape (1,))")
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"all_gather: axis {axis} is out of range for shape {tuple(constant(x).shape)}")
-    axis %= ndim
-    every = _check_same("all_gather", x, axis) if check else None
+        problem = "all_gather: x must have at least one axis (reshape a number to shape (1,))"
+    elif not -ndim <= axis < ndim:
+        problem = f"all_gather: axis {axis} is out of range for shape {shape}"
+    if problem is None:
+        axis %= ndim
+    every = _agree("all_gather", x, problem, (given,), axis if problem is None else None) if check else None
     if every is None:
+        if problem:
+            raise ValueError(problem)
         c = world.comm()
-        shapes = c.allgather(tuple(constant(x).shape)) if c is not None else [tuple(constant(x).shape)]
+        shapes = c.allgather(shape) if c is not None and world.world_size() > 1 else [shape]
     else:
-        shapes = [s for s, _ in every]
+        shapes = [s for s, _, _, _ in every]
     return _all_gather(x, axis=axis, sizes=tuple(s[axis] for s in shapes))
 
 
 def broadcast(x: Any, root: int = 0, check: bool = True) -> Any:
     """The root process's ``x``, on every process (each passes a tensor of the same shape). Differentiable: the
     root receives the summed cotangent."""
-    if not 0 <= root < world.world_size():
-        raise ValueError(f"broadcast: root {root} is not a rank of this job of {world.world_size()}")
     x = _array_or_tensor(x)
+    problem = _dtype_problem("broadcast", x, "broadcast")
+    if not (isinstance(root, int) and 0 <= root < world.world_size()):
+        problem = f"broadcast: root {root!r} is not a rank of this job of {world.world_size()}"
     if check:
-        _check_same("broadcast", x)
+        _agree("broadcast", x, problem, (root,))
+    elif problem:
+        raise ValueError(problem)
     return _broadcast(x, root=root)
 
 

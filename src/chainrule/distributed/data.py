@@ -3,6 +3,8 @@ the same on every process for a given seed (the role of PyTorch's DistributedSam
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from . import world
@@ -25,7 +27,7 @@ def shard(
     in step), or with ``drop_last`` the remainder is left out."""
     size = world.world_size() if world_size is None else world_size
     me = world.rank() if rank is None else rank
-    if dataset_length < 0 or int(dataset_length) != dataset_length:
+    if isinstance(dataset_length, bool) or not isinstance(dataset_length, numbers.Integral) or dataset_length < 0:
         raise ValueError(f"shard: dataset_length must be a non-negative integer, got {dataset_length!r}")
     if not 0 <= me < size:
         raise ValueError(f"shard: rank {me} is not in a world of {size}")

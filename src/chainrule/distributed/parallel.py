@@ -40,7 +40,10 @@ class DataParallel:
     """Wrap ``model`` (a chainrule ``nn.Module``): calling the wrapper calls the model; after
     ``loss.backward()`` every parameter's ``.grad`` is the average over processes. Parameters with
     ``requires_grad=False`` are left alone; ``no_sync()`` accumulates gradients locally (gradient accumulation)
-    and the first backward after it averages everything accumulated."""
+    and the first backward after it averages everything accumulated. The averaged gradients are plain values:
+    ``backward(create_graph=True)`` through a DataParallel model gives gradients that cannot be differentiated
+    again. Every process must run its backward pass: one that skips a step, or fails before its first gradient
+    is final, leaves the others waiting."""
 
     def __init__(self, model: Any, bucket_mb: float = 25.0, check: bool = True) -> None:
         world.init()
@@ -49,19 +52,23 @@ class DataParallel:
         self.module = model
         self.bucket_bytes = int(bucket_mb * 2**20)
         self.size = world.world_size()
+        # a communicator of its own: its buckets never interleave with another wrapper's or a model's collectives
+        self.comm = world.comm().Dup() if self.size > 1 else None
         self._sync = True
         named = list(model.named_parameters())
         if check:
             self._check_same_model(named)
         self._broadcast_state(model)
-        self.params = [p for _, p in named if p.requires_grad]
+        # every parameter has a place in a bucket (one frozen now may be trained later); the trained ones tell
+        # the engine to call back as soon as their gradient is final
+        self.params = [p for _, p in named]
         self.buckets = self._make_buckets(self.params)
         self._bucket_of = {id(p): b for b in self.buckets for p in b.params}
         self._pending = False
         self._next = 0  # the next bucket to send
-        self._handles = (
-            [p.register_post_accumulate_grad_hook(self._ready) for p in self.params] if self.size > 1 else []
-        )
+        hooked = [p for p in self.params if p.requires_grad] if self.size > 1 else []
+        self._handles = [p.register_post_accumulate_grad_hook(self._ready) for p in hooked]
+        self._hooked = {id(p) for p in hooked}
 
     # -- the model, unchanged ------------------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -119,15 +126,18 @@ class DataParallel:
                 )
 
     def _broadcast_state(self, model: Any) -> None:
-        """Rank 0's values into every process's parameters, in place (optimizers made earlier keep working)."""
-        c = world.comm()
-        if c is None or self.size == 1:
+        """Rank 0's values into every process's parameters, in place where the memory allows (optimizers made
+        earlier keep working; a 0-d parameter's number is replaced)."""
+        if self.comm is None:
             return
         for _, p in model.named_parameters():
             data = p.data
-            buffer = data if data.flags.c_contiguous else array_module(data).ascontiguousarray(data)
-            c.Bcast(buffer, root=0)
-            if buffer is not data:
+            writable = getattr(data, "flags", None) is not None and data.flags.writeable and data.ndim > 0
+            buffer = data if writable and data.flags.c_contiguous else array_module(data).array(data, order="C")
+            self.comm.Bcast(buffer, root=0)
+            if not writable:
+                p.data = buffer[()] if buffer.ndim == 0 else buffer
+            elif buffer is not data:
                 data[...] = buffer
 
     def _make_buckets(self, params: list[Tensor]) -> list[_Bucket]:
@@ -153,40 +163,65 @@ class DataParallel:
             return
         if not self._pending:
             self._pending = True
-            engine.queue_callback(self._finish)
+            engine.queue_callback(self._finish)  # also run when backward() fails, so the processes stay paired
+            self._follow_freezing()
         self._bucket_of[id(p)].ready.add(id(p))
         # Collectives must start in the same order on every process: buckets go strictly in their order, each as
         # soon as it and every bucket before it are complete.
-        while self._next < len(self.buckets) and len(self.buckets[self._next].ready) == len(
-            self.buckets[self._next].params
-        ):
+        while self._next < len(self.buckets) and self._complete(self.buckets[self._next]):
             self._send(self.buckets[self._next])
             self._next += 1
+        self._progress()
+
+    def _complete(self, bucket: _Bucket) -> bool:
+        """Every trained parameter of the bucket has its gradient (frozen ones send zeros, or nothing)."""
+        return all(id(p) in bucket.ready or not p.requires_grad for p in bucket.params)
+
+    def _follow_freezing(self) -> None:
+        """A parameter unfrozen after wrapping is hooked now: its gradient comes when the pass ends, and its
+        bucket waits for it."""
+        for p in self.params:
+            if p.requires_grad and id(p) not in self._hooked:
+                self._handles.append(p.register_post_accumulate_grad_hook(self._ready))
+                self._hooked.add(id(p))
+
+    def _progress(self) -> None:
+        """MPI moves data of a nonblocking collective only inside MPI calls: test the ones in flight while
+        backward runs, so they advance behind it."""
+        from mpi4py import MPI
+
+        flying = [b.request for b in self.buckets[: self._next] if b.request is not None]
+        if flying:
+            MPI.Request.Testall(flying)
 
     def _send(self, bucket: _Bucket) -> None:
-        """Pack the bucket's gradients into its buffer and start their all-reduce. The buffers are allocated once
-        and reused every step: MPI moves memory it has seen before much faster (fresh pages cost ten times the
-        transfer for a few megabytes)."""
+        """Pack the bucket's gradients, then one flag per parameter saying whether it has one, into the bucket's
+        buffer and start their all-reduce. The buffers are allocated once and reused every step: MPI moves
+        memory it has seen before much faster (fresh pages cost ten times the transfer for a few megabytes)."""
         from mpi4py import MPI
 
         if bucket.buffer is None:
             first = bucket.params[0].data
             xp = array_module(first)
-            total = sum(p.data.size for p in bucket.params)
+            total = sum(int(p.data.size) for p in bucket.params) + len(bucket.params)
             bucket.buffer = xp.empty(total, dtype=first.dtype)
             bucket.result = xp.empty(total, dtype=first.dtype)
         offset = 0
         for p in bucket.params:
-            n = p.data.size
+            n = int(p.data.size)
             if p.grad is None:
                 bucket.buffer[offset : offset + n] = 0
             else:
                 bucket.buffer[offset : offset + n] = p.grad.data.reshape(-1)
             offset += n
-        bucket.request = world.comm().Iallreduce(bucket.buffer, bucket.result, op=MPI.SUM)
+        for k, p in enumerate(bucket.params):
+            bucket.buffer[offset + k] = 0 if p.grad is None else 1
+        bucket.request = self.comm.Iallreduce(bucket.buffer, bucket.result, op=MPI.SUM)
 
     def _finish(self) -> None:
-        """After backward: send what is left (zeros for parameters that got no gradient), wait, write averages."""
+        """After backward: send what is left (zeros for parameters that got no gradient), wait, write averages.
+        A parameter no process gave a gradient keeps ``.grad`` None, as with one process (so an optimizer
+        leaves it alone); a frozen one is not touched."""
         from mpi4py import MPI
 
         self._pending = False
@@ -196,16 +231,20 @@ class DataParallel:
         MPI.Request.Waitall([b.request for b in self.buckets])
         for bucket in self.buckets:
             xp = array_module(bucket.result)
+            flags = bucket.result[len(bucket.result) - len(bucket.params) :]
             offset = 0
-            for p in bucket.params:
-                n = p.data.size
+            for p, flag in zip(bucket.params, flags):
+                n = int(p.data.size)
                 total = bucket.result[offset : offset + n].reshape(p.data.shape)
                 offset += n
+                if not p.requires_grad or (flag == 0 and p.grad is None):
+                    continue
                 # the average written straight into the gradient: one pass over the bytes
-                if p.grad is None or p.grad._rg:
-                    p.grad = Tensor(xp.divide(total, self.size))
+                grad = p.grad
+                if grad is None or grad._rg or not getattr(grad.data, "flags", None) or grad.data.ndim == 0:
+                    p.grad = Tensor(xp.divide(total, self.size).astype(p.data.dtype, copy=False))
                 else:
-                    xp.divide(total, self.size, out=p.grad.data)
+                    xp.divide(total, self.size, out=grad.data)
             bucket.ready.clear()
             bucket.request = None
 

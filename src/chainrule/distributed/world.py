@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 _lock = threading.Lock()
-_state: dict[str, Any] = {"comm": None, "rank": 0, "size": 1, "debug": False, "started": False}
+_state: dict[str, Any] = {"comm": None, "rank": 0, "size": 1, "started": False}
 
 # Variables that MPI launchers set in every process they start: a job of several processes without mpi4py
 # must not run as many independent worlds of one.
@@ -25,14 +25,9 @@ class DistributedError(RuntimeError):
     """A collective that cannot work: shapes or dtypes that differ between processes, a missing MPI."""
 
 
-def init(debug: bool | None = None) -> None:
-    """Join the job (idempotent). ``debug=True`` (or the environment variable CHAINRULE_DISTRIBUTED_DEBUG=1)
-    makes every collective first check, with a cheap collective, that all processes pass the same shape and
-    dtype, so a mismatch raises a clear error on every process instead of hanging or mixing up data."""
+def init() -> None:
+    """Join the job (idempotent); every function here calls it, so calling it first is only for clarity."""
     with _lock:
-        if debug is None:
-            debug = os.environ.get("CHAINRULE_DISTRIBUTED_DEBUG", "") not in ("", "0")
-        _state["debug"] = bool(debug) or _state["debug"]
         if _state["started"]:
             return
         try:
@@ -54,7 +49,8 @@ def init(debug: bool | None = None) -> None:
 
 def _end_the_job_on_an_uncaught_exception(comm: Any) -> None:
     """An exception that ends one process would leave the others waiting in a collective forever: print it,
-    then abort the whole job (mpiexec exits non-zero within seconds)."""
+    then abort the whole job (mpiexec exits non-zero within seconds). A process that leaves by sys.exit() or
+    ends its script early is not an error to Python; the others then wait: raise an exception instead."""
     previous = sys.excepthook
 
     def abort(kind: type[BaseException], error: BaseException, traceback: Any) -> None:
@@ -89,11 +85,6 @@ def world_size() -> int:
 def is_main() -> bool:
     """Whether this is rank 0, the process that prints and writes files."""
     return rank() == 0
-
-
-def debug() -> bool:
-    init()
-    return _state["debug"]
 
 
 def barrier() -> None:

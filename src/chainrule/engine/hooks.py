@@ -6,7 +6,8 @@
   ``.grad`` holds this pass's gradient — during the pass, not after it: a leaf's gradient is final once the
   node that consumed it first in the forward pass has been walked (every later consumer is walked before it).
   Data-parallel training starts sending gradients there while backward goes on.
-- ``queue_callback(fn)``, called during a backward pass (from a hook): ``fn()`` runs when that pass has ended.
+- ``queue_callback(fn)``, called during a backward pass (from a hook): ``fn()`` runs when that pass has ended,
+  also when it ended with an error.
 
 None of this costs anything until a hook is registered: the engine checks one flag.
 """
@@ -140,8 +141,9 @@ class callbacks:
     def __exit__(self, kind: Any, error: Any, traceback: Any) -> None:
         queue = _local.queue
         try:
-            if kind is None:
-                while queue:  # a callback may queue another
-                    queue.pop(0)()
+            # also when the pass failed: a callback may finish what hooks started (data-parallel training must
+            # complete the collectives it began, or the processes fall out of step)
+            while queue:  # a callback may queue another
+                queue.pop(0)()
         finally:
             _local.queue = self.outer
