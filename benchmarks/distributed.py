@@ -95,17 +95,20 @@ def digits(batch: int):
     return x[:batch].astype(np.float64), data.target[:batch]
 
 
-def conv_net():
+def conv_net(width: int = 16, hidden: int = 0):
+    """The digits conv net of the examples; ``width`` channels, and a hidden layer of ``hidden`` units before
+    the last (0: none) to give it gradients of several megabytes."""
     cr.manual_seed(0)
+    head = [nn.Linear(8 * width, hidden), nn.ReLU(), nn.Linear(hidden, 10)] if hidden else [nn.Linear(8 * width, 10)]
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1),
+        nn.Conv2d(1, width, 3, padding=1),
         nn.ReLU(),
         nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1),
+        nn.Conv2d(width, 2 * width, 3, padding=1),
         nn.ReLU(),
         nn.MaxPool2d(2),
         nn.Flatten(),
-        nn.Linear(128, 10),
+        *head,
     )
 
 
@@ -125,7 +128,7 @@ def overlap(global_batch: int) -> dict:
     x, y = digits(global_batch)
     me, n = dist.rank(), dist.world_size()
     x, y = x[me::n], y[me::n]
-    wrapped = dist.DataParallel(conv_net())
+    wrapped = dist.DataParallel(conv_net(64, 4096), bucket_mb=1.0)  # 4.4M parameters, 35 MB of gradients
     opt = optim.SGD(wrapped.parameters(), lr=0.01)
     step = training_step(wrapped, opt, x, y, global_batch)
     grads = np.ones(sum(p.data.size for p in wrapped.parameters()), dtype=np.float64)

@@ -28,12 +28,12 @@ from .world import DistributedError
 
 
 class _Bucket:
-    __slots__ = ("params", "ready", "buffer", "result", "request")
+    __slots__ = ("params", "ready", "buffer", "result", "grads", "request")
 
     def __init__(self, params: list[Tensor]) -> None:
         self.params = params
         self.ready: set[int] = set()
-        self.buffer = self.result = self.request = None
+        self.buffer = self.result = self.grads = self.request = None
 
 
 class DataParallel:
@@ -43,7 +43,9 @@ class DataParallel:
     and the first backward after it averages everything accumulated. The averaged gradients are plain values:
     ``backward(create_graph=True)`` through a DataParallel model gives gradients that cannot be differentiated
     again. Every process must run its backward pass: one that skips a step, or fails before its first gradient
-    is final, leaves the others waiting."""
+    is final, leaves the others waiting. A gradient that was None becomes a view of the wrapper's own buffer,
+    reused at the next averaging (as PyTorch's ``gradient_as_bucket_view``): new memory costs more than the
+    transfer on some machines. Copy a ``.grad`` you want to keep past the next backward."""
 
     def __init__(self, model: Any, bucket_mb: float = 25.0, check: bool = True) -> None:
         world.init()
@@ -204,8 +206,9 @@ class DataParallel:
             first = bucket.params[0].data
             xp = array_module(first)
             total = sum(int(p.data.size) for p in bucket.params) + len(bucket.params)
-            bucket.buffer = xp.empty(total, dtype=first.dtype)
-            bucket.result = xp.empty(total, dtype=first.dtype)
+            bucket.buffer = xp.zeros(total, dtype=first.dtype)
+            bucket.result = xp.zeros(total, dtype=first.dtype)
+            bucket.grads = xp.zeros(total, dtype=first.dtype)
         offset = 0
         for p in bucket.params:
             n = int(p.data.size)
@@ -231,20 +234,20 @@ class DataParallel:
         MPI.Request.Waitall([b.request for b in self.buckets])
         for bucket in self.buckets:
             xp = array_module(bucket.result)
+            xp.divide(bucket.result, self.size, out=bucket.grads)  # one pass, into memory used every step
             flags = bucket.result[len(bucket.result) - len(bucket.params) :]
             offset = 0
             for p, flag in zip(bucket.params, flags):
                 n = int(p.data.size)
-                total = bucket.result[offset : offset + n].reshape(p.data.shape)
+                average = bucket.grads[offset : offset + n].reshape(p.data.shape)
                 offset += n
                 if not p.requires_grad or (flag == 0 and p.grad is None):
                     continue
-                # the average written straight into the gradient: one pass over the bytes
                 grad = p.grad
                 if grad is None or grad._rg or not getattr(grad.data, "flags", None) or grad.data.ndim == 0:
-                    p.grad = Tensor(xp.divide(total, self.size).astype(p.data.dtype, copy=False))
+                    p.grad = Tensor._from_op(average[()] if average.ndim == 0 else average, None)
                 else:
-                    xp.divide(total, self.size, out=grad.data)
+                    grad.data[...] = average
             bucket.ready.clear()
             bucket.request = None
 
