@@ -186,6 +186,16 @@ CALLS = {
         ),  # fmt: skip
         [(3, 4), (4,)],
     ),
+    "fft": (
+        lambda a: cr.stack(
+            [
+                cr.abs(cr.fft.fft(a, axis=0))[:3],
+                cr.abs(cr.fft.ifft(a, n=4))[:3],
+                cr.fft.irfft(cr.fft.rfft(a, axis=1), 4, axis=1)[:3],
+            ]
+        ),
+        [(3, 4)],
+    ),
     "collectives": (
         lambda a: cr.stack(
             [

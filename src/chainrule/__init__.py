@@ -169,7 +169,7 @@ from .transforms import (
 )
 
 # isort: split
-from . import linalg, nn, optim  # built on everything above
+from . import fft, linalg, nn, optim  # built on everything above
 from .jit import JitWarning, jit  # noqa: E402  (traces everything above)
 from .nn.init import manual_seed
 from .serialization import CheckpointError, load, save

@@ -14,7 +14,7 @@ _CONSTANT_FUNCTIONS = {"argsort", "argpartition", "argmax", "argmin", "matrix_ra
 
 def _name(function: object) -> str:
     module = getattr(function, "__module__", "numpy") or "numpy"
-    prefix = "np.linalg." if "linalg" in module else "np."
+    prefix = "np.linalg." if "linalg" in module else "np.fft." if module.startswith("numpy.fft") else "np."
     return prefix + function.__name__  # type: ignore[attr-defined]
 
 
@@ -22,7 +22,8 @@ def numpy_support_table() -> str:
     """A Markdown table: the NumPy functions and ufuncs that work on tensors, and how."""
     functions = sorted({_name(f) for f in ARRAY_FUNCTIONS})
     linalg = [n for n in functions if n.startswith("np.linalg.")]
-    plain = [n for n in functions if not n.startswith("np.linalg.")]
+    fourier = [n for n in functions if n.startswith("np.fft.")]
+    plain = [n for n in functions if not n.startswith(("np.linalg.", "np.fft."))]
     constant = [n for n in functions if n.rsplit(".", 1)[1] in _CONSTANT_FUNCTIONS]
     rows = [
         (
@@ -31,6 +32,7 @@ def numpy_support_table() -> str:
         ),
         ("functions, differentiable", [n for n in plain if n not in constant]),
         ("`np.linalg`, differentiable", [n for n in linalg if n not in constant]),
+        ("`np.fft`, differentiable", fourier),
         (
             "results that need no gradient (integers, or derivative 0)",
             sorted(constant + [f"np.{n}" for n in CONSTANT_UFUNCS]),

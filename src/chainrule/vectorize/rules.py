@@ -362,7 +362,15 @@ _LINALG = (
     "sign_of_det",
 )
 
+
+def _one_axis(prim, values, batched, params, size):
+    """A transform along one axis: that axis moves past the batch axis (a negative one counts from the end)."""
+    axis = params.get("axis", -1)
+    return prim(stacked(values[0], batched[0], size), **{**params, "axis": axis if axis < 0 else axis + 1})
+
+
 RULES: dict[str, Any] = {
+    **{name: _one_axis for name in ("fft", "ifft", "rfft", "irfft")},
     **{name: elementwise for name in _ELEMENTWISE_TOO},
     "where": _where,
     **{name: _with_axis for name in ("sum", "max", "min", "prod", "logsumexp", "softmax", "log_softmax")},
