@@ -1075,7 +1075,69 @@ def run(only: set[str], repeats: int) -> list[tuple[str, str, str, str, str]]:
             add("W5", "micrograd (depth 1,000)", 0, "s", "", w5_micrograd_depth_1000())
     if "W14" in only:
         w14(add)
+    if "W15" in only:
+        w15(add, repeats)
     return rows
+
+
+def w15(add, repeats: int) -> None:
+    """FFT of 2^16 complex numbers and its backward pass, against NumPy's forward plus inverse FFT (the work a
+    hand-written gradient does), and against PyTorch and JAX doing the same."""
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal(2**16) + 1j * rng.standard_normal(2**16)
+    u = rng.standard_normal(2**16) + 1j * rng.standard_normal(2**16)
+
+    def numpy_case():
+        def step():
+            np.fft.fft(z)
+            np.fft.ifft(u)
+
+        return step
+
+    def chainrule_case():
+        t = cr.tensor(z, requires_grad=True)
+
+        def step():
+            t.grad = None
+            cr.fft.fft(t).backward(gradient=u)  # the transform and its backward pass, nothing else
+
+        return step
+
+    def torch_case():
+        import torch
+
+        t = torch.tensor(z, requires_grad=True)
+        w = torch.tensor(u)
+
+        def step():
+            t.grad = None
+            torch.fft.fft(t).backward(w)
+
+        return step
+
+    def jax_case():
+        import jax
+        import jax.numpy as jnp
+
+        jax.config.update("jax_enable_x64", True)
+        w = jnp.asarray(u)
+        a = jnp.asarray(z)
+
+        def step():
+            _, pullback = jax.vjp(jnp.fft.fft, a)
+            pullback(w)[0].block_until_ready()
+
+        return step
+
+    cases = {"NumPy fft + ifft": numpy_case, "chainrule": chainrule_case}
+    if installed("torch"):
+        cases["PyTorch"] = torch_case
+    if installed("jax"):
+        cases["JAX (eager vjp)"] = jax_case
+    res = measure(cases, repeats * 2, inner=10)
+    for name, (median, _) in res.items():
+        note = "target <= 1.2x NumPy's forward + inverse" if name == "chainrule" else ""
+        add("W15", name, median * 1e3, "ms", f"{ratio(res, name, 'NumPy fft + ifft'):.2f}x", note)
 
 
 def w14_job(processes: int, *args: str) -> object:
@@ -1236,7 +1298,7 @@ def main():
     parser.add_argument(
         "--only",
         nargs="*",
-        default=["W1", "W2", "W3", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12", "W13", "W14"],
+        default=["W1", "W2", "W3", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12", "W13", "W14", "W15"],
     )
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--write", action="store_true", help="rewrite benchmarks/RESULTS.md")
