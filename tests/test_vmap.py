@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import chainrule as cr
 import chainrule.distributed as dist
+import chainrule.scipy.special as S
 from chainrule import ops
 from chainrule.nn import functional as F
 from chainrule.primitive import Primitive
@@ -192,6 +193,23 @@ CALLS = {
                 cr.abs(cr.fft.fft(a, axis=0))[:3],
                 cr.abs(cr.fft.ifft(a, n=4))[:3],
                 cr.fft.irfft(cr.fft.rfft(a, axis=1), 4, axis=1)[:3],
+            ]
+        ),
+        [(3, 4)],
+    ),
+    "special": (
+        lambda a: cr.stack(
+            [
+                S.gammaln(a * a + 0.5),
+                S.polygamma(1, a * a + 0.5),
+                S.gamma(a * a + 0.5),
+                S.erfc(a),
+                S.erfinv(cr.tanh(a) * 0.9),
+                S.erfcinv(cr.tanh(a) * 0.9 + 1),
+                S.i0(a) + S.i1(a) + S.iv(1.5, a * a) + S.ive(0.5, a * a),
+                S.i0e(a) + S.i1e(a),
+                S.betaln(a * a + 0.5, a * a + 1.5),
+                S.xlogy(a, a * a + 1) + S.xlog1py(a, a * a),
             ]
         ),
         [(3, 4)],

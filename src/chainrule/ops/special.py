@@ -1,0 +1,150 @@
+"""SciPy's special functions as primitives (the scipy extra): forward by ``scipy.special``, rules beside each.
+
+Every rule is written with chainrule's operations, so it can be differentiated again (digamma's derivative is
+polygamma(1, ·), whose derivative is polygamma(2, ·), and so on).
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..primitive import constant, defjvp_elementwise, defvjp, describe, primitive
+from .elementwise import absolute, exp, log, log1p, sign, where
+
+
+def _sp():
+    import scipy.special
+
+    return scipy.special
+
+
+@primitive("gammaln")
+def gammaln(xp, x):
+    return _sp().gammaln(x)
+
+
+@primitive("digamma")
+def digamma(xp, x):
+    return _sp().digamma(x)
+
+
+@primitive("polygamma")
+def polygamma(xp, x, n=0):
+    return _sp().polygamma(n, x)
+
+
+@primitive("gamma")
+def gamma(xp, x):
+    return _sp().gamma(x)
+
+
+@primitive("erfc")
+def erfc(xp, x):
+    return _sp().erfc(x)
+
+
+@primitive("erfinv")
+def erfinv(xp, x):
+    return _sp().erfinv(x)
+
+
+@primitive("erfcinv")
+def erfcinv(xp, x):
+    return _sp().erfcinv(x)
+
+
+@primitive("i0")
+def i0(xp, x):
+    return _sp().i0(x)
+
+
+@primitive("i1")
+def i1(xp, x):
+    return _sp().i1(x)
+
+
+@primitive("i0e")
+def i0e(xp, x):
+    return _sp().i0e(x)
+
+
+@primitive("i1e")
+def i1e(xp, x):
+    return _sp().i1e(x)
+
+
+@primitive("iv")
+def iv(xp, x, v=0):
+    return _sp().iv(v, x)
+
+
+@primitive("ive")
+def ive(xp, x, v=0):
+    return _sp().ive(v, x)
+
+
+@primitive("betaln")
+def betaln(xp, a, b):
+    return _sp().betaln(a, b)
+
+
+@primitive("xlogy")
+def xlogy(xp, x, y):
+    return _sp().xlogy(x, y)
+
+
+@primitive("xlog1py")
+def xlog1py(xp, x, y):
+    return _sp().xlog1py(x, y)
+
+
+defvjp(gammaln, lambda g, ans, x: g * digamma(x))
+defvjp(digamma, lambda g, ans, x: g * polygamma(x, n=1))
+defvjp(polygamma, lambda g, ans, x, n=0: g * polygamma(x, n=n + 1))
+defvjp(gamma, lambda g, ans, x: g * ans * digamma(x))
+defvjp(erfc, lambda g, ans, x: g * (-2 / math.sqrt(math.pi)) * exp(-(x * x)))
+defvjp(erfinv, lambda g, ans, x: g * (math.sqrt(math.pi) / 2) * exp(ans * ans))
+defvjp(erfcinv, lambda g, ans, x: g * (-math.sqrt(math.pi) / 2) * exp(ans * ans))
+defvjp(i0, lambda g, ans, x: g * i1(x))
+# The recurrence I_v' = (I_{v-1} + I_{v+1}) / 2 has no division by x, so it holds at 0 and stays accurate there
+# (iv(2, x) written as ive(2, x)·exp(|x|): SciPy's iv gives NaN for the tiniest x, ive gives 0 there)
+defvjp(i1, lambda g, ans, x: g * (i0(x) + ive(x, v=2) * exp(absolute(x))) / 2)
+defvjp(iv, lambda g, ans, x, v=0: g * (iv(x, v=v - 1) + iv(x, v=v + 1)) / 2)
+defvjp(i0e, lambda g, ans, x: g * (i1e(x) - sign(x) * ans))
+defvjp(i1e, lambda g, ans, x: g * ((i0e(x) + ive(x, v=2)) / 2 - sign(x) * ans))
+defvjp(ive, lambda g, ans, x, v=0: g * ((ive(x, v=v - 1) + ive(x, v=v + 1)) / 2 - sign(x) * ans))
+defvjp(
+    betaln,
+    lambda g, ans, a, b: g * (digamma(a) - digamma(a + b)),
+    lambda g, ans, a, b: g * (digamma(b) - digamma(a + b)),
+)
+defvjp(
+    xlogy,
+    lambda g, ans, x, y: g * log(y),
+    lambda g, ans, x, y: g * where(x / where(1.0, y, condition=constant(x) == 0), 0.0, condition=constant(x) != 0),
+)
+defvjp(
+    xlog1py,
+    lambda g, ans, x, y: g * log1p(y),
+    lambda g, ans, x, y: g * where(x / where(1.0, 1 + y, condition=constant(x) == 0), 0.0, condition=constant(x) != 0),
+)
+for _prim in (gammaln, digamma, polygamma, gamma, erfc, erfinv, erfcinv, i0, i1, i0e, i1e, iv, ive, betaln, xlogy,
+              xlog1py):  # fmt: skip
+    defjvp_elementwise(_prim)
+
+describe(gammaln, "digamma({a})")
+describe(digamma, "polygamma(1, {a})")
+describe(polygamma, "polygamma(n + 1, {a})")
+describe(gamma, "gamma({a})·digamma({a})")
+describe(erfc, "-2/sqrt(pi)·exp(-{a}²)")
+describe(erfinv, "sqrt(pi)/2·exp(erfinv({a})²)")
+describe(erfcinv, "-sqrt(pi)/2·exp(erfcinv({a})²)")
+describe(i0, "i1({a})")
+describe(i1, "(i0({a}) + iv(2, {a}))/2")
+describe(iv, "(iv(v - 1, {a}) + iv(v + 1, {a}))/2")
+describe(ive, "(ive(v - 1, {a}) + ive(v + 1, {a}))/2 - sign({a})·ive(v, {a})")
+describe(i0e, "i1e({a}) - sign({a})·i0e({a})")
+describe(i1e, "(i0e({a}) + ive(2, {a}))/2 - sign({a})·i1e({a})")
+describe(betaln, "digamma({a}) - digamma({a} + {b})", "digamma({b}) - digamma({a} + {b})")
+describe(xlogy, "log({b})", "{a}/{b} (0 where {a} = 0)")
+describe(xlog1py, "log1p({b})", "{a}/(1 + {b}) (0 where {a} = 0)")

@@ -1,0 +1,15 @@
+"""``chainrule.scipy``: SciPy's functions on tensors, differentiable (the scipy extra: pip install "chainrule[scipy]").
+
+Mirrors SciPy's modules: ``chainrule.scipy.special`` so far.
+"""
+
+from __future__ import annotations
+
+try:
+    import scipy  # noqa: F401
+except ImportError as error:  # the whole module needs it: say which extra brings it
+    raise ImportError("chainrule.scipy needs SciPy, an optional dependency: pip install 'chainrule[scipy]'") from error
+
+from . import special
+
+__all__ = ["special"]

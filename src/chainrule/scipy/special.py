@@ -1,0 +1,149 @@
+"""``cr.scipy.special``: SciPy's special functions on tensors, differentiable in both modes and to any order.
+
+Functions of one variable and the two-argument ones are primitives (``ops/special.py``); the rest are built from
+chainrule's operations. An argument that is an order or a count (``polygamma``'s n) is a number, not
+differentiable: passing a tensor that requires grad there is an error that says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import functions as F
+from ..functions import _operand
+from ..ops import special as _ops
+from ..tensor import Tensor
+
+
+def _tensor(x: Any) -> Tensor:
+    x = _operand(x)
+    return x if type(x) is Tensor else Tensor._from_op(np.asarray(x, dtype=np.result_type(x, np.float64)), None)
+
+
+def _unary(prim: Any, name: str) -> Any:
+    def fn(x: Any) -> Tensor:
+        return prim(_tensor(x))
+
+    fn.__name__ = name
+    fn.__doc__ = f"scipy.special.{name}, differentiable."
+    return fn
+
+
+gammaln = _unary(_ops.gammaln, "gammaln")
+digamma = psi = _unary(_ops.digamma, "digamma")
+gamma = _unary(_ops.gamma, "gamma")
+erfc = _unary(_ops.erfc, "erfc")
+erfinv = _unary(_ops.erfinv, "erfinv")
+erfcinv = _unary(_ops.erfcinv, "erfcinv")
+i0 = _unary(_ops.i0, "i0")
+i1 = _unary(_ops.i1, "i1")
+i0e = _unary(_ops.i0e, "i0e")
+i1e = _unary(_ops.i1e, "i1e")
+
+
+def _order(n: Any, name: str) -> int:
+    if type(n) is Tensor and n.requires_grad:
+        raise TypeError(f"{name}: no derivative with respect to the order n (an integer): pass a number")
+    value = n.item() if type(n) is Tensor else n
+    if int(value) != value or value < 0:
+        raise ValueError(f"{name}: n must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def polygamma(n: Any, x: Any) -> Tensor:
+    """The n-th derivative of digamma; differentiable in x."""
+    return _ops.polygamma(_tensor(x), n=_order(n, "polygamma"))
+
+
+def iv(v: Any, x: Any) -> Tensor:
+    """The modified Bessel function of the first kind of real order v; differentiable in x (not in v: no closed
+    form, an error says so)."""
+    return _ops.iv(_tensor(x), v=_real_order(v, "iv"))
+
+
+def ive(v: Any, x: Any) -> Tensor:
+    """iv(v, x) exp(-|x|); differentiable in x."""
+    return _ops.ive(_tensor(x), v=_real_order(v, "ive"))
+
+
+def _real_order(v: Any, name: str) -> float:
+    if type(v) is Tensor and v.requires_grad:
+        raise TypeError(f"{name}: no derivative with respect to the order v (it has no closed form): pass a number")
+    return float(v.item() if type(v) is Tensor else v)
+
+
+def rgamma(x: Any) -> Tensor:
+    """1/gamma(x)."""
+    return 1 / gamma(x)
+
+
+def erf(x: Any) -> Tensor:
+    return F.erf(_tensor(x))
+
+
+def betaln(a: Any, b: Any) -> Tensor:
+    return _ops.betaln(_tensor(a), _tensor(b))
+
+
+def beta(a: Any, b: Any) -> Tensor:
+    """gamma(a) gamma(b) / gamma(a + b), as exp(betaln) with the sign of the gammas (no overflow in between)."""
+    a, b = _tensor(a), _tensor(b)
+    sign = np.sign(_ops.gamma(a.data) * _ops.gamma(b.data) / _ops.gamma(a.data + b.data))
+    return sign * F.exp(betaln(a, b))
+
+
+def xlogy(x: Any, y: Any) -> Tensor:
+    """x log(y), 0 where x = 0."""
+    return _ops.xlogy(_tensor(x), _tensor(y))
+
+
+def xlog1py(x: Any, y: Any) -> Tensor:
+    """x log(1 + y), 0 where x = 0."""
+    return _ops.xlog1py(_tensor(x), _tensor(y))
+
+
+def expit(x: Any) -> Tensor:
+    return F.sigmoid(_tensor(x))
+
+
+def logit(x: Any) -> Tensor:
+    x = _tensor(x)
+    return F.log(x) - F.log1p(-x)
+
+
+def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False, return_sign: bool = False) -> Any:
+    """log(sum(b exp(a))) along ``axis``, computed without overflow; with ``return_sign``, (log|sum|, sign)."""
+    a = _tensor(a)
+    if b is None and not return_sign:
+        return F.logsumexp(a, axis=axis, keepdims=keepdims)
+    shift = F.max(a.detach(), axis=axis, keepdims=True)
+    shift = F.where(F.isfinite(shift), shift, 0.0) if hasattr(F, "isfinite") else shift
+    terms = F.exp(a - shift) * (_tensor(b) if b is not None else 1.0)
+    total = F.sum(terms, axis=axis, keepdims=True)
+    result = F.log(F.abs(total)) + shift
+    if not keepdims:
+        result = F.squeeze(result, axis=axis) if axis is not None else F.reshape(result, ())
+        total = F.squeeze(total, axis=axis) if axis is not None else F.reshape(total, ())
+    if return_sign:
+        return result, F.sign(total)
+    return result
+
+
+def softmax(x: Any, axis: Any = None) -> Tensor:
+    return F.softmax(_tensor(x), axis=axis) if axis is not None else F.exp(_tensor(x) - logsumexp(x, keepdims=True))
+
+
+def log_softmax(x: Any, axis: Any = None) -> Tensor:
+    if axis is not None:
+        return F.log_softmax(_tensor(x), axis=axis)
+    x = _tensor(x)
+    return x - logsumexp(x, keepdims=True)
+
+
+__all__ = [
+    "beta", "betaln", "digamma", "erf", "erfc", "erfcinv", "erfinv", "expit", "gamma", "gammaln", "i0", "i0e",
+    "i1", "i1e", "iv", "ive", "log_softmax", "logit", "logsumexp", "polygamma", "psi", "rgamma", "softmax",
+    "xlog1py", "xlogy",
+]  # fmt: skip

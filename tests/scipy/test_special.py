@@ -1,0 +1,116 @@
+"""cr.scipy.special: values against SciPy, reverse and forward rules against central differences, first and
+second order, at points Hypothesis draws inside each function's domain."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import chainrule as cr
+from tests.gradients import check_forward, check_grads
+
+scipy_special = pytest.importorskip("scipy.special")
+import chainrule.scipy.special as S  # noqa: E402
+
+positive = st.floats(0.2, 6.0)
+unit = st.floats(-0.9, 0.9)
+anywhere = st.floats(-4.0, 4.0)
+
+UNARY = {
+    "gammaln": positive,
+    "digamma": positive,
+    "gamma": st.floats(0.2, 4.0),
+    "rgamma": st.floats(0.2, 4.0),
+    "erf": anywhere,
+    "erfc": anywhere,
+    "erfinv": unit,
+    "erfcinv": st.floats(0.1, 1.9),
+    "i0": anywhere,
+    "i1": anywhere,
+    "i0e": st.floats(0.05, 4.0) | st.floats(-4.0, -0.05),  # |x| has a kink at 0
+    "i1e": st.floats(0.05, 4.0) | st.floats(-4.0, -0.05),
+    "expit": anywhere,
+    "logit": st.floats(0.05, 0.95),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+@settings(max_examples=5, deadline=None)
+@given(data=st.data())
+def test_functions_of_one_variable(name, data):
+    x = np.array(data.draw(st.lists(UNARY[name], min_size=1, max_size=4)))
+    ours, theirs = getattr(S, name), getattr(scipy_special, name)
+    np.testing.assert_allclose(ours(x).numpy(), theirs(x), rtol=1e-12, atol=1e-14)
+    check_grads(ours, x)
+    check_forward(ours, x)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3])
+def test_polygamma(n):
+    x = np.array([0.4, 1.3, 3.7])
+    np.testing.assert_allclose(S.polygamma(n, x).numpy(), scipy_special.polygamma(n, x), rtol=1e-12)
+    check_grads(lambda t: S.polygamma(n, t), x)
+    check_forward(lambda t: S.polygamma(n, t), x)
+    with pytest.raises(TypeError, match="order n"):
+        S.polygamma(cr.tensor(1.0, requires_grad=True), x)
+
+
+@pytest.mark.parametrize("name", ["beta", "betaln"])
+def test_beta(name):
+    a, b = np.array([0.5, 1.5, 3.0]), np.array([2.0, 0.7, 1.1])
+    np.testing.assert_allclose(getattr(S, name)(a, b).numpy(), getattr(scipy_special, name)(a, b), rtol=1e-12)
+    check_grads(getattr(S, name), a, b)
+    check_forward(getattr(S, name), a, b)
+
+
+@pytest.mark.parametrize("name", ["xlogy", "xlog1py"])
+def test_x_log_functions_and_their_zero(name):
+    x, y = np.array([0.0, 1.5, 2.0]), np.array([0.0, 0.7, 1.1])
+    np.testing.assert_allclose(getattr(S, name)(x, y).numpy(), getattr(scipy_special, name)(x, y))
+    gy = cr.grad(lambda t: cr.sum(getattr(S, name)(x, t)))(y)
+    assert gy.numpy()[0] == 0.0  # x = 0: the term is 0 whatever y is
+    check_grads(getattr(S, name), x[1:], y[1:] + 0.3)
+
+
+@pytest.mark.parametrize("v", [0.0, 1.0, 2.5])
+def test_bessel_functions_of_any_order(v):
+    x = np.array([0.3, 1.2, 3.5])
+    np.testing.assert_allclose(S.iv(v, x).numpy(), scipy_special.iv(v, x), rtol=1e-12)
+    np.testing.assert_allclose(S.ive(v, x).numpy(), scipy_special.ive(v, x), rtol=1e-12)
+    check_grads(lambda t: S.iv(v, t), x)
+    check_grads(lambda t: S.ive(v, t), x)
+    with pytest.raises(TypeError, match="order v"):
+        S.iv(cr.tensor(1.0, requires_grad=True), x)
+
+
+def test_bessel_functions_at_zero_take_their_limits():
+    g = cr.grad(lambda t: cr.sum(S.i1(t) + S.i1e(t)))(np.array([0.0]))
+    np.testing.assert_allclose(g.numpy(), [1.0])  # i1'(0) = 1/2, i1e'(0) = 1/2
+
+
+@pytest.mark.parametrize("b", [None, [1.0, -2.0, 3.0, 0.5]])
+@pytest.mark.parametrize("axis", [None, 1])
+def test_logsumexp_with_b_and_sign(b, axis):
+    a = np.random.default_rng(0).standard_normal((2, 4))
+    ours = S.logsumexp(a, axis=axis, b=b, return_sign=True)
+    theirs = scipy_special.logsumexp(a, axis=axis, b=b, return_sign=True)
+    np.testing.assert_allclose(ours[0].numpy(), theirs[0], rtol=1e-12)
+    np.testing.assert_array_equal(ours[1].numpy(), theirs[1])
+    check_grads(lambda t: S.logsumexp(t, axis=axis, b=b), a)
+
+
+def test_softmax_and_log_softmax_match_scipy():
+    a = np.random.default_rng(1).standard_normal((3, 4))
+    for axis in (None, 0, 1):
+        np.testing.assert_allclose(S.softmax(a, axis=axis).numpy(), scipy_special.softmax(a, axis=axis))
+        np.testing.assert_allclose(S.log_softmax(a, axis=axis).numpy(), scipy_special.log_softmax(a, axis=axis))
+        check_grads(lambda t, axis=axis: S.log_softmax(t, axis=axis), a)
+
+
+def test_without_scipy_the_module_says_which_extra_to_install():
+    code = "import sys; sys.modules['scipy'] = None; import chainrule.scipy"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode != 0 and "pip install 'chainrule[scipy]'" in result.stderr
