@@ -209,7 +209,7 @@ CALLS = {
                 S.i0(a) + S.i1(a) + S.iv(1.5, a * a) + S.ive(0.5, a * a),
                 S.i0e(a) + S.i1e(a),
                 S.betaln(a * a + 0.5, a * a + 1.5),
-                S.xlogy(a, a * a + 1) + S.xlog1py(a, a * a),
+                S.xlogy(a, a * a + 1) + S.xlog1py(a, a * a) + S.log_ndtr(a),
             ]
         ),
         [(3, 4)],

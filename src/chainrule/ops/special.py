@@ -83,6 +83,11 @@ def ive(xp, x, v=0):
     return _sp().ive(v, x)
 
 
+@primitive("log_ndtr")
+def log_ndtr(xp, x):
+    return _sp().log_ndtr(x)
+
+
 @primitive("betaln")
 def betaln(xp, a, b):
     return _sp().betaln(a, b)
@@ -106,6 +111,8 @@ defvjp(erfc, lambda g, ans, x: g * (-2 / math.sqrt(math.pi)) * exp(-(x * x)))
 defvjp(erfinv, lambda g, ans, x: g * (math.sqrt(math.pi) / 2) * exp(ans * ans))
 defvjp(erfcinv, lambda g, ans, x: g * (-math.sqrt(math.pi) / 2) * exp(ans * ans))
 defvjp(i0, lambda g, ans, x: g * i1(x))
+# d log Φ(x) = φ(x)/Φ(x) = exp(log φ(x) - log Φ(x)): no 0/0 far in the left tail
+defvjp(log_ndtr, lambda g, ans, x: g * exp(-(x * x) / 2 - 0.5 * math.log(2 * math.pi) - ans))
 # The recurrence I_v' = (I_{v-1} + I_{v+1}) / 2 has no division by x, so it holds at 0 and stays accurate there
 # (iv(2, x) written as ive(2, x)·exp(|x|): SciPy's iv gives NaN for the tiniest x, ive gives 0 there)
 defvjp(i1, lambda g, ans, x: g * (i0(x) + ive(x, v=2) * exp(absolute(x))) / 2)
@@ -129,10 +136,11 @@ defvjp(
     lambda g, ans, x, y: g * where(x / where(1.0, 1 + y, condition=constant(x) == 0), 0.0, condition=constant(x) != 0),
 )
 for _prim in (gammaln, digamma, polygamma, gamma, erfc, erfinv, erfcinv, i0, i1, i0e, i1e, iv, ive, betaln, xlogy,
-              xlog1py):  # fmt: skip
+              xlog1py, log_ndtr):  # fmt: skip
     defjvp_elementwise(_prim)
 
 describe(gammaln, "digamma({a})")
+describe(log_ndtr, "exp(-{a}²/2)/sqrt(2·pi) / ndtr({a})")
 describe(digamma, "polygamma(1, {a})")
 describe(polygamma, "polygamma(n + 1, {a})")
 describe(gamma, "gamma({a})·digamma({a})")

@@ -41,6 +41,12 @@ i0 = _unary(_ops.i0, "i0")
 i1 = _unary(_ops.i1, "i1")
 i0e = _unary(_ops.i0e, "i0e")
 i1e = _unary(_ops.i1e, "i1e")
+log_ndtr = _unary(_ops.log_ndtr, "log_ndtr")
+
+
+def ndtr(x: Any) -> Tensor:
+    """The standard normal cumulative distribution function."""
+    return F.exp(log_ndtr(x))
 
 
 def _order(n: Any, name: str) -> int:
@@ -144,6 +150,6 @@ def log_softmax(x: Any, axis: Any = None) -> Tensor:
 
 __all__ = [
     "beta", "betaln", "digamma", "erf", "erfc", "erfcinv", "erfinv", "expit", "gamma", "gammaln", "i0", "i0e",
-    "i1", "i1e", "iv", "ive", "log_softmax", "logit", "logsumexp", "polygamma", "psi", "rgamma", "softmax",
-    "xlog1py", "xlogy",
+    "i1", "i1e", "iv", "ive", "log_ndtr", "log_softmax", "logit", "logsumexp", "ndtr", "polygamma", "psi",
+    "rgamma", "softmax", "xlog1py", "xlogy",
 ]  # fmt: skip
