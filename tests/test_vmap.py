@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import chainrule as cr
 import chainrule.distributed as dist
+import chainrule.scipy.signal as signal
 import chainrule.scipy.special as S
 from chainrule import ops
 from chainrule.nn import functional as F
@@ -210,6 +211,7 @@ CALLS = {
                 S.i0e(a) + S.i1e(a),
                 S.betaln(a * a + 0.5, a * a + 1.5),
                 S.xlogy(a, a * a + 1) + S.xlog1py(a, a * a) + S.log_ndtr(a),
+                signal.convolve(a, a[:2, :2], mode="same"),
             ]
         ),
         [(3, 4)],
