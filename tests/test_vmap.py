@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import chainrule as cr
 import chainrule.distributed as dist
+import chainrule.scipy.linalg as scipy_linalg
 import chainrule.scipy.signal as signal
 import chainrule.scipy.special as S
 from chainrule import ops
@@ -212,6 +213,12 @@ CALLS = {
                 S.betaln(a * a + 0.5, a * a + 1.5),
                 S.xlogy(a, a * a + 1) + S.xlog1py(a, a * a) + S.log_ndtr(a),
                 signal.convolve(a, a[:2, :2], mode="same"),
+                cr.concatenate([scipy_linalg.expm(a[:, :3] * 0.1), a[:, :1]], axis=1),
+                cr.concatenate([scipy_linalg.sqrtm(a[:, :3] @ a[:, :3].T + 4 * np.eye(3)), a[:, :1]], axis=1),
+                cr.concatenate([scipy_linalg.solve_triangular(a[:, :3] + 4 * np.eye(3), a[:, :1]), a[:, 1:]], axis=1),
+                cr.concatenate(
+                    [scipy_linalg.solve_sylvester(a[:, :3] + 4 * np.eye(3), 4 * np.eye(3), a[:, 1:]), a[:, :1]], axis=1
+                ),
             ]
         ),
         [(3, 4)],

@@ -1,0 +1,88 @@
+"""``cr.scipy.linalg``: solve_triangular, cho_factor / cho_solve, expm, sqrtm, solve_sylvester and
+solve_banded on tensors, differentiable in every matrix argument."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import linalg as _linalg
+from ..errors import ShapeError
+from ..ops import scipy_linalg as _ops
+from ..tensor import Tensor
+from .special import _tensor
+
+
+def _square(name: str, a: Tensor) -> None:
+    if a.ndim != 2 or a.shape[0] != a.shape[1]:
+        raise ShapeError(f"{name}: needs a square matrix, got shape {a.shape}")
+
+
+def solve_triangular(a: Any, b: Any, lower: bool = False) -> Tensor:
+    """x with a x = b, ``a`` triangular (only its ``lower`` or upper triangle is read)."""
+    a, b = _tensor(a), _tensor(b)
+    _square("solve_triangular", a)
+    if b.shape[0] != a.shape[0]:
+        raise ShapeError(f"solve_triangular: b has {b.shape[0]} rows, a is {a.shape[0]} x {a.shape[0]}")
+    return _ops.solve_triangular(a, b, lower=bool(lower))
+
+
+def cho_factor(a: Any, lower: bool = False) -> tuple[Tensor, bool]:
+    """(c, lower): the Cholesky factor of a positive-definite ``a`` (upper unless ``lower``), for cho_solve."""
+    c = _linalg.cholesky(_tensor(a))  # lower
+    return (c if lower else c.T), bool(lower)
+
+
+def cho_solve(c_and_lower: tuple, b: Any) -> Tensor:
+    """x with a x = b, from cho_factor's result."""
+    c, lower = c_and_lower
+    c = _tensor(c)
+    if not lower:
+        c = c.T
+    return solve_triangular(c.T, solve_triangular(c, b, lower=True), lower=False)
+
+
+def expm(a: Any) -> Tensor:
+    a = _tensor(a)
+    _square("expm", a)
+    return _ops.expm(a)
+
+
+def sqrtm(a: Any) -> Tensor:
+    a = _tensor(a)
+    _square("sqrtm", a)
+    return _ops.sqrtm(a)
+
+
+def solve_sylvester(a: Any, b: Any, q: Any) -> Tensor:
+    """x with a x + x b = q."""
+    a, b, q = _tensor(a), _tensor(b), _tensor(q)
+    _square("solve_sylvester", a)
+    _square("solve_sylvester", b)
+    if q.shape != (a.shape[0], b.shape[0]):
+        raise ShapeError(f"solve_sylvester: q must have shape {(a.shape[0], b.shape[0])}, got {q.shape}")
+    return _ops.solve_sylvester(a, b, q)
+
+
+def solve_banded(l_and_u: tuple, ab: Any, b: Any) -> Tensor:
+    """x with a x = b, ``a`` given by its bands in LAPACK's layout (``ab[u + i - j, j] = a[i, j]``): the dense
+    matrix is assembled from the bands (differentiably) and solved."""
+    lower, upper = l_and_u
+    ab = _tensor(ab)
+    n = ab.shape[1]
+    if ab.shape[0] != lower + upper + 1:
+        raise ShapeError(f"solve_banded: ab must have {lower + upper + 1} rows for (l, u) = {l_and_u}, got {ab.shape}")
+    rows, columns, bands = [], [], []
+    for j in range(n):
+        for i in range(max(0, j - upper), min(n, j + lower + 1)):
+            rows.append(i)
+            columns.append(j)
+            bands.append(upper + i - j)
+    scatter = np.zeros((n * n, len(rows)))
+    scatter[np.array(rows) * n + np.array(columns), np.arange(len(rows))] = 1.0
+    dense = (scatter @ ab[np.array(bands), np.array(columns)]).reshape(n, n)
+    return _linalg.solve(dense, _tensor(b))
+
+
+__all__ = ["cho_factor", "cho_solve", "expm", "solve_banded", "solve_sylvester", "solve_triangular", "sqrtm"]

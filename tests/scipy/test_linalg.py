@@ -1,0 +1,68 @@
+"""cr.scipy.linalg against SciPy, and every matrix argument's derivatives against central differences (first and
+second order, forward mode), on random well-conditioned matrices of drawn sizes."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.gradients import check_forward, check_grads
+
+scipy_linalg = pytest.importorskip("scipy.linalg")
+import chainrule.scipy.linalg as L  # noqa: E402
+
+sizes = st.integers(1, 4)
+
+
+def spd(a):
+    return (a + a.T) / 2 + (a.shape[0] + 1) * np.eye(a.shape[0])
+
+
+@settings(max_examples=6, deadline=None)
+@given(n=sizes, k=sizes, seed=st.integers(0, 2**16), lower=st.booleans())
+def test_solve_triangular(n, k, seed, lower):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((n, n)) + 3 * np.eye(n)
+    b = rng.standard_normal((n, k))
+    np.testing.assert_allclose(
+        L.solve_triangular(a, b, lower).numpy(), scipy_linalg.solve_triangular(a, b, lower=lower)
+    )
+    check_grads(lambda x, y: L.solve_triangular(x, y, lower), a, b)
+    check_forward(lambda x, y: L.solve_triangular(x, y, lower), a, b)
+
+
+@settings(max_examples=6, deadline=None)
+@given(n=sizes, seed=st.integers(0, 2**16))
+def test_expm_and_sqrtm(n, seed):
+    a = np.random.default_rng(seed).standard_normal((n, n)) * 0.7
+    np.testing.assert_allclose(L.expm(a).numpy(), scipy_linalg.expm(a), rtol=1e-10)
+    check_grads(L.expm, a)
+    check_forward(L.expm, a)
+    np.testing.assert_allclose(L.sqrtm(spd(a)).numpy(), scipy_linalg.sqrtm(spd(a)), rtol=1e-8)
+    check_grads(lambda x: L.sqrtm(spd(x)), a)
+    check_forward(lambda x: L.sqrtm(spd(x)), a)
+
+
+@settings(max_examples=6, deadline=None)
+@given(n=sizes, m=sizes, seed=st.integers(0, 2**16))
+def test_solve_sylvester_and_cholesky(n, m, seed):
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal((n, n)) + 3 * np.eye(n), rng.standard_normal((m, m)) + 3 * np.eye(m)
+    q = rng.standard_normal((n, m))
+    np.testing.assert_allclose(L.solve_sylvester(a, b, q).numpy(), scipy_linalg.solve_sylvester(a, b, q))
+    check_grads(L.solve_sylvester, a, b, q)
+    check_forward(L.solve_sylvester, a, b, q)
+    for lower in (False, True):
+        factor = L.cho_factor(spd(a), lower=lower)
+        np.testing.assert_allclose(
+            L.cho_solve(factor, q).numpy(), scipy_linalg.cho_solve(scipy_linalg.cho_factor(spd(a), lower=lower), q)
+        )
+    check_grads(lambda x, y: L.cho_solve(L.cho_factor(spd(x)), y), a, q)
+
+
+def test_solve_banded():
+    rng = np.random.default_rng(0)
+    ab = rng.standard_normal((4, 6)) + np.array([[0], [5], [0], [0]])
+    b = rng.standard_normal(6)
+    np.testing.assert_allclose(L.solve_banded((2, 1), ab, b).numpy(), scipy_linalg.solve_banded((2, 1), ab, b))
+    check_grads(lambda x, y: L.solve_banded((2, 1), x, y), ab, b)
