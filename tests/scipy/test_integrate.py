@@ -1,0 +1,75 @@
+"""cr.scipy.integrate.odeint: states against SciPy's odeint, and gradients with respect to the initial state, the
+time points and the parameters (adjoint method) against central differences and against differentiating a
+fixed-step RK4 loop written with chainrule's operations."""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+pytest.importorskip("scipy.integrate")
+from scipy.integrate import odeint as scipy_odeint  # noqa: E402
+
+from chainrule.scipy.integrate import odeint  # noqa: E402
+
+
+def f(y, t, k, w):
+    return -k * y + cr.sin(w * t) * cr.tanh(y[::-1])
+
+
+Y0, T, K, W = np.array([1.0, 0.5]), np.linspace(0.0, 2.0, 5), np.array(0.7), np.array(1.3)
+U = np.random.default_rng(0).standard_normal((5, 2))
+
+
+def loss(y0, t, k, w):
+    return cr.sum(odeint(f, y0, t, k, w) * U)
+
+
+def test_states_match_scipy():
+    ours = odeint(f, Y0, T, K, W).numpy()
+    theirs = scipy_odeint(lambda y, t: -0.7 * y + np.sin(1.3 * t) * np.tanh(y[::-1]), Y0, T, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours, theirs, atol=1e-9)
+
+
+@pytest.mark.parametrize("which", range(4))
+def test_gradients_against_central_differences(which):
+    arguments = [Y0, T, K, W]
+    grad = cr.grad(loss, argnums=which)(*arguments)
+    direction = np.random.default_rng(which).standard_normal(np.shape(arguments[which]))
+    eps = 1e-6
+    plus, minus = list(arguments), list(arguments)
+    plus[which], minus[which] = arguments[which] + eps * direction, arguments[which] - eps * direction
+    with cr.no_grad():
+        numeric = (loss(*plus).item() - loss(*minus).item()) / (2 * eps)
+    assert np.sum(grad.numpy() * direction) == pytest.approx(numeric, rel=1e-6, abs=1e-8)
+
+
+def rk4(y0, t, k, w, steps=400):
+    """A fixed-step RK4 loop in chainrule operations, differentiated the ordinary way."""
+    states, y = [y0], y0
+    for a, b in zip(t[:-1], t[1:]):
+        h = (b - a) / steps
+        for s in range(steps):
+            time = a + s * h
+            k1 = f(y, time, k, w)
+            k2 = f(y + h / 2 * k1, time + h / 2, k, w)
+            k3 = f(y + h / 2 * k2, time + h / 2, k, w)
+            k4 = f(y + h * k3, time + h, k, w)
+            y = y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        states.append(y)
+    return cr.stack(states)
+
+
+def test_gradients_match_a_differentiated_rk4_loop():
+    t = T[:3]
+    u = U[:3]
+    adjoint = cr.grad(lambda y0, k, w: cr.sum(odeint(f, y0, t, k, w) * u), argnums=(0, 1, 2))(Y0, K, W)
+    direct = cr.grad(lambda y0, k, w: cr.sum(rk4(y0, t, k, w, steps=100) * u), argnums=(0, 1, 2))(Y0, K, W)
+    for a, b in zip(adjoint, direct):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-7, atol=1e-9)
+
+
+def test_a_parameter_read_from_outside_is_refused():
+    hidden = cr.tensor(0.5, requires_grad=True)
+    with pytest.raises(cr.GradientError, match="pass it in args"):
+        odeint(lambda y, t: -hidden * y, Y0, T)
