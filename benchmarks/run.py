@@ -1077,7 +1077,51 @@ def run(only: set[str], repeats: int) -> list[tuple[str, str, str, str, str]]:
         w14(add)
     if "W15" in only:
         w15(add, repeats)
+    if "W16" in only:
+        w16(add)
     return rows
+
+
+def w16(add) -> None:
+    """The gradient of an ODE solution: a 10-dimensional system dy/dt = tanh(W y) at 1,000 time points, d/dW of the
+    sum of the last state, by chainrule's adjoint odeint and JAX's (jax.experimental.ode; JAX compiles its solver
+    inside, the call itself is not jitted). Each timed 3 times, alternating."""
+    if not installed("scipy"):
+        print("W16 skipped: pip install 'chainrule[scipy]'")
+        return
+    from chainrule.scipy.integrate import odeint
+
+    rng = np.random.default_rng(0)
+    w, y0, t = rng.standard_normal((10, 10)) * 0.3, rng.standard_normal(10), np.linspace(0, 1, 1000)
+
+    def chainrule_case():
+        grad = cr.grad(lambda m: cr.sum(odeint(lambda y, time, m: cr.tanh(m @ y), y0, t, m)[-1]))
+        return lambda: grad(w)
+
+    def jax_case():
+        import jax
+        import jax.numpy as jnp
+        from jax.experimental.ode import odeint as jax_odeint
+
+        jax.config.update("jax_enable_x64", True)
+        grad = jax.grad(lambda m: jnp.sum(jax_odeint(lambda y, time, m: jnp.tanh(m @ y), jnp.asarray(y0), t, m)[-1]))
+        return lambda: grad(jnp.asarray(w)).block_until_ready()
+
+    cases = {"chainrule odeint (adjoint)": chainrule_case}
+    if installed("jax"):
+        cases["JAX odeint"] = jax_case
+    steps = {name: make() for name, make in cases.items()}
+    for step in steps.values():
+        step()  # JAX compiles here
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(3):
+        for name, step in steps.items():
+            times[name].append(timed(step))
+    base = statistics.median(times["JAX odeint"]) if "JAX odeint" in times else None
+    for name, values in times.items():
+        median = statistics.median(values)
+        note = "target <= JAX eager" if name.startswith("chainrule") else "compiled solver, first call excluded"
+        add("W16", name, median, "s", f"{median / base:.2f}x" if base else "", note)
 
 
 def w15(add, repeats: int) -> None:
@@ -1298,7 +1342,7 @@ def main():
     parser.add_argument(
         "--only",
         nargs="*",
-        default=["W1", "W2", "W3", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12", "W13", "W14", "W15"],
+        default=["W1", "W2", "W3", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12", "W13", "W14", "W15", "W16"],
     )
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--write", action="store_true", help="rewrite benchmarks/RESULTS.md")
