@@ -114,3 +114,31 @@ def test_without_scipy_the_module_says_which_extra_to_install():
     code = "import sys; sys.modules['scipy'] = None; import chainrule.scipy"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode != 0 and "pip install 'chainrule[scipy]'" in result.stderr
+
+
+@pytest.mark.parametrize("v", [0, 1, 2, 2.5])
+def test_bessel_functions_of_both_kinds(v):
+    x = np.array([0.7, 1.9, 4.2])
+    for ours, theirs in ((S.jv, scipy_special.jv), (S.yv, scipy_special.yv)):
+        np.testing.assert_allclose(ours(v, x).numpy(), theirs(v, x), rtol=1e-12)
+        check_grads(lambda t, ours=ours: ours(v, t), x)
+    for name in ("j0", "j1", "y0", "y1"):
+        np.testing.assert_allclose(getattr(S, name)(x).numpy(), getattr(scipy_special, name)(x), rtol=1e-12)
+    np.testing.assert_allclose(S.jn(3, x).numpy(), scipy_special.jn(3, x), rtol=1e-12)
+    with pytest.raises(TypeError, match="no derivative with respect to the order v"):
+        S.jv(cr.tensor(1.0, requires_grad=True), x)
+
+
+def test_incomplete_gamma_and_beta_in_x():
+    x = np.array([0.3, 1.2, 2.5])
+    np.testing.assert_allclose(S.gammainc(2.5, x).numpy(), scipy_special.gammainc(2.5, x), rtol=1e-12)
+    np.testing.assert_allclose(S.gammaincc(2.5, x).numpy(), scipy_special.gammaincc(2.5, x), rtol=1e-12)
+    check_grads(lambda t: S.gammainc(2.5, t), x)
+    p = np.array([0.1, 0.5, 0.8])
+    np.testing.assert_allclose(S.betainc(2.0, 3.5, p).numpy(), scipy_special.betainc(2.0, 3.5, p), rtol=1e-12)
+    check_grads(lambda t: S.betainc(2.0, 3.5, t), p)
+    with pytest.raises(TypeError, match="no derivative with respect to a"):
+        S.gammainc(cr.tensor(2.0, requires_grad=True), x)
+    a = np.array([3.1, 4.5])
+    np.testing.assert_allclose(S.multigammaln(a, 3).numpy(), scipy_special.multigammaln(a, 3), rtol=1e-12)
+    check_grads(lambda t: S.multigammaln(t, 3), a)

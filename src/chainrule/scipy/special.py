@@ -80,6 +80,72 @@ def _real_order(v: Any, name: str) -> float:
     return float(v.item() if type(v) is Tensor else v)
 
 
+def _number(value: Any, name: str, argument: str) -> float:
+    """An argument with no closed-form derivative: a number; a tensor that requires grad is refused by name."""
+    if type(value) is Tensor and value.requires_grad:
+        raise TypeError(
+            f"{name}: no derivative with respect to {argument} (it has no closed form): pass a number, or a tensor "
+            "that does not require grad"
+        )
+    return float(value.item() if type(value) is Tensor else value)
+
+
+def jv(v: Any, x: Any) -> Tensor:
+    """The Bessel function of the first kind of real order v; differentiable in x."""
+    return _ops.jv(_tensor(x), v=_number(v, "jv", "the order v"))
+
+
+def yv(v: Any, x: Any) -> Tensor:
+    """The Bessel function of the second kind of real order v; differentiable in x."""
+    return _ops.yv(_tensor(x), v=_number(v, "yv", "the order v"))
+
+
+def jn(n: Any, x: Any) -> Tensor:
+    return jv(_order(n, "jn"), x)
+
+
+def yn(n: Any, x: Any) -> Tensor:
+    return yv(_order(n, "yn"), x)
+
+
+def j0(x: Any) -> Tensor:
+    return jv(0, x)
+
+
+def j1(x: Any) -> Tensor:
+    return jv(1, x)
+
+
+def y0(x: Any) -> Tensor:
+    return yv(0, x)
+
+
+def y1(x: Any) -> Tensor:
+    return yv(1, x)
+
+
+def gammainc(a: Any, x: Any) -> Tensor:
+    """The regularised lower incomplete gamma function; differentiable in x (not in a: no closed form)."""
+    return _ops.gammainc(_tensor(x), a=_number(a, "gammainc", "a"))
+
+
+def gammaincc(a: Any, x: Any) -> Tensor:
+    """1 - gammainc(a, x)."""
+    return 1 - gammainc(a, x)
+
+
+def betainc(a: Any, b: Any, x: Any) -> Tensor:
+    """The regularised incomplete beta function; differentiable in x (not in a or b: no closed form)."""
+    return _ops.betainc(_tensor(x), a=_number(a, "betainc", "a"), b=_number(b, "betainc", "b"))
+
+
+def multigammaln(a: Any, d: int) -> Tensor:
+    """The log of the multivariate gamma function of dimension d."""
+    a = _tensor(a)
+    terms = sum(gammaln(a - j / 2) for j in range(int(d)))
+    return terms + d * (d - 1) / 4 * np.log(np.pi)
+
+
 def rgamma(x: Any) -> Tensor:
     """1/gamma(x)."""
     return 1 / gamma(x)
@@ -151,5 +217,6 @@ def log_softmax(x: Any, axis: Any = None) -> Tensor:
 __all__ = [
     "beta", "betaln", "digamma", "erf", "erfc", "erfcinv", "erfinv", "expit", "gamma", "gammaln", "i0", "i0e",
     "i1", "i1e", "iv", "ive", "log_ndtr", "log_softmax", "logit", "logsumexp", "ndtr", "polygamma", "psi",
-    "rgamma", "softmax", "xlog1py", "xlogy",
+    "rgamma", "softmax", "xlog1py", "xlogy", "jv", "yv", "jn", "yn", "j0", "j1", "y0", "y1", "gammainc",
+    "gammaincc", "betainc", "multigammaln",
 ]  # fmt: skip
