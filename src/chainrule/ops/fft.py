@@ -38,24 +38,14 @@ def resize(x: Any, length: int, axis: int) -> Any:
     return pad(x, widths=widths)
 
 
-@primitive("fft")
-def fft(xp, x, n=None, axis=-1, norm="backward"):
-    return xp.fft.fft(x, n=n, axis=axis, norm=norm)
+def _transform(name: str):
+    """The primitive whose forward is ``xp.fft.<name>`` along one axis."""
+    return primitive(name)(
+        lambda xp, x, n=None, axis=-1, norm="backward": getattr(xp.fft, name)(x, n=n, axis=axis, norm=norm)
+    )
 
 
-@primitive("ifft")
-def ifft(xp, x, n=None, axis=-1, norm="backward"):
-    return xp.fft.ifft(x, n=n, axis=axis, norm=norm)
-
-
-@primitive("rfft")
-def rfft(xp, x, n=None, axis=-1, norm="backward"):
-    return xp.fft.rfft(x, n=n, axis=axis, norm=norm)
-
-
-@primitive("irfft")
-def irfft(xp, x, n=None, axis=-1, norm="backward"):
-    return xp.fft.irfft(x, n=n, axis=axis, norm=norm)
+fft, ifft, rfft, irfft = (_transform(name) for name in ("fft", "ifft", "rfft", "irfft"))
 
 
 def _fft_vjp(g, ans, x, n=None, axis=-1, norm="backward"):

@@ -18,59 +18,20 @@ def _sp():
     return scipy.special
 
 
-@primitive("gammaln")
-def gammaln(xp, x):
-    return _sp().gammaln(x)
+def _scipy(name: str):
+    """The primitive whose forward is ``scipy.special.<name>`` of one argument."""
+    return primitive(name)(lambda xp, x: getattr(_sp(), name)(x))
 
 
-@primitive("digamma")
-def digamma(xp, x):
-    return _sp().digamma(x)
+gammaln, digamma, gamma, erfc, erfinv, erfcinv = (
+    _scipy(n) for n in ("gammaln", "digamma", "gamma", "erfc", "erfinv", "erfcinv")
+)
+i0, i1, i0e, i1e, log_ndtr = (_scipy(n) for n in ("i0", "i1", "i0e", "i1e", "log_ndtr"))
 
 
 @primitive("polygamma")
 def polygamma(xp, x, n=0):
     return _sp().polygamma(n, x)
-
-
-@primitive("gamma")
-def gamma(xp, x):
-    return _sp().gamma(x)
-
-
-@primitive("erfc")
-def erfc(xp, x):
-    return _sp().erfc(x)
-
-
-@primitive("erfinv")
-def erfinv(xp, x):
-    return _sp().erfinv(x)
-
-
-@primitive("erfcinv")
-def erfcinv(xp, x):
-    return _sp().erfcinv(x)
-
-
-@primitive("i0")
-def i0(xp, x):
-    return _sp().i0(x)
-
-
-@primitive("i1")
-def i1(xp, x):
-    return _sp().i1(x)
-
-
-@primitive("i0e")
-def i0e(xp, x):
-    return _sp().i0e(x)
-
-
-@primitive("i1e")
-def i1e(xp, x):
-    return _sp().i1e(x)
 
 
 @primitive("iv")
@@ -101,11 +62,6 @@ def gammainc(xp, x, a=1.0):
 @primitive("betainc")
 def betainc(xp, x, a=1.0, b=1.0):
     return _sp().betainc(a, b, x)
-
-
-@primitive("log_ndtr")
-def log_ndtr(xp, x):
-    return _sp().log_ndtr(x)
 
 
 @primitive("betaln")
