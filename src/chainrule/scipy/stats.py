@@ -1,7 +1,9 @@
 """``cr.scipy.stats``: densities of SciPy's distributions on tensors, differentiable in the data and in every
 continuous parameter (they are closed forms in chainrule's operations), and the normal distribution whole.
 
-``norm``: pdf logpdf cdf logcdf sf logsf entropy; ``t``, ``gamma``, ``beta``, ``chi2``: pdf and logpdf;
+``norm``: pdf logpdf cdf logcdf sf logsf entropy; ``t``, ``gamma``, ``beta``, ``chi2``: pdf and logpdf, and
+``gamma`` and ``chi2`` cdf (``gamma`` sf), differentiable in the data, loc and scale (the shape has no closed form:
+a tensor that requires grad there is refused by name);
 ``poisson``: pmf and logpmf (differentiable in the rate; k counts); ``multivariate_normal`` and ``dirichlet``:
 pdf and logpdf. Outside a distribution's support the density is 0 (log density -inf), as in SciPy.
 """
@@ -17,7 +19,7 @@ import numpy as np
 from .. import functions as F
 from ..ops import special as _ops
 from ..tensor import Tensor
-from .special import _tensor, gammaln, xlog1py, xlogy
+from .special import _tensor, gammainc, gammaln, xlog1py, xlogy
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -79,8 +81,16 @@ def _gamma_logpdf(x, a, loc=0.0, scale=1.0):
     return _outside(xlogy(a - 1, safe) - safe - gammaln(a) - F.log(scale), outside)
 
 
+def _gamma_cdf(x, a, loc=0.0, scale=1.0):
+    z, _ = _standard(x, loc, scale)
+    return gammainc(a, F.maximum(z, 0.0))
+
+
 gamma = SimpleNamespace(
-    logpdf=_gamma_logpdf, pdf=lambda x, a, loc=0.0, scale=1.0: F.exp(_gamma_logpdf(x, a, loc, scale))
+    logpdf=_gamma_logpdf,
+    pdf=lambda x, a, loc=0.0, scale=1.0: F.exp(_gamma_logpdf(x, a, loc, scale)),
+    cdf=_gamma_cdf,
+    sf=lambda x, a, loc=0.0, scale=1.0: 1 - _gamma_cdf(x, a, loc, scale),
 )
 
 
@@ -89,7 +99,9 @@ def _chi2_logpdf(x, df, loc=0.0, scale=1.0):
 
 
 chi2 = SimpleNamespace(
-    logpdf=_chi2_logpdf, pdf=lambda x, df, loc=0.0, scale=1.0: F.exp(_chi2_logpdf(x, df, loc, scale))
+    logpdf=_chi2_logpdf,
+    pdf=lambda x, df, loc=0.0, scale=1.0: F.exp(_chi2_logpdf(x, df, loc, scale)),
+    cdf=lambda x, df, loc=0.0, scale=1.0: _gamma_cdf(x, df / 2, loc, _tensor(scale) * 2),
 )
 
 
