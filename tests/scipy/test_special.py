@@ -142,3 +142,9 @@ def test_incomplete_gamma_and_beta_in_x():
     a = np.array([3.1, 4.5])
     np.testing.assert_allclose(S.multigammaln(a, 3).numpy(), scipy_special.multigammaln(a, 3), rtol=1e-12)
     check_grads(lambda t: S.multigammaln(t, 3), a)
+
+
+def test_xlogy_mixed_second_derivative_where_x_is_zero():
+    # d/dy xlogy(x, y) = x/y: its derivative in x is 1/y, also at x = 0
+    mixed = cr.grad(lambda x: cr.grad(lambda y: S.xlogy(x, y))(0.5))(0.0)
+    assert mixed.item() == pytest.approx(2.0)

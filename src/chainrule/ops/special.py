@@ -110,12 +110,14 @@ defvjp(
 defvjp(
     xlogy,
     lambda g, ans, x, y: g * log(y),
-    lambda g, ans, x, y: g * where(x / where(1.0, y, condition=constant(x) == 0), 0.0, condition=constant(x) != 0),
+    # x/y, which is 0 for x = 0; only the point x = y = 0 needs a safe divisor (a mask on x = 0 alone would
+    # also cut the mixed second derivative d²/dx dy = 1/y there)
+    lambda g, ans, x, y: g * x / where(1.0, y, condition=(constant(x) == 0) & (constant(y) == 0)),
 )
 defvjp(
     xlog1py,
     lambda g, ans, x, y: g * log1p(y),
-    lambda g, ans, x, y: g * where(x / where(1.0, 1 + y, condition=constant(x) == 0), 0.0, condition=constant(x) != 0),
+    lambda g, ans, x, y: g * x / where(1.0, 1 + y, condition=(constant(x) == 0) & (constant(y) == -1)),
 )
 for _prim in (gammaln, digamma, polygamma, gamma, erfc, erfinv, erfcinv, i0, i1, i0e, i1e, iv, ive, betaln, xlogy,
               xlog1py, log_ndtr, jv, yv, gammainc, betainc):  # fmt: skip
