@@ -148,3 +148,14 @@ def test_xlogy_mixed_second_derivative_where_x_is_zero():
     # d/dy xlogy(x, y) = x/y: its derivative in x is 1/y, also at x = 0
     mixed = cr.grad(lambda x: cr.grad(lambda y: S.xlogy(x, y))(0.5))(0.0)
     assert mixed.item() == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_xlogy_and_xlog1py_to_second_order_where_x_has_zeros(seed):
+    """The class behind the beta density's bug: a derivative masked on one operand's zero cut the mixed second
+    derivative there. Random points with zeros among x, every derivative to second order."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-2, 2, 6) * (rng.random(6) < 0.5)
+    y = rng.uniform(0.2, 3, 6)
+    check_grads(S.xlogy, x, y)
+    check_grads(S.xlog1py, x, y - 0.1)

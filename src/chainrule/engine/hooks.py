@@ -38,31 +38,29 @@ class RemovableHandle:
             self._hooks.remove(self._fn)
 
 
-def register_hook(t: Tensor, fn: Callable[[Tensor], Any]) -> RemovableHandle:
+def _add(t: Tensor, fn: Callable, kind: str, where: str) -> RemovableHandle:
+    """Check and store one hook of ``kind`` (the tensor's attribute for its list) registered by ``where``."""
     if not callable(fn):
-        raise TypeError(f"register_hook: expected a function of the gradient, got {type(fn).__name__}")
+        raise TypeError(f"{where}: expected a function, got {type(fn).__name__}")
     if not t._rg:
-        raise GradientError("register_hook on a tensor that does not require grad: it never gets a gradient")
-    hooks = t.__dict__.setdefault("_grad_hooks", [])
+        raise GradientError(f"{where} on a tensor that does not require grad: it never gets a gradient")
+    hooks = t.__dict__.setdefault(kind, [])
     hooks.append(fn)
     HOOKS_USED[0] = True
     return RemovableHandle(hooks, fn)
 
 
+def register_hook(t: Tensor, fn: Callable[[Tensor], Any]) -> RemovableHandle:
+    return _add(t, fn, "_grad_hooks", "register_hook")
+
+
 def register_post_accumulate_grad_hook(t: Tensor, fn: Callable[[Tensor], Any]) -> RemovableHandle:
-    if not callable(fn):
-        raise TypeError(f"register_post_accumulate_grad_hook: expected a function of the tensor, got {type(fn)}")
     if t._op is not None:
         raise GradientError(
             "register_post_accumulate_grad_hook on a computed tensor: only leaves accumulate a .grad "
             "(use register_hook to see a computed tensor's gradient)"
         )
-    if not t._rg:
-        raise GradientError("register_post_accumulate_grad_hook on a tensor that does not require grad")
-    hooks = t.__dict__.setdefault("_post_accumulate_hooks", [])
-    hooks.append(fn)
-    HOOKS_USED[0] = True
-    return RemovableHandle(hooks, fn)
+    return _add(t, fn, "_post_accumulate_hooks", "register_post_accumulate_grad_hook")
 
 
 def apply_grad_hooks(t: Tensor, g: Any, create_graph: bool) -> Any:
