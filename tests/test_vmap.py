@@ -213,6 +213,7 @@ CALLS = {
                 S.betaln(a * a + 0.5, a * a + 1.5),
                 S.xlogy(a, a * a + 1) + S.xlog1py(a, a * a) + S.log_ndtr(a),
                 S.jv(1, a) + S.yv(0.5, a * a + 0.5) + S.gammainc(2.0, a * a) + S.betainc(2.0, 3.0, cr.sigmoid(a)),
+                S.gammaincc(a * a + 0.5, a * a + 1) + S.betainc(a * a + 1, a * a + 2, 0.3),
                 signal.convolve(a, a[:2, :2], mode="same"),
                 cr.concatenate([scipy_linalg.expm(a[:, :3] * 0.1), a[:, :1]], axis=1),
                 cr.concatenate([scipy_linalg.sqrtm(a[:, :3] @ a[:, :3].T + 4 * np.eye(3)), a[:, :1]], axis=1),

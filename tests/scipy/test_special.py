@@ -129,16 +129,7 @@ def test_bessel_functions_of_both_kinds(v):
         S.jv(cr.tensor(1.0, requires_grad=True), x)
 
 
-def test_incomplete_gamma_and_beta_in_x():
-    x = np.array([0.3, 1.2, 2.5])
-    np.testing.assert_allclose(S.gammainc(2.5, x).numpy(), scipy_special.gammainc(2.5, x), rtol=1e-12)
-    np.testing.assert_allclose(S.gammaincc(2.5, x).numpy(), scipy_special.gammaincc(2.5, x), rtol=1e-12)
-    check_grads(lambda t: S.gammainc(2.5, t), x)
-    p = np.array([0.1, 0.5, 0.8])
-    np.testing.assert_allclose(S.betainc(2.0, 3.5, p).numpy(), scipy_special.betainc(2.0, 3.5, p), rtol=1e-12)
-    check_grads(lambda t: S.betainc(2.0, 3.5, t), p)
-    with pytest.raises(TypeError, match="no derivative with respect to a"):
-        S.gammainc(cr.tensor(2.0, requires_grad=True), x)
+def test_multigammaln():
     a = np.array([3.1, 4.5])
     np.testing.assert_allclose(S.multigammaln(a, 3).numpy(), scipy_special.multigammaln(a, 3), rtol=1e-12)
     check_grads(lambda t: S.multigammaln(t, 3), a)

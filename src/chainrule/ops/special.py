@@ -54,16 +54,6 @@ def yv(xp, x, v=0):
     return _sp().yv(v, x)
 
 
-@primitive("gammainc")
-def gammainc(xp, x, a=1.0):
-    return _sp().gammainc(a, x)
-
-
-@primitive("betainc")
-def betainc(xp, x, a=1.0, b=1.0):
-    return _sp().betainc(a, b, x)
-
-
 @primitive("betaln")
 def betaln(xp, a, b):
     return _sp().betaln(a, b)
@@ -90,9 +80,6 @@ defvjp(i0, lambda g, ans, x: g * i1(x))
 # Bessel functions of the first and second kind: C_v' = (C_{v-1} - C_{v+1}) / 2 for both
 defvjp(jv, lambda g, ans, x, v=0: g * (jv(x, v=v - 1) - jv(x, v=v + 1)) / 2)
 defvjp(yv, lambda g, ans, x, v=0: g * (yv(x, v=v - 1) - yv(x, v=v + 1)) / 2)
-# the regularised incomplete functions, in x: their integrands (in a and b there is no closed form)
-defvjp(gammainc, lambda g, ans, x, a=1.0: g * exp(xlogy(a - 1.0, x) - x - gammaln(a)))
-defvjp(betainc, lambda g, ans, x, a=1.0, b=1.0: g * exp(xlogy(a - 1.0, x) + xlog1py(b - 1.0, -x) - betaln(a, b)))
 # d log Φ(x) = φ(x)/Φ(x) = exp(log φ(x) - log Φ(x)): no 0/0 far in the left tail
 defvjp(log_ndtr, lambda g, ans, x: g * exp(-(x * x) / 2 - 0.5 * math.log(2 * math.pi) - ans))
 # The recurrence I_v' = (I_{v-1} + I_{v+1}) / 2 has no division by x, so it holds at 0 and stays accurate there
@@ -120,14 +107,12 @@ defvjp(
     lambda g, ans, x, y: g * x / where(1.0, 1 + y, condition=(constant(x) == 0) & (constant(y) == -1)),
 )
 for _prim in (gammaln, digamma, polygamma, gamma, erfc, erfinv, erfcinv, i0, i1, i0e, i1e, iv, ive, betaln, xlogy,
-              xlog1py, log_ndtr, jv, yv, gammainc, betainc):  # fmt: skip
+              xlog1py, log_ndtr, jv, yv):  # fmt: skip
     defjvp_elementwise(_prim)
 
 describe(gammaln, "digamma({a})")
 describe(jv, "(jv(v - 1, {a}) - jv(v + 1, {a}))/2")
 describe(yv, "(yv(v - 1, {a}) - yv(v + 1, {a}))/2")
-describe(gammainc, "{a}^(a-1)·exp(-{a})/gamma(a)")
-describe(betainc, "{a}^(a-1)·(1-{a})^(b-1)/beta(a, b)")
 describe(log_ndtr, "exp(-{a}²/2)/sqrt(2·pi) / ndtr({a})")
 describe(digamma, "polygamma(1, {a})")
 describe(polygamma, "polygamma(n + 1, {a})")

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import functions as F
 from ..functions import _operand
+from ..ops import incomplete as _incomplete
 from ..ops import special as _ops
 from ..tensor import Tensor
 
@@ -125,18 +126,20 @@ def y1(x: Any) -> Tensor:
 
 
 def gammainc(a: Any, x: Any) -> Tensor:
-    """The regularised lower incomplete gamma function; differentiable in x (not in a: no closed form)."""
-    return _ops.gammainc(_tensor(x), a=_number(a, "gammainc", "a"))
+    """The regularised lower incomplete gamma function P(a, x). Differentiable in x to any order, and in a to
+    second order (the derivatives of its series and continued fraction; no closed form exists)."""
+    return _incomplete.gammainc(_tensor(a), _tensor(x))
 
 
 def gammaincc(a: Any, x: Any) -> Tensor:
-    """1 - gammainc(a, x)."""
-    return 1 - gammainc(a, x)
+    """The regularised upper incomplete gamma function Q(a, x) = 1 - P(a, x), accurate where P is near 1."""
+    return _incomplete.gammaincc(_tensor(a), _tensor(x))
 
 
 def betainc(a: Any, b: Any, x: Any) -> Tensor:
-    """The regularised incomplete beta function; differentiable in x (not in a or b: no closed form)."""
-    return _ops.betainc(_tensor(x), a=_number(a, "betainc", "a"), b=_number(b, "betainc", "b"))
+    """The regularised incomplete beta function I_x(a, b). Differentiable in x to any order, and in a and b to
+    second order (the derivatives of its continued fraction; no closed form exists)."""
+    return _incomplete.betainc(_tensor(a), _tensor(b), _tensor(x))
 
 
 def multigammaln(a: Any, d: int) -> Tensor:

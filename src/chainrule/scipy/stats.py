@@ -1,11 +1,12 @@
-"""``cr.scipy.stats``: densities of SciPy's distributions on tensors, differentiable in the data and in every
-continuous parameter (they are closed forms in chainrule's operations), and the normal distribution whole.
+"""``cr.scipy.stats``: SciPy's distributions on tensors, differentiable in the data and in every continuous
+parameter, to second order.
 
-``norm``: pdf logpdf cdf logcdf sf logsf entropy; ``t``, ``gamma``, ``beta``, ``chi2``: pdf and logpdf, and
-``gamma`` and ``chi2`` cdf (``gamma`` sf), differentiable in the data, loc and scale (the shape has no closed form:
-a tensor that requires grad there is refused by name);
-``poisson``: pmf and logpmf (differentiable in the rate; k counts); ``multivariate_normal`` and ``dirichlet``:
-pdf and logpdf. Outside a distribution's support the density is 0 (log density -inf), as in SciPy.
+``norm``, ``t``, ``gamma``, ``beta``, ``chi2``: pdf logpdf cdf logcdf sf logsf entropy, with ``loc`` and
+``scale``; ``poisson``: pmf logpmf cdf logcdf sf logsf entropy (differentiable in the rate; k counts);
+``multivariate_normal``: pdf logpdf entropy; ``dirichlet``: pdf logpdf entropy. Densities are closed forms; the
+distribution functions are SciPy's incomplete gamma and beta functions, whose derivatives in the shape
+parameters are computed by ``ops/incomplete.py``. Outside a distribution's support the density is 0 (log density
+-inf) and the distribution function 0 or 1, as in SciPy.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 from .. import functions as F
 from ..ops import special as _ops
 from ..tensor import Tensor
-from .special import _tensor, gammainc, gammaln, xlog1py, xlogy
+from .special import _tensor, betainc, digamma, gammainc, gammaincc, gammaln, xlog1py, xlogy
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -52,14 +53,26 @@ def _norm_logsf(x, loc=0.0, scale=1.0):
     return _ops.log_ndtr(-z)
 
 
-norm = SimpleNamespace(
-    logpdf=_norm_logpdf,
-    pdf=lambda x, loc=0.0, scale=1.0: F.exp(_norm_logpdf(x, loc, scale)),
-    logcdf=_norm_logcdf,
+def _distribution(logpdf: Any, cdf: Any, sf: Any, entropy: Any, logcdf: Any = None, logsf: Any = None) -> Any:
+    """A distribution's namespace; pdf, logcdf and logsf follow from the others where not given."""
+    return SimpleNamespace(
+        logpdf=logpdf,
+        pdf=lambda *args, **kwargs: F.exp(logpdf(*args, **kwargs)),
+        cdf=cdf,
+        logcdf=logcdf or (lambda *args, **kwargs: F.log(cdf(*args, **kwargs))),
+        sf=sf,
+        logsf=logsf or (lambda *args, **kwargs: F.log(sf(*args, **kwargs))),
+        entropy=entropy,
+    )
+
+
+norm = _distribution(
+    _norm_logpdf,
     cdf=lambda x, loc=0.0, scale=1.0: F.exp(_norm_logcdf(x, loc, scale)),
-    logsf=_norm_logsf,
     sf=lambda x, loc=0.0, scale=1.0: F.exp(_norm_logsf(x, loc, scale)),
     entropy=lambda loc=0.0, scale=1.0: 0.5 * (1 + LOG_2PI) + F.log(_tensor(scale)) + 0 * _tensor(loc),
+    logcdf=_norm_logcdf,
+    logsf=_norm_logsf,
 )
 
 
@@ -70,7 +83,48 @@ def _t_logpdf(x, df, loc=0.0, scale=1.0):
     return gammaln(half) - gammaln(df / 2) - 0.5 * F.log(df * math.pi) - F.log(scale) - half * F.log1p(z * z / df)
 
 
-t = SimpleNamespace(logpdf=_t_logpdf, pdf=lambda x, df, loc=0.0, scale=1.0: F.exp(_t_logpdf(x, df, loc, scale)))
+def _t_cdf(x, df, loc=0.0, scale=1.0):
+    """P(T <= z): in the lower tail 0.5 I_{df/(df+z²)}(df/2, 1/2) (no cancellation), elsewhere
+    0.5 + sign(z) 0.5 I_{z²/(df+z²)}(1/2, df/2) (accurate near 0). Near z = 0 that form is a function of |z|
+    whose derivatives are sums of terms of size 1/|z| that cancel, so for |z| < 1e-3 the cdf is its Taylor
+    polynomial 0.5 + pdf(0)(z - (df+1)/(6 df) z³ + (df+1)(df+3)/(40 df²) z⁵) (the next term is below 1e-20)."""
+    z, _ = _standard(x, loc, scale)
+    df = _tensor(df)
+    values = np.asarray(z.data)
+    lower, centre = values < -1, np.abs(values) < 1e-3
+    # each form on its own elements, the other elements given a harmless point (no 0·inf in the gradient)
+    low = F.where(lower, z, -2.0)
+    tail = 0.5 * betainc(df / 2, 0.5, df / (df + low * low))
+    mid = F.where(lower | centre, 0.5, z)
+    middle = 0.5 + F.sign(mid) * 0.5 * betainc(0.5, df / 2, mid * mid / (df + mid * mid))
+    cdf = F.where(lower, tail, middle)
+    if centre.any():
+        near = F.where(centre, z, 0.0)
+        squared = near * near
+        density_at_zero = F.exp(gammaln((df + 1) / 2) - gammaln(df / 2) - 0.5 * F.log(df * math.pi))
+        series = 1 - (df + 1) / (6 * df) * squared + (df + 1) * (df + 3) / (40 * df * df) * squared * squared
+        cdf = F.where(centre, 0.5 + density_at_zero * near * series, cdf)
+    return cdf
+
+
+def _t_entropy(df, loc=0.0, scale=1.0):
+    df = _tensor(df)
+    half = (df + 1) / 2
+    return (
+        half * (digamma(half) - digamma(df / 2))
+        + 0.5 * F.log(df)
+        + _ops.betaln(df / 2, _tensor(0.5))
+        + F.log(_tensor(scale))
+        + 0 * _tensor(loc)
+    )
+
+
+t = _distribution(
+    _t_logpdf,
+    cdf=_t_cdf,
+    sf=lambda x, df, loc=0.0, scale=1.0: _t_cdf(-_tensor(x), df, -_tensor(loc), scale),
+    entropy=_t_entropy,
+)
 
 
 def _gamma_logpdf(x, a, loc=0.0, scale=1.0):
@@ -86,22 +140,24 @@ def _gamma_cdf(x, a, loc=0.0, scale=1.0):
     return gammainc(a, F.maximum(z, 0.0))
 
 
-gamma = SimpleNamespace(
-    logpdf=_gamma_logpdf,
-    pdf=lambda x, a, loc=0.0, scale=1.0: F.exp(_gamma_logpdf(x, a, loc, scale)),
-    cdf=_gamma_cdf,
-    sf=lambda x, a, loc=0.0, scale=1.0: 1 - _gamma_cdf(x, a, loc, scale),
-)
+def _gamma_sf(x, a, loc=0.0, scale=1.0):
+    z, _ = _standard(x, loc, scale)
+    return gammaincc(a, F.maximum(z, 0.0))
 
 
-def _chi2_logpdf(x, df, loc=0.0, scale=1.0):
-    return _gamma_logpdf(x, _tensor(df) / 2, loc, _tensor(scale) * 2)
+def _gamma_entropy(a, loc=0.0, scale=1.0):
+    a = _tensor(a)
+    return a + gammaln(a) + (1 - a) * digamma(a) + F.log(_tensor(scale)) + 0 * _tensor(loc)
 
 
-chi2 = SimpleNamespace(
-    logpdf=_chi2_logpdf,
-    pdf=lambda x, df, loc=0.0, scale=1.0: F.exp(_chi2_logpdf(x, df, loc, scale)),
-    cdf=lambda x, df, loc=0.0, scale=1.0: _gamma_cdf(x, df / 2, loc, _tensor(scale) * 2),
+gamma = _distribution(_gamma_logpdf, cdf=_gamma_cdf, sf=_gamma_sf, entropy=_gamma_entropy)
+
+
+chi2 = _distribution(
+    lambda x, df, loc=0.0, scale=1.0: _gamma_logpdf(x, _tensor(df) / 2, loc, _tensor(scale) * 2),
+    cdf=lambda x, df, loc=0.0, scale=1.0: _gamma_cdf(x, _tensor(df) / 2, loc, _tensor(scale) * 2),
+    sf=lambda x, df, loc=0.0, scale=1.0: _gamma_sf(x, _tensor(df) / 2, loc, _tensor(scale) * 2),
+    entropy=lambda df, loc=0.0, scale=1.0: _gamma_entropy(_tensor(df) / 2, loc, _tensor(scale) * 2),
 )
 
 
@@ -115,23 +171,84 @@ def _beta_logpdf(x, a, b, loc=0.0, scale=1.0):
     return _outside(logp, outside)
 
 
-beta = SimpleNamespace(
-    logpdf=_beta_logpdf, pdf=lambda x, a, b, loc=0.0, scale=1.0: F.exp(_beta_logpdf(x, a, b, loc, scale))
-)
+def _beta_cdf(x, a, b, loc=0.0, scale=1.0):
+    z, _ = _standard(x, loc, scale)
+    return betainc(a, b, F.clip(z, 0.0, 1.0))
+
+
+def _beta_sf(x, a, b, loc=0.0, scale=1.0):
+    z, _ = _standard(x, loc, scale)
+    return betainc(b, a, F.clip(1 - z, 0.0, 1.0))
+
+
+def _beta_entropy(a, b, loc=0.0, scale=1.0):
+    a, b = _tensor(a), _tensor(b)
+    return (
+        _ops.betaln(a, b)
+        - (a - 1) * digamma(a)
+        - (b - 1) * digamma(b)
+        + (a + b - 2) * digamma(a + b)
+        + F.log(_tensor(scale))
+        + 0 * _tensor(loc)
+    )
+
+
+beta = _distribution(_beta_logpdf, cdf=_beta_cdf, sf=_beta_sf, entropy=_beta_entropy)
+
+
+def _counts(k: Any, loc: Any) -> np.ndarray:
+    if type(k) is Tensor and k.requires_grad:
+        raise TypeError("poisson: no derivative with respect to k (a count): pass a number or an array")
+    return np.asarray(k.data if type(k) is Tensor else k, dtype=float) - loc
 
 
 def _poisson_logpmf(k, mu, loc=0):
-    k = np.asarray(k.data if type(k) is Tensor else k) - loc
+    k = _counts(k, loc)
     mu = _tensor(mu)
     outside = (k < 0) | (k != np.floor(k))
     safe = np.where(outside, 0, k)
     return _outside(xlogy(safe, mu) - mu - gammaln(safe + 1.0), outside)
 
 
-poisson = SimpleNamespace(logpmf=_poisson_logpmf, pmf=lambda k, mu, loc=0: F.exp(_poisson_logpmf(k, mu, loc)))
+def _poisson_cdf(k, mu, loc=0):
+    """P(K <= k) = Q(floor(k) + 1, mu); 0 below the support."""
+    k = np.floor(_counts(k, loc))
+    below = k < 0
+    value = gammaincc(np.where(below, 0, k) + 1.0, mu)
+    return F.where(below, 0.0, value) if below.any() else value
 
 
-def _mvn_logpdf(x, mean=None, cov=1.0):
+def _poisson_sf(k, mu, loc=0):
+    """P(K > k) = P(floor(k) + 1, mu); 1 below the support."""
+    k = np.floor(_counts(k, loc))
+    below = k < 0
+    value = gammainc(np.where(below, 0, k) + 1.0, mu)
+    return F.where(below, 1.0, value) if below.any() else value
+
+
+def _poisson_entropy(mu, loc=0):
+    """-sum p log p over the counts that carry the mass: mu ± 40 sqrt(mu) + 40 (the rest is below 1e-300)."""
+    mu = _tensor(mu)
+    rates = np.asarray(mu.data, dtype=float)
+    width = int(80 * math.sqrt(float(rates.max(initial=0.0))) + 80)
+    start = np.floor(np.maximum(rates - width / 2, 0.0))
+    k = start[..., None] + np.arange(width)
+    logp = _poisson_logpmf(k, F.expand_dims(mu, -1))
+    return -F.sum(F.exp(logp) * logp, axis=-1) + 0 * loc
+
+
+poisson = SimpleNamespace(
+    logpmf=_poisson_logpmf,
+    pmf=lambda k, mu, loc=0: F.exp(_poisson_logpmf(k, mu, loc)),
+    cdf=_poisson_cdf,
+    logcdf=lambda k, mu, loc=0: F.log(_poisson_cdf(k, mu, loc)),
+    sf=_poisson_sf,
+    logsf=lambda k, mu, loc=0: F.log(_poisson_sf(k, mu, loc)),
+    entropy=_poisson_entropy,
+)
+
+
+def _mvn_logpdf(x, mean=None, cov=1.0, allow_singular=False):
     from .. import linalg
 
     x = _tensor(x)
@@ -140,14 +257,42 @@ def _mvn_logpdf(x, mean=None, cov=1.0):
     if cov.ndim == 0:
         cov = cov * np.eye(d)
     centred = x - (_tensor(mean) if mean is not None else 0.0)
+    if allow_singular:  # the density on the covariance's support, through the pseudo-inverse and pseudo-determinant
+        return _singular_mvn_logpdf(centred, cov)
     chol = linalg.cholesky(cov)  # also refuses a covariance that is not positive definite
     quad = F.sum(centred * (centred @ linalg.inv(cov)), axis=-1)
     logdet = 2 * F.sum(F.log(F.diagonal(chol)))
     return -0.5 * (quad + logdet + d * LOG_2PI)
 
 
+def _singular_mvn_logpdf(centred, cov):
+    from .. import linalg
+
+    values, vectors = linalg.eigh(cov)
+    spectrum = np.asarray(values.data)
+    kept = spectrum > spectrum.max() * max(cov.shape) * np.finfo(float).eps
+    rank = int(kept.sum())
+    safe = F.where(kept, values, 1.0)
+    projected = centred @ vectors
+    quad = F.sum(F.where(kept, projected * projected / safe, 0.0), axis=-1)
+    logdet = F.sum(F.where(kept, F.log(safe), 0.0))
+    return -0.5 * (quad + logdet + rank * LOG_2PI)
+
+
+def _mvn_entropy(mean=None, cov=1.0):
+    from .. import linalg
+
+    cov = _tensor(cov)
+    d = cov.shape[-1] if cov.ndim else 1
+    chol = linalg.cholesky(cov if cov.ndim else F.reshape(cov, (1, 1)))
+    shift = 0 * F.sum(_tensor(mean)) if mean is not None else 0.0
+    return 0.5 * d * (1 + LOG_2PI) + F.sum(F.log(F.diagonal(chol))) + shift
+
+
 multivariate_normal = SimpleNamespace(
-    logpdf=_mvn_logpdf, pdf=lambda x, mean=None, cov=1.0: F.exp(_mvn_logpdf(x, mean, cov))
+    logpdf=_mvn_logpdf,
+    pdf=lambda x, mean=None, cov=1.0, allow_singular=False: F.exp(_mvn_logpdf(x, mean, cov, allow_singular)),
+    entropy=_mvn_entropy,
 )
 
 
@@ -157,6 +302,16 @@ def _dirichlet_logpdf(x, alpha):
     return F.sum(xlogy(alpha - 1, x), axis=-1) - norm_term
 
 
-dirichlet = SimpleNamespace(logpdf=_dirichlet_logpdf, pdf=lambda x, alpha: F.exp(_dirichlet_logpdf(x, alpha)))
+def _dirichlet_entropy(alpha):
+    alpha = _tensor(alpha)
+    total = F.sum(alpha, axis=-1)
+    log_beta = F.sum(gammaln(alpha), axis=-1) - gammaln(total)
+    k = alpha.shape[-1]
+    return log_beta + (total - k) * digamma(total) - F.sum((alpha - 1) * digamma(alpha), axis=-1)
+
+
+dirichlet = SimpleNamespace(
+    logpdf=_dirichlet_logpdf, pdf=lambda x, alpha: F.exp(_dirichlet_logpdf(x, alpha)), entropy=_dirichlet_entropy
+)
 
 __all__ = ["beta", "chi2", "dirichlet", "gamma", "multivariate_normal", "norm", "poisson", "t"]
