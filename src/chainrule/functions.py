@@ -338,26 +338,21 @@ def concatenate(seq: Sequence[Any], axis: int = 0) -> Tensor:
     return ops.concatenate(*[_operand(x) for x in seq], axis=axis)
 
 
-def _rounding(name: str) -> Callable[[Any], Tensor]:
-    """floor, ceil, round, trunc: flat between their jumps, so their derivative is 0 (as PyTorch's): the result is a
-    tensor that needs no gradient."""
-
-    def fn(x: Any) -> Tensor:
-        x = _operand(x)
-        values = ops.constant(x)
-        return Tensor(getattr(np, name)(values))
-
-    fn.__name__ = name
-    fn.__doc__ = f"Elementwise {name}; its derivative is 0 (it is flat between its jumps), so it records nothing."
+def _rounding(prim: Any) -> Callable[[Any], Tensor]:
+    """floor, ceil, trunc, rint: flat between their jumps, so their derivative is 0 (as PyTorch's): primitives
+    without rules, whose result is a tensor that needs no gradient."""
+    fn = _unary(prim)
+    fn.__doc__ = f"Elementwise {prim.name}; its derivative is 0 (it is flat between its jumps), so it records nothing."
     return fn
 
 
-floor, ceil, trunc, rint = (_rounding(name) for name in ("floor", "ceil", "trunc", "rint"))
+floor, ceil, trunc, rint = (_rounding(getattr(ops, name)) for name in ("floor", "ceil", "trunc", "rint"))
 
 
 def round(x: Any, decimals: int = 0) -> Tensor:
     """Round to ``decimals`` places as NumPy (halves to even); derivative 0, so it records nothing."""
-    return Tensor(np.round(ops.constant(_operand(x)), decimals))
+    result = ops.round_(_operand(x), decimals=decimals)
+    return result if type(result) is Tensor else Tensor._from_op(result, None)
 
 
 # -- movements and running totals, composed from the primitives (their derivatives come for free) --------------

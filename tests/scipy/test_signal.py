@@ -49,3 +49,31 @@ def test_bad_arguments():
         S.convolve(np.ones(3), np.ones((2, 2)))
     with pytest.raises(ValueError, match="at least as large"):
         S.convolve(np.ones((3, 1)), np.ones((1, 3)), mode="valid")
+
+
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+@pytest.mark.parametrize("seed", range(3))
+def test_convolve_along_chosen_axes_with_summed_axes(mode, seed):
+    """axes= and dot_axes= (HIPS autograd's generalisation): against SciPy slice by slice, and differentiated."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((2, 5, 3))  # axes: 0 summed, 1 convolved, 2 kept
+    b = rng.standard_normal((4, 2, 3))  # axes: 0 kept, 1 summed, 2 convolved
+    ours = S.convolve(a, b, mode=mode, axes=([1], [2]), dot_axes=([0], [1])).numpy()
+    expected = np.array(
+        [
+            [sum(scipy_signal.convolve(a[d, :, i], b[j, d, :], mode) for d in range(2)) for j in range(4)]
+            for i in range(3)
+        ]
+    )
+    np.testing.assert_allclose(ours, expected, atol=1e-12)
+    check_grads(lambda x, y: S.convolve(x, y, mode=mode, axes=([1], [2]), dot_axes=([0], [1])), a, b)
+
+
+def test_convolve_axes_are_checked():
+    a, b = np.ones((2, 3)), np.ones((4, 3))
+    with pytest.raises(ValueError, match="dot_axes pair axis 0 of in1 \\(size 2\\) with axis 0 of in2 \\(size 4\\)"):
+        S.convolve(a, b, axes=([1], [1]), dot_axes=([0], [0]))
+    with pytest.raises(ValueError, match="used twice"):
+        S.convolve(a, b, axes=([1], [1]), dot_axes=([1], [1]))
+    with pytest.raises(ValueError, match="as many axes"):
+        S.convolve(a, b, axes=([0, 1], [1]))

@@ -150,3 +150,17 @@ def test_xlogy_and_xlog1py_to_second_order_where_x_has_zeros(seed):
     y = rng.uniform(0.2, 3, 6)
     check_grads(S.xlogy, x, y)
     check_grads(S.xlog1py, x, y - 0.1)
+
+
+def test_rgamma_is_smooth_through_the_poles_of_gamma():
+    """1/Γ is entire: at 0, -1, -2, ... its value is 0 (as SciPy) and its derivatives are finite, (-1)^n n! at -n;
+    first and second derivatives against a 30-digit reference, under vmap too."""
+    mpmath = pytest.importorskip("mpmath")
+    x = np.array([0.0, -1.0, -2.0, -3.0, -2.5, -0.4, 0.3, 3.0])
+    np.testing.assert_allclose(S.rgamma(x).numpy(), scipy_special.rgamma(x), rtol=1e-13, atol=1e-300)
+    first = cr.vmap(cr.grad(S.rgamma))(x).numpy()
+    second = cr.vmap(cr.grad(cr.grad(S.rgamma)))(x).numpy()
+    np.testing.assert_allclose(first[:4], [1.0, -1.0, 2.0, -6.0], rtol=1e-13)
+    for order, got in ((1, first), (2, second)):
+        expected = [float(mpmath.diff(mpmath.rgamma, v, order)) for v in x]
+        np.testing.assert_allclose(got, expected, rtol=1e-12)

@@ -25,6 +25,8 @@ from .elementwise import (
     exp,
     exp2,
     expm1,
+    ceil,
+    floor,
     fmax,
     fmin,
     greater,
@@ -46,6 +48,8 @@ from .elementwise import (
     not_equal,
     power,
     rad2deg,
+    rint,
+    round_,
     real,
     reciprocal,
     relu,
@@ -62,6 +66,7 @@ from .elementwise import (
     subtract,
     tan,
     tanh,
+    trunc,
     where,
 )
 from .linalg import (

@@ -647,6 +647,18 @@ def sign(xp, x):
     return xp.sign(x)
 
 
+# floor, ceil, trunc, rint, round: flat between their jumps, so their derivative is 0 (as PyTorch's); primitives
+# with no rules record nothing, and batch elementwise under vmap
+floor, ceil, trunc, rint = (
+    primitive(name)(lambda xp, x, _name=name: getattr(xp, _name)(x)) for name in ("floor", "ceil", "trunc", "rint")
+)
+
+
+@primitive("round")
+def round_(xp, x, decimals=0):
+    return xp.round(x, decimals)
+
+
 @primitive("less", hint=BROADCAST_HINT)
 def less(xp, x, y):
     return x < y

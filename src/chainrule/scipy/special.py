@@ -32,6 +32,8 @@ def _unary(prim: Any, name: str) -> Any:
     return fn
 
 
+# At the poles of gamma (0, -1, -2, ...) gamma and gammaln follow SciPy's value (inf or nan) and their
+# derivatives are nan: none exists there (rgamma, below, is smooth through them).
 gammaln = _unary(_ops.gammaln, "gammaln")
 digamma = psi = _unary(_ops.digamma, "digamma")
 gamma = _unary(_ops.gamma, "gamma")
@@ -150,8 +152,16 @@ def multigammaln(a: Any, d: int) -> Tensor:
 
 
 def rgamma(x: Any) -> Tensor:
-    """1/gamma(x)."""
-    return 1 / gamma(x)
+    """1/gamma(x), an entire function: 0 at the poles of gamma (0, -1, -2, ...) with its true derivatives there,
+    (-1)^n n! at -n. Left of 1/2 by the reflection 1/Γ(x) = Γ(1-x) sin(πx)/π, with sin(πx) taken as
+    ±sin(π(x - round(x))) so that it is exactly 0 at the integers."""
+    x = _tensor(x)
+    left = x < 0.5
+    near = F.where(left, x, 0.0)
+    k = F.round(near).detach()
+    sin_pi_x = F.sin(np.pi * (near - k)) * F.cos(np.pi * k)  # cos(πk) = ±1 exactly
+    reflected = gamma(1 - near) * sin_pi_x / np.pi
+    return F.where(left, reflected, 1 / gamma(F.where(left, 1.0, x)))
 
 
 def erf(x: Any) -> Tensor:

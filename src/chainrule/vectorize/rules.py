@@ -346,7 +346,8 @@ def _vector_norm(prim, values, batched, params, size):
     return prim(values[0], **{**params, "axis": _after_batch(params.get("axis"), ndim)})
 
 
-_ELEMENTWISE_TOO = ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "sign", "cast")
+_ELEMENTWISE_TOO = ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "sign", "cast",
+                   "floor", "ceil", "trunc", "rint", "round")  # fmt: skip
 _LINALG = (
     "inv",
     "det",
