@@ -108,3 +108,19 @@ def test_views_share_memory_like_numpy():
     view = base[1:3]
     view[0] = 9.0
     assert base.tolist() == [0.0, 9.0, 0.0, 0.0]
+
+
+def test_boolean_operators_on_masks_match_numpy():
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((3, 4)), rng.standard_normal(4)
+    a, b = cr.tensor(x) > 0, cr.tensor(y) > 0.5
+    for ours, theirs in (
+        (a & b, (x > 0) & (y > 0.5)),
+        (a | b, (x > 0) | (y > 0.5)),
+        (a ^ b, (x > 0) ^ (y > 0.5)),
+        (~a, ~(x > 0)),
+        ((y > 0.5) | a, (y > 0.5) | (x > 0)),
+        (cr.tensor([3, 5]) & 6, np.array([3, 5]) & 6),
+    ):
+        assert ours.dtype == theirs.dtype
+        np.testing.assert_array_equal(ours.numpy(), theirs)

@@ -69,6 +69,7 @@ CALLS = {
                 cr.tan(cr.tanh(a)),
                 cr.tanh(a),
                 cr.sign(a) * a + cr.floor(a) + cr.ceil(a) + cr.trunc(a) + cr.rint(a) + cr.round(a, 1),
+                cr.where(((a > 0) | (a < -1)) & ~(a > 2) ^ (a > 1), a, 0.0),
                 cr.clip(a, -0.5, 0.5),
                 a.astype(np.float32).astype(np.float64),
                 cr.std(a) + a,

@@ -411,6 +411,28 @@ class Tensor:
             return NotImplemented  # let the other side answer (pytest.approx, sets, ...)
         return _ops.not_equal(self, other)
 
+    # & | ^ ~ on boolean (or integer) tensors, for masks: no derivative
+    def __and__(self, other: Any) -> Tensor:
+        return _ops.bitwise_and(self, other)
+
+    def __rand__(self, other: Any) -> Tensor:
+        return _ops.bitwise_and(other, self)
+
+    def __or__(self, other: Any) -> Tensor:
+        return _ops.bitwise_or(self, other)
+
+    def __ror__(self, other: Any) -> Tensor:
+        return _ops.bitwise_or(other, self)
+
+    def __xor__(self, other: Any) -> Tensor:
+        return _ops.bitwise_xor(self, other)
+
+    def __rxor__(self, other: Any) -> Tensor:
+        return _ops.bitwise_xor(other, self)
+
+    def __invert__(self) -> Tensor:
+        return _ops.invert(self)
+
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         # NumPy hands us `ndarray + tensor` and `np.exp(tensor)`: answer with a Tensor, never a bare array.
         return _f.array_ufunc(ufunc, method, inputs, kwargs)

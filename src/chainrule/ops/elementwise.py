@@ -659,6 +659,14 @@ def round_(xp, x, decimals=0):
     return xp.round(x, decimals)
 
 
+# the bitwise operators (on booleans: and, or, xor, not), for masks; no derivative
+bitwise_and, bitwise_or, bitwise_xor = (
+    primitive(name, hint=BROADCAST_HINT)(lambda xp, x, y, _name=name: getattr(xp, _name)(x, y))
+    for name in ("bitwise_and", "bitwise_or", "bitwise_xor")
+)
+invert = primitive("invert")(lambda xp, x: xp.invert(x))
+
+
 @primitive("less", hint=BROADCAST_HINT)
 def less(xp, x, y):
     return x < y

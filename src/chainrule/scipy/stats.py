@@ -31,10 +31,7 @@ def _standard(x: Any, loc: Any, scale: Any) -> tuple[Tensor, Tensor]:
 
 
 def _outside(logp: Tensor, outside: Any) -> Tensor:
-    """-inf where ``outside`` (a boolean array) holds; the gradient there is 0."""
-    outside = np.asarray(outside)
-    if not outside.any():
-        return logp
+    """-inf where ``outside`` (a boolean tensor or array) holds; the gradient there is 0."""
     return F.where(outside, -np.inf, logp)
 
 
@@ -90,21 +87,18 @@ def _t_cdf(x, df, loc=0.0, scale=1.0):
     polynomial 0.5 + pdf(0)(z - (df+1)/(6 df) z³ + (df+1)(df+3)/(40 df²) z⁵) (the next term is below 1e-20)."""
     z, _ = _standard(x, loc, scale)
     df = _tensor(df)
-    values = np.asarray(z.data)
-    lower, centre = values < -1, np.abs(values) < 1e-3
-    # each form on its own elements, the other elements given a harmless point (no 0·inf in the gradient)
+    lower, centre = z < -1, F.abs(z) < 1e-3
+    # each form on its own elements (chosen with where, so vmap can batch it), the other elements given a
+    # harmless point (no 0·inf in the gradient)
     low = F.where(lower, z, -2.0)
     tail = 0.5 * betainc(df / 2, 0.5, df / (df + low * low))
     mid = F.where(lower | centre, 0.5, z)
     middle = 0.5 + F.sign(mid) * 0.5 * betainc(0.5, df / 2, mid * mid / (df + mid * mid))
-    cdf = F.where(lower, tail, middle)
-    if centre.any():
-        near = F.where(centre, z, 0.0)
-        squared = near * near
-        density_at_zero = F.exp(gammaln((df + 1) / 2) - gammaln(df / 2) - 0.5 * F.log(df * math.pi))
-        series = 1 - (df + 1) / (6 * df) * squared + (df + 1) * (df + 3) / (40 * df * df) * squared * squared
-        cdf = F.where(centre, 0.5 + density_at_zero * near * series, cdf)
-    return cdf
+    near = F.where(centre, z, 0.0)
+    squared = near * near
+    density_at_zero = F.exp(gammaln((df + 1) / 2) - gammaln(df / 2) - 0.5 * F.log(df * math.pi))
+    series = 1 - (df + 1) / (6 * df) * squared + (df + 1) * (df + 3) / (40 * df * df) * squared * squared
+    return F.where(centre, 0.5 + density_at_zero * near * series, F.where(lower, tail, middle))
 
 
 def _t_entropy(df, loc=0.0, scale=1.0):
@@ -130,7 +124,7 @@ t = _distribution(
 def _gamma_logpdf(x, a, loc=0.0, scale=1.0):
     z, scale = _standard(x, loc, scale)
     a = _tensor(a)
-    outside = np.asarray(z.data) < 0
+    outside = z < 0
     safe = F.where(outside, 1.0, z)
     return _outside(xlogy(a - 1, safe) - safe - gammaln(a) - F.log(scale), outside)
 
@@ -164,8 +158,7 @@ chi2 = _distribution(
 def _beta_logpdf(x, a, b, loc=0.0, scale=1.0):
     z, scale = _standard(x, loc, scale)
     a, b = _tensor(a), _tensor(b)
-    values = np.asarray(z.data)
-    outside = (values < 0) | (values > 1)
+    outside = (z < 0) | (z > 1)
     safe = F.where(outside, 0.5, z)
     logp = xlogy(a - 1, safe) + xlog1py(b - 1, -safe) - _ops.betaln(a, b) - F.log(scale)
     return _outside(logp, outside)

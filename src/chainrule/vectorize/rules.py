@@ -347,7 +347,8 @@ def _vector_norm(prim, values, batched, params, size):
 
 
 _ELEMENTWISE_TOO = ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "sign", "cast",
-                   "floor", "ceil", "trunc", "rint", "round")  # fmt: skip
+                   "floor", "ceil", "trunc", "rint", "round",
+                   "bitwise_and", "bitwise_or", "bitwise_xor", "invert")  # fmt: skip
 _LINALG = (
     "inv",
     "det",
