@@ -7,6 +7,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from chainrule.cli import main
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -51,13 +53,15 @@ def test_readme_main_command_runs(tmp_path):
     assert "id='accuracy'" in (tmp_path / "report.html").read_text(encoding="utf-8")
 
 
-def test_readme_table_of_numpy_functions_is_what_the_code_dispatches():
-    from chainrule.support import numpy_support_table
+@pytest.mark.parametrize("marker", ["numpy-support-table", "scipy-support-table"])
+def test_readme_tables_of_supported_functions_are_what_the_code_has(marker):
+    from chainrule import support
 
+    table = support.numpy_support_table if marker.startswith("numpy") else support.scipy_support_table
     text = README.read_text(encoding="utf-8")
-    block = re.search(r"<!-- numpy-support-table -->\n(.*?)<!-- end numpy-support-table -->", text, re.S)
+    block = re.search(rf"<!-- {marker} -->\n(.*?)<!-- end {marker} -->", text, re.S)
     assert block, "the README has the generated table"
-    assert block.group(1) == numpy_support_table(), "regenerate it: python -m chainrule.support"
+    assert block.group(1) == table(), "regenerate it: python -m chainrule.support --readme README.md"
 
 
 def test_gallery_and_seed_picture_are_current(tmp_path, monkeypatch):

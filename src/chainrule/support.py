@@ -1,5 +1,5 @@
-"""What of NumPy chainrule differentiates, read from the dispatch tables themselves (the README's table is this
-function's output, and a test keeps the two equal)."""
+"""What of NumPy and SciPy chainrule differentiates, read from the dispatch tables and the modules' exports
+themselves (the README's tables are these functions' output, and a test keeps them equal)."""
 
 from __future__ import annotations
 
@@ -44,16 +44,51 @@ def numpy_support_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+# what a SciPy function differentiates in, where that is less than every argument to any order
+_SCIPY_NOTES = {
+    "special": "in every real argument to any order, except: `gammainc` `gammaincc` in a and `betainc` in a, b to "
+    "second order; the orders and counts of `polygamma` `iv` `ive` `jv` `yv` `jn` `yn` `multigammaln` (numbers)",
+    "stats": "in the data and every continuous parameter (the shapes of the cdf/sf family to second order); "
+    "`poisson` in its rate (k counts)",
+    "linalg": "in every array argument (`solve_banded` in the bands and the right-hand side)",
+    "signal": "in both inputs; `axes=`/`dot_axes=` as HIPS autograd's `convolve`",
+    "integrate": "in the initial state, the times and the parameters, by the adjoint method",
+}
+
+
+def scipy_support_table() -> str:
+    """A Markdown table: the functions of ``chainrule.scipy`` (the scipy extra), module by module."""
+    import importlib
+
+    lines = ["| module | functions | differentiable |", "|---|---|---|"]
+    for module_name, note in _SCIPY_NOTES.items():
+        module = importlib.import_module(f"chainrule.scipy.{module_name}")
+        names = []
+        for name in sorted(module.__all__):
+            thing = getattr(module, name)
+            if module_name == "stats":  # a distribution: its methods
+                methods = sorted(m for m in vars(thing) if not m.startswith("_"))
+                names.append(f"`{name}.{{{','.join(methods)}}}`")
+            else:
+                names.append(f"`{name}`")
+        lines.append(f"| `cr.scipy.{module_name}` | {' '.join(names)} | {note} |")
+    return "\n".join(lines) + "\n"
+
+
 def update_readme(path: str) -> None:
-    """Write the table into the README between its two markers."""
+    """Write the tables into the README between their markers."""
     import re
     from pathlib import Path
 
     readme = Path(path)
     text = readme.read_text(encoding="utf-8")
-    table = numpy_support_table()
-    pattern = r"(<!-- numpy-support-table -->\n).*?(<!-- end numpy-support-table -->)"
-    readme.write_text(re.sub(pattern, lambda m: m.group(1) + table + m.group(2), text, flags=re.S), encoding="utf-8")
+    for marker, table in (
+        ("numpy-support-table", numpy_support_table()),
+        ("scipy-support-table", scipy_support_table()),
+    ):
+        pattern = rf"(<!-- {marker} -->\n).*?(<!-- end {marker} -->)"
+        text = re.sub(pattern, lambda m, table=table: m.group(1) + table + m.group(2), text, flags=re.S)
+    readme.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":
