@@ -1107,9 +1107,19 @@ def w16(add) -> None:
         grad = jax.grad(lambda m: jnp.sum(jax_odeint(lambda y, time, m: jnp.tanh(m @ y), jnp.asarray(y0), t, m)[-1]))
         return lambda: grad(jnp.asarray(w)).block_until_ready()
 
+    def autograd_case():
+        import autograd
+        import autograd.numpy as anp
+        from autograd.scipy.integrate import odeint as autograd_odeint
+
+        grad = autograd.grad(lambda m: anp.sum(autograd_odeint(lambda y, time, m: anp.tanh(m @ y), y0, t, m)[-1]))
+        return lambda: grad(w)
+
     cases = {"chainrule odeint (adjoint)": chainrule_case}
     if installed("jax"):
         cases["JAX odeint"] = jax_case
+    if installed("autograd"):
+        cases["autograd odeint"] = autograd_case
     steps = {name: make() for name, make in cases.items()}
     for step in steps.values():
         step()  # JAX compiles here
@@ -1117,11 +1127,20 @@ def w16(add) -> None:
     for _ in range(3):
         for name, step in steps.items():
             times[name].append(timed(step))
+    if installed("jax"):  # JAX's solver run eagerly, as written: slow, so timed once
+        import jax
+
+        with jax.disable_jit():
+            times["JAX odeint, jit disabled (once)"] = [timed(steps["JAX odeint"])]
     base = statistics.median(times["JAX odeint"]) if "JAX odeint" in times else None
+    notes = {
+        "chainrule odeint (adjoint)": "target <= JAX eager",
+        "JAX odeint": "its solver compiled inside the call, first call excluded",
+        "autograd odeint": "SciPy's solver, autograd's adjoint",
+    }
     for name, values in times.items():
         median = statistics.median(values)
-        note = "target <= JAX eager" if name.startswith("chainrule") else "compiled solver, first call excluded"
-        add("W16", name, median, "s", f"{median / base:.2f}x" if base else "", note)
+        add("W16", name, median, "s", f"{median / base:.2f}x" if base else "", notes.get(name, ""))
 
 
 def w15(add, repeats: int) -> None:
@@ -1173,11 +1192,22 @@ def w15(add, repeats: int) -> None:
 
         return step
 
+    def autograd_case():
+        import autograd
+        import autograd.numpy as anp
+
+        def step():
+            autograd.make_vjp(anp.fft.fft)(z)[0](u)
+
+        return step
+
     cases = {"NumPy fft + ifft": numpy_case, "chainrule": chainrule_case}
     if installed("torch"):
         cases["PyTorch"] = torch_case
     if installed("jax"):
         cases["JAX (eager vjp)"] = jax_case
+    if installed("autograd"):
+        cases["autograd"] = autograd_case
     res = measure(cases, repeats * 2, inner=10)
     for name, (median, _) in res.items():
         note = "target <= 1.2x NumPy's forward + inverse" if name == "chainrule" else ""
