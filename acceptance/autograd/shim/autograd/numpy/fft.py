@@ -1,3 +1,3 @@
-"""autograd.numpy.fft: NumPy's (chainrule's FFT is a later issue)."""
+"""autograd.numpy.fft: NumPy's functions, which hand chainrule's tensors to `chainrule.fft` through NumPy's dispatch."""
 
 from numpy.fft import *  # noqa: F403

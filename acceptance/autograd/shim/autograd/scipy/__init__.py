@@ -1,3 +1,3 @@
-"""autograd.scipy: the one SciPy function autograd's NumPy examples call, logsumexp (issue 15 brings cr.scipy)."""
+"""autograd.scipy: chainrule.scipy's modules under autograd's names."""
 
-from . import special  # noqa: F401
+from . import integrate, linalg, signal, special, stats  # noqa: F401

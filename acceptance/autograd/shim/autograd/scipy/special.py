@@ -1,7 +1,7 @@
-"""autograd.scipy.special.logsumexp as chainrule's."""
+"""autograd.scipy.special is chainrule.scipy.special."""
 
-import chainrule as _cr
+import chainrule.scipy.special as _special
 
+from .._missing import missing
 
-def logsumexp(a, axis=None, keepdims=False):
-    return _cr.logsumexp(a, axis=axis, keepdims=keepdims)
+__getattr__ = missing(__name__, lambda: _special)
