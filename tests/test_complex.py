@@ -187,3 +187,12 @@ def test_complex_values_in_vmap_and_backward():
     t = cr.tensor(z, requires_grad=True)
     cr.sum(cr.abs(t) ** 2).backward()
     np.testing.assert_allclose(t.grad.data, 2 * np.conj(z))
+
+
+@pytest.mark.parametrize("expression", ["1j * t", "1j + t", "1j - t", "1j / t", "t * 1j", "(2 + 1j) ** t"])
+def test_a_python_complex_with_a_0d_tensor_gives_a_numpy_value(expression):
+    # np.float64 is a Python float, so 1j * np.float64(2) is Python's complex unless the engine converts it
+    result = eval(expression, {"t": cr.tensor(2.0, requires_grad=True)})
+    assert isinstance(result.data, np.complexfloating)
+    grad = cr.grad(lambda s: cr.real(eval(expression, {"t": s})))(2.0)
+    assert np.isfinite(grad.item())

@@ -232,3 +232,19 @@ def test_linear_rules_with_infinite_or_huge_coefficients_pass_and_far_clipping_i
     far.defvjp(lambda x: (x * 1.0, None), lambda r, g: (cr.clip(g, -1e6, 1e6),))
     with pytest.raises(cr.GradientError, match="linear in g"):
         cr.jvp(far, (np.array([1.0]),), (np.array([1e7]),))
+
+
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3)])
+def test_forward_mode_refuses_a_bwd_computed_outside_chainrule(shape):
+    """bwd on g's NumPy values is right in reverse mode, but forward mode transposes bwd and would see no
+    dependence on g: zeros, silently. It must say so instead (the class of odeint's forward-mode bug)."""
+
+    @cr.custom_vjp
+    def double(x):
+        return x * 2
+
+    double.defvjp(lambda x: (x * 2, None), lambda residuals, g: (cr.tensor(np.asarray(g.numpy()) * 2),))
+    x = np.random.default_rng(0).standard_normal(shape)
+    np.testing.assert_allclose(cr.vjp(double, x)[1](np.ones(shape))[0].numpy(), 2 * np.ones(shape))
+    with pytest.raises(cr.GradientError, match="forward mode .* transposes bwd.*not computed from g"):
+        cr.jvp(double, (x,), (np.ones(shape),))

@@ -206,7 +206,7 @@ CALLS = {
                 S.gammaln(a * a + 0.5),
                 S.polygamma(1, a * a + 0.5),
                 S.gamma(a * a + 0.5),
-                S.erfc(a),
+                S.erfc(a) + S.erf(a) + S.gammasgn(a - 0.5) * a,
                 S.erfinv(cr.tanh(a) * 0.9),
                 S.erfcinv(cr.tanh(a) * 0.9 + 1),
                 S.i0(a) + S.i1(a) + S.iv(1.5, a * a) + S.ive(0.5, a * a),

@@ -65,6 +65,13 @@ def special_function(xp: ModuleType, name: str) -> Any:
 
             def apply(x: Any) -> Any:
                 x = numpy.asarray(x)
+                if x.dtype.kind == "c":
+                    from .errors import DtypeError
+
+                    raise DtypeError(
+                        f"{name}: chainrule's own {name} takes real numbers; for complex ones use "
+                        f"cr.scipy.special.{name} (the scipy extra)"
+                    )
                 dtype = x.dtype if x.dtype.kind == "f" else numpy.dtype(numpy.float64)
                 out = vectorised(x)
                 return dtype.type(out) if x.ndim == 0 else out.astype(dtype)

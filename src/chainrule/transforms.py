@@ -609,6 +609,15 @@ class custom_vjp:
                 "bwd(g) + bwd(h)); use reverse mode (cr.grad, cr.jacobian(mode='rev')) with it"
             )
 
+    @staticmethod
+    def _depends_on_g(pulled: Callable[[Tensor], Any], ans: Any) -> bool:
+        """Whether bwd gives anything but zeros (at a random g): then a result that is not computed from g is
+        one computed outside chainrule, which forward mode cannot transpose."""
+        values = ops.constant(ans)
+        probe = np.random.default_rng(1).standard_normal(np.shape(values)).astype(values.dtype)
+        with engine.no_grad():
+            return bool(np.any(ops.constant(_as_tensor(pulled(Tensor._from_op(probe, None)))) != 0))
+
     def _gradients(self, residuals: Any, g: Tensor, count: int, create_graph: bool) -> tuple:
         grads = self.bwd(residuals, g)  # type: ignore[misc]
         if type(grads) is Tensor and count == 1:
@@ -658,9 +667,20 @@ class custom_vjp:
                     gi = engine.fit_gradient(gi, ops.constant(value), name, i)
                 return gi
 
+            def traced(g: Tensor) -> Any:
+                gi = pulled(g)
+                if not gi.requires_grad and self._depends_on_g(pulled, ans):
+                    raise GradientError(
+                        f"custom_vjp '{name}': forward mode (jvp, jacobian(mode='fwd'), hessian) transposes bwd, so "
+                        "bwd must compute its gradients from g with chainrule operations; this one returns values "
+                        "not computed from g (NumPy on g's values?), and forward mode would give zeros: use reverse "
+                        "mode (cr.grad, cr.vjp, cr.jacobian(mode='rev')), or write bwd with chainrule operations"
+                    )
+                return gi
+
             zero = Tensor._from_op(np.zeros(ans.shape, dtype=ans.dtype), None)
             self._check_linear(pulled, ans)
-            return vjp(pulled, zero)[1](t)[0]
+            return vjp(traced, zero)[1](t)[0]
 
         prim = Primitive(name, lambda xp, *arrays: out.data)
         defvjp_joint(prim, rule)

@@ -73,3 +73,26 @@ def test_a_parameter_read_from_outside_is_refused():
     hidden = cr.tensor(0.5, requires_grad=True)
     with pytest.raises(cr.GradientError, match="pass it in args"):
         odeint(lambda y, t: -hidden * y, Y0, T)
+
+
+def test_parameters_may_nest_and_forward_mode_is_refused():
+    rng = np.random.default_rng(0)
+    layers = [
+        (rng.standard_normal((3, 2)) * 0.3, rng.standard_normal(3) * 0.1),
+        (rng.standard_normal((2, 3)) * 0.3, np.zeros(2)),
+    ]
+    times = np.linspace(0.0, 1.0, 4)
+
+    def field(y, t, layers):
+        for weights, bias in layers:
+            y = cr.tanh(weights @ y + bias)
+        return y
+
+    def loss(first_weights):
+        return cr.sum(odeint(field, np.ones(2), times, [(first_weights, layers[0][1]), layers[1]]))
+
+    direction = rng.standard_normal((3, 2))
+    numeric = (loss(layers[0][0] + 1e-6 * direction).item() - loss(layers[0][0] - 1e-6 * direction).item()) / 2e-6
+    assert float(np.sum(cr.grad(loss)(layers[0][0]).numpy() * direction)) == pytest.approx(numeric, rel=1e-6)
+    with pytest.raises(cr.GradientError, match="odeint"):
+        cr.jvp(lambda y0: odeint(field, y0, times, layers), (np.ones(2),), (np.ones(2),))

@@ -164,3 +164,15 @@ def test_rgamma_is_smooth_through_the_poles_of_gamma():
     for order, got in ((1, first), (2, second)):
         expected = [float(mpmath.diff(mpmath.rgamma, v, order)) for v in x]
         np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_erf_of_complex_numbers_and_gammasgn():
+    z = np.array([0.4 + 0.3j, -1.0 + 2.0j])
+    np.testing.assert_allclose(S.erf(z).numpy(), scipy_special.erf(z), rtol=1e-14)
+    pulled = cr.vjp(S.erf, z)[1](np.ones(2))[0].numpy()  # holomorphic: g·erf'(z)
+    np.testing.assert_allclose(pulled, 2 / np.sqrt(np.pi) * np.exp(-z * z), rtol=1e-14)
+    with pytest.raises(cr.DtypeError, match="cr.scipy.special.erf"):
+        cr.erf(cr.tensor(z))
+    x = np.array([-2.5, -0.5, 0.5, 3.0])
+    np.testing.assert_array_equal(S.gammasgn(x).numpy(), scipy_special.gammasgn(x))
+    np.testing.assert_array_equal(cr.vmap(S.gammasgn)(x).numpy(), scipy_special.gammasgn(x))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ..backend import _module_of_type, array_module
 from ..tensor import UNARY, Tensor
 from ..vectorize.batched import BATCHING_USED, Batched
@@ -67,6 +69,8 @@ def recorder(prim: Primitive) -> Callable[..., Tensor]:
         try:
             if operator is not None:  # (batched data answers the operator itself)
                 out = operator(xd) if y is UNARY else operator(xd, yd)
+                if type(out) is complex:  # 1j * np.float64(2): Python's complex answers, not NumPy
+                    out = np.complex128(out)
             elif y is UNARY:
                 out = (
                     prim.forward(xd_module, xd) if (xd_module := _module_of_type.get(type(xd))) else prim.run((xd,), {})

@@ -23,8 +23,8 @@ def _scipy(name: str):
     return primitive(name)(lambda xp, x: getattr(_sp(), name)(x))
 
 
-gammaln, digamma, gamma, erfc, erfinv, erfcinv = (
-    _scipy(n) for n in ("gammaln", "digamma", "gamma", "erfc", "erfinv", "erfcinv")
+gammaln, digamma, gamma, erf, erfc, erfinv, erfcinv, gammasgn = (
+    _scipy(n) for n in ("gammaln", "digamma", "gamma", "erf", "erfc", "erfinv", "erfcinv", "gammasgn")
 )
 i0, i1, i0e, i1e, log_ndtr = (_scipy(n) for n in ("i0", "i1", "i0e", "i1e", "log_ndtr"))
 
@@ -73,6 +73,7 @@ defvjp(gammaln, lambda g, ans, x: g * digamma(x))
 defvjp(digamma, lambda g, ans, x: g * polygamma(x, n=1))
 defvjp(polygamma, lambda g, ans, x, n=0: g * polygamma(x, n=n + 1))
 defvjp(gamma, lambda g, ans, x: g * ans * digamma(x))
+defvjp(erf, lambda g, ans, x: g * (2 / math.sqrt(math.pi)) * exp(-(x * x)))  # (complex x too: holomorphic)
 defvjp(erfc, lambda g, ans, x: g * (-2 / math.sqrt(math.pi)) * exp(-(x * x)))
 defvjp(erfinv, lambda g, ans, x: g * (math.sqrt(math.pi) / 2) * exp(ans * ans))
 defvjp(erfcinv, lambda g, ans, x: g * (-math.sqrt(math.pi) / 2) * exp(ans * ans))
@@ -106,7 +107,8 @@ defvjp(
     lambda g, ans, x, y: g * log1p(y),
     lambda g, ans, x, y: g * x / where(1.0, 1 + y, condition=(constant(x) == 0) & (constant(y) == -1)),
 )
-for _prim in (gammaln, digamma, polygamma, gamma, erfc, erfinv, erfcinv, i0, i1, i0e, i1e, iv, ive, betaln, xlogy,
+gammasgn.elementwise = True  # (no rule: its derivative is 0 wherever it exists)
+for _prim in (gammaln, digamma, polygamma, gamma, erf, erfc, erfinv, erfcinv, i0, i1, i0e, i1e, iv, ive, betaln, xlogy,
               xlog1py, log_ndtr, jv, yv):  # fmt: skip
     defjvp_elementwise(_prim)
 
@@ -117,6 +119,7 @@ describe(log_ndtr, "exp(-{a}²/2)/sqrt(2·pi) / ndtr({a})")
 describe(digamma, "polygamma(1, {a})")
 describe(polygamma, "polygamma(n + 1, {a})")
 describe(gamma, "gamma({a})·digamma({a})")
+describe(erf, "2/sqrt(pi)·exp(-{a}²)")
 describe(erfc, "-2/sqrt(pi)·exp(-{a}²)")
 describe(erfinv, "sqrt(pi)/2·exp(erfinv({a})²)")
 describe(erfcinv, "-sqrt(pi)/2·exp(erfcinv({a})²)")

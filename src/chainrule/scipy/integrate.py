@@ -10,7 +10,8 @@ Memory does not grow with the number of solver steps. A time point's gradient is
 first time's is -a(t_0) · f(y_0, t_0)).
 
 Parameters must be passed in ``args`` (a tensor ``func`` reads from elsewhere would lose its gradient: that is
-refused with an error).
+refused with an error); they may nest (lists, tuples, dicts of arrays). Forward mode (jvp) is refused: the
+adjoint is solved with SciPy, outside chainrule's operations, so it cannot be transposed.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 from .. import engine
 from ..errors import GradientError
 from ..tensor import Tensor
-from ..transforms import custom_vjp, vjp
+from ..transforms import custom_vjp, tree_flatten, tree_unflatten, vjp
 from .special import _tensor
 
 RTOL, ATOL = 1e-10, 1e-10
@@ -46,7 +47,14 @@ def _solve(rhs: Any, y0: np.ndarray, t0: float, t1: float, rtol: float, atol: fl
 def odeint(func: Any, y0: Any, t: Any, *args: Any, rtol: float = RTOL, atol: float = ATOL) -> Tensor:
     """The states y(t_i) of dy/dt = func(y, t, *args), y(t_0) = y0, stacked along a first axis of len(t)."""
     y0, t = _tensor(y0), _tensor(t)
-    args = tuple(_tensor(a) for a in args)
+    leaves, spec = tree_flatten(list(args))  # args may nest: a list of (weights, bias) pairs, a dict, ...
+    if len(leaves) != len(args) or any(isinstance(a, (list, tuple, dict)) for a in args):
+        user_func = func
+
+        def func(y: Any, time: Any, *flat: Any) -> Any:
+            return user_func(y, time, *tree_unflatten(spec, list(flat)))
+
+    args = tuple(_tensor(a) for a in leaves)
     if t.ndim != 1 or t.shape[0] < 1:
         raise ValueError(f"odeint: t must be a 1-d sequence of time points, got shape {t.shape}")
     times = _values(t)
@@ -114,7 +122,10 @@ def odeint(func: Any, y0: Any, t: Any, *args: Any, rtol: float = RTOL, atol: flo
         a = a + g[0].reshape(-1)
         return (a.reshape(shape), time_grads, *(p.reshape(q.shape) for p, q in zip(param_grads, params)))
 
-    solver = custom_vjp(lambda y0_, t_, *args_: forward(y0_, t_, *args_)[0])
+    def odeint(y0_, t_, *args_):
+        return forward(y0_, t_, *args_)[0]
+
+    solver = custom_vjp(odeint)
     solver.defvjp(forward, backward)
     return solver(y0, t, *args)
 

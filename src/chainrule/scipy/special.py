@@ -164,8 +164,10 @@ def rgamma(x: Any) -> Tensor:
     return F.where(left, reflected, 1 / gamma(F.where(left, 1.0, x)))
 
 
-def erf(x: Any) -> Tensor:
-    return F.erf(_tensor(x))
+erf = _unary(_ops.erf, "erf")  # SciPy's: complex arguments too
+
+
+gammasgn = _unary(_ops.gammasgn, "gammasgn")  # the sign of gamma: no rule (constant between the poles)
 
 
 def betaln(a: Any, b: Any) -> Tensor:
@@ -228,8 +230,8 @@ def log_softmax(x: Any, axis: Any = None) -> Tensor:
 
 
 __all__ = [
-    "beta", "betaln", "digamma", "erf", "erfc", "erfcinv", "erfinv", "expit", "gamma", "gammaln", "i0", "i0e",
-    "i1", "i1e", "iv", "ive", "log_ndtr", "log_softmax", "logit", "logsumexp", "ndtr", "polygamma", "psi",
+    "beta", "betaln", "digamma", "erf", "erfc", "erfcinv", "erfinv", "expit", "gamma", "gammaln", "gammasgn",
+    "i0", "i0e", "i1", "i1e", "iv", "ive", "log_ndtr", "log_softmax", "logit", "logsumexp", "ndtr", "polygamma", "psi",
     "rgamma", "softmax", "xlog1py", "xlogy", "jv", "yv", "jn", "yn", "j0", "j1", "y0", "y1", "gammainc",
     "gammaincc", "betainc", "multigammaln",
 ]  # fmt: skip
