@@ -76,3 +76,19 @@ def test_gradcheck_catches_a_wrong_mixed_second_derivative():
     assert cr.gradcheck(product, a, b)
     with pytest.raises(cr.GradientError, match="second order"):
         cr.gradcheck(product, a, b, order=2)
+
+
+def test_reverse_mode_only_checks_second_order_as_reverse_over_reverse():
+    assert cr.gradcheck(lambda x: cr.sin(x) * x, np.linspace(0.1, 1.0, 3), modes=("rev",), order=2)
+
+    @cr.custom_vjp
+    def cube(x):
+        return x**3
+
+    # a right first derivative computed outside chainrule: its own derivative is lost, which order 2 must see
+    cube.defvjp(lambda x: (x**3, np.asarray(x.data)), lambda values, g: (g * cr.tensor(3 * values**2),))
+    assert cr.gradcheck(cube, np.linspace(0.1, 1.0, 3), modes=("rev",))
+    with pytest.raises(cr.GradientError, match=r"second order \(vjp of vjp\)"):
+        cr.gradcheck(cube, np.linspace(0.1, 1.0, 3), modes=("rev",), order=2)
+    with pytest.raises(ValueError, match="modes"):
+        cr.gradcheck(cr.sin, np.ones(2), modes=("backwards",))

@@ -21,20 +21,24 @@ def gradcheck(
     order: int = 1,
     allow_float32: bool = False,
     seed: int = 0,
+    modes: tuple[str, ...] = ("rev", "fwd"),
 ) -> bool:
     """Check reverse mode (vector-Jacobian products) and forward mode (Jacobian-vector products) of ``f``
     against central finite differences along random directions, one input at a time; with ``order=2`` the
     derivatives of the reverse-mode gradient as well. Returns True, or raises ``GradientError`` naming the
     input and the worst mismatch. float32 inputs are refused unless ``allow_float32=True``: finite differences
-    in single precision cannot resolve ``atol``.
+    in single precision cannot resolve ``atol``. ``modes=("rev",)`` checks reverse mode only (second order then
+    as reverse over reverse), for functions whose forward mode is refused.
     """
     if order not in (1, 2):
         raise ValueError(f"gradcheck: order must be 1 or 2, got {order!r}")
+    if not modes or set(modes) - {"rev", "fwd"}:
+        raise ValueError(f"gradcheck: modes must name 'rev' and/or 'fwd', got {modes!r}")
     leaves, spec = tree_flatten(list(inputs))
     if spec != (list, tuple((1, None) for _ in inputs)):  # nested inputs: check the function of their leaves
         return gradcheck(
             lambda *xs: f(*tree_unflatten(spec, list(xs))), *leaves, eps=eps, atol=atol, rtol=rtol, order=order,
-            allow_float32=allow_float32, seed=seed,
+            allow_float32=allow_float32, seed=seed, modes=modes,
         )  # fmt: skip
     tensors = [_as_tensor(x) for x in inputs]
     for i, t in enumerate(tensors):
@@ -59,11 +63,16 @@ def gradcheck(
     def pulled(*xs: Tensor) -> Any:
         return np.sum(np.asarray(_as_tensor(f(*xs)).data) * u)
 
-    reverse = vjp(f, *values)[1](u)
     directions = [rng.standard_normal(v.shape) for v in values]
-    for i, direction in enumerate(directions):
-        numeric = float(along(i, direction, pulled))
-        _compare("reverse mode (vjp)", i, float(np.sum(reverse[i].data * direction)), numeric, atol, rtol)
+    if "rev" in modes:
+        reverse = vjp(f, *values)[1](u)
+        for i, direction in enumerate(directions):
+            numeric = float(along(i, direction, pulled))
+            _compare("reverse mode (vjp)", i, float(np.sum(reverse[i].data * direction)), numeric, atol, rtol)
+    if "fwd" not in modes:
+        if order >= 2:
+            _reverse_over_reverse(f, values, u, directions, rng, along, eps, atol, rtol)
+        return True
     for i, direction in enumerate(directions):
         tangents = [direction if k == i else np.zeros_like(w) for k, w in enumerate(values)]
         forward = jvp(f, tuple(values), tuple(tangents))[1]
@@ -81,6 +90,20 @@ def gradcheck(
             fd2 = (np.asarray(plus[i].data) - np.asarray(minus[i].data)) / (2 * eps)
             _compare_arrays("second order (jvp of vjp)", i, np.asarray(block.data), fd2, atol, rtol)
     return True
+
+
+def _reverse_over_reverse(f, values, u, directions, rng, along, eps, atol, rtol) -> None:
+    """Second order in reverse mode only: the gradient of <w, vjp(u)> against its central differences."""
+    weights = [rng.standard_normal(v.shape) for v in values]
+
+    def weighted(*xs: Any) -> Any:
+        grads = vjp(f, *xs)[1](u)
+        return sum((g * w).sum() for g, w in zip(grads, weights))
+
+    second = vjp(weighted, *values)[1](np.float64(1.0))
+    for i, direction in enumerate(directions):
+        numeric = float(along(i, direction, lambda *xs: _as_tensor(weighted(*xs)).data))
+        _compare("second order (vjp of vjp)", i, float(np.sum(second[i].data * direction)), numeric, atol, rtol)
 
 
 def _compare(what: str, i: int, analytic: float, numeric: float, atol: float, rtol: float) -> None:

@@ -96,3 +96,13 @@ def test_parameters_may_nest_and_forward_mode_is_refused():
     assert float(np.sum(cr.grad(loss)(layers[0][0]).numpy() * direction)) == pytest.approx(numeric, rel=1e-6)
     with pytest.raises(cr.GradientError, match="odeint"):
         cr.jvp(lambda y0: odeint(field, y0, times, layers), (np.ones(2),), (np.ones(2),))
+
+
+def test_a_second_derivative_through_odeint_is_refused_not_zero():
+    def loss(a):
+        return cr.sum(odeint(lambda y, t, a: -a * y * y, np.ones(2), np.linspace(0.0, 1.0, 3), a))
+
+    assert np.isfinite(cr.grad(loss)(0.7).item())
+    for second in (lambda: cr.grad(cr.grad(loss))(0.7), lambda: cr.hessian(loss)(0.7)):
+        with pytest.raises(cr.GradientError, match="second derivatives through odeint are not available"):
+            second()

@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import engine
 from ..errors import GradientError
+from ..primitive import defjvp_argnum, defvjp_argnum, primitive
 from ..tensor import Tensor
 from ..transforms import custom_vjp, tree_flatten, tree_unflatten, vjp
 from .special import _tensor
@@ -42,6 +43,22 @@ def _solve(rhs: Any, y0: np.ndarray, t0: float, t1: float, rtol: float, atol: fl
     if not solution.success:
         raise RuntimeError(f"odeint: the solver failed between t = {t0} and {t1}: {solution.message}")
     return solution.y[:, -1]
+
+
+@primitive("odeint_gradient")
+def _no_second_derivative(xp, gradient, *inputs):
+    return gradient
+
+
+def _refuse_second_derivative(i, g, ans, *inputs):
+    raise GradientError(
+        "odeint: its gradient cannot be differentiated again (the adjoint ODE is solved with SciPy, outside "
+        "chainrule's operations): second derivatives through odeint are not available"
+    )
+
+
+defvjp_argnum(_no_second_derivative, _refuse_second_derivative)
+defjvp_argnum(_no_second_derivative, _refuse_second_derivative)
 
 
 def odeint(func: Any, y0: Any, t: Any, *args: Any, rtol: float = RTOL, atol: float = ATOL) -> Tensor:
@@ -80,10 +97,11 @@ def odeint(func: Any, y0: Any, t: Any, *args: Any, rtol: float = RTOL, atol: flo
         for a, b in zip(ts[:-1], ts[1:]):
             states.append(_solve(lambda time, y: f_values(y, time, params), states[-1], a, b, rtol, atol))
         ys = np.stack(states).reshape(len(ts), *shape)
-        return Tensor._from_op(ys, None), (ys, ts, tuple(_values(a) for a in args_))
+        return Tensor._from_op(ys, None), (ys, ts, tuple(_values(a) for a in args_), (y0_, t_, *args_))
 
     def backward(residuals, g):
-        ys, ts, params = residuals
+        ys, ts, params, inputs = residuals
+        recording = type(g) is Tensor  # the engine hands tensors to rules only when it records the backward pass
         g = _values(g)
         n = ys[0].size
         sizes = [p.size for p in params]
@@ -120,7 +138,12 @@ def odeint(func: Any, y0: Any, t: Any, *args: Any, rtol: float = RTOL, atol: flo
         # moving t_0 moves every later state; y(t_0) itself is y0 whatever t_0 is
         time_grads[0] = -a @ f_values(ys[0].reshape(-1), ts[0], tuple(Tensor._from_op(p, None) for p in params))
         a = a + g[0].reshape(-1)
-        return (a.reshape(shape), time_grads, *(p.reshape(q.shape) for p, q in zip(param_grads, params)))
+        grads = (a.reshape(shape), time_grads, *(p.reshape(q.shape) for p, q in zip(param_grads, params)))
+        if not recording:
+            return grads
+        # the backward pass is being recorded (for a derivative of this gradient): the gradients are tied to the
+        # inputs by a node whose own derivative refuses, since the adjoint above ran outside chainrule
+        return tuple(_no_second_derivative(Tensor._from_op(gi, None), *inputs) for gi in grads)
 
     def odeint(y0_, t_, *args_):
         return forward(y0_, t_, *args_)[0]
