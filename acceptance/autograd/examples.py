@@ -118,13 +118,13 @@ def _last_line(text: str) -> str:
 
 def verdict(a: tuple[int, str, float], b: tuple[int, str, float], timeout: float) -> tuple[str, str]:
     (code_a, out_a, _), (code_b, out_b, _) = a, b
+    if code_b not in (0, -1):
+        return "fails", _last_line(out_b)
     if code_a == -1 or code_b == -1:
         who = "both" if code_a == code_b else "autograd" if code_a == -1 else "chainrule"
-        failed = "" if code_a in (0, -1) and code_b in (0, -1) else "; the other failed"
+        failed = "" if code_a in (0, -1) else "; autograd itself failed"
         _, detail = same_numbers(out_a, out_b)
         return f"timed out ({who})", f"stopped after {timeout:.0f} s{failed}; so far: {detail}"
-    if code_b != 0:
-        return "fails", _last_line(out_b)
     if code_a != 0:
         return "runs (autograd itself fails)", _last_line(out_a)
     ok, detail = same_numbers(out_a, out_b)
