@@ -37,8 +37,8 @@ NOT_RUN = {
     "test_performance.py": "timing of autograd's tracer",
 }
 
-# The one list of autograd's tests deselected on purpose: each expects a limitation of autograd's that chainrule
-# does not have, so passing it would mean chainrule copying the limitation.
+# The one list of allowed deviations: autograd's tests deselected on purpose, each with why (a limitation of
+# autograd's that chainrule does not copy, or one of chainrule's that is refused by name rather than answered).
 DESELECTED = {
     "test_fft.py::test_rfftn_odd_not_implemented": "expects NotImplementedError from rfftn's derivative on an odd "
     "last axis, a limitation of autograd's; chainrule differentiates it (its own FFT tests draw odd lengths)",
@@ -55,10 +55,6 @@ REASONS = {
     "test_wrapped_name_and_docs": "checks the wording of autograd's own docstrings",
     "test_assignment_raises_error": "autograd refuses `A[1] = b` on a traced array; chainrule records and "
     "differentiates in-place assignment (a documented feature)",
-    "test_gammasgn": "`scipy.special.gammasgn` is not in chainrule.scipy yet (being added)",
-    "test_erf": "chainrule's `erf` refuses complex arguments (complex erf being added)",
-    "test_odeint": "chainrule's `odeint` has no forward-mode rule yet, and its extra arguments are not "
-    "differentiated when nested (being fixed)",
 }
 
 
