@@ -124,3 +124,11 @@ def test_boolean_operators_on_masks_match_numpy():
     ):
         assert ours.dtype == theirs.dtype
         np.testing.assert_array_equal(ours.numpy(), theirs)
+
+
+def test_a_0d_tensor_is_not_iterable_as_numpy_says():
+    assert np.iterable(cr.tensor([1.0, 2.0])) and not np.iterable(cr.tensor(1.0))
+    assert np.iterable(np.zeros(2)) and not np.iterable(np.zeros(()))
+    with pytest.raises(TypeError, match="0-d tensor"):
+        iter(cr.tensor(3.0))
+    assert [t.item() for t in cr.tensor([1.0, 2.0])] == [1.0, 2.0]

@@ -175,8 +175,10 @@ class Tensor:
         return len(self.data)
 
     def __iter__(self) -> Iterator[Tensor]:
-        for i in range(len(self)):
-            yield self[i]
+        # iter() itself refuses a 0-d tensor, as NumPy's does (np.iterable and matplotlib ask iter(), not next())
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self)))
 
     def __bool__(self) -> bool:
         if self.data.size != 1:

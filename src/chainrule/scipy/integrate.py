@@ -1,13 +1,13 @@
 """``cr.scipy.integrate.odeint(func, y0, t, *args)``: SciPy's signature, differentiable with respect to the initial
 state, the time points and every argument by the adjoint method.
 
-Forward: the ODE dy/dt = func(y, t, *args) is solved with SciPy (``solve_ivp``, an adaptive Runge-Kutta method
-at tight tolerances) and only the states at the requested times are kept. Backward: the adjoint a(t) = dL/dy(t)
+Forward: the ODE dy/dt = func(y, t, *args) is solved by SciPy's own odeint (LSODA) at the tolerances given, so
+the states are the ones scipy.integrate.odeint gives. Backward: the adjoint a(t) = dL/dy(t)
 obeys da/dt = -aᵀ ∂f/∂y, and the parameters' gradient gathers -∫ aᵀ ∂f/∂θ dt; both are integrated backwards from
 the last time to the first together with y itself, segment by segment, adding each time point's cotangent to a
 as it is passed. The vector-Jacobian products aᵀ∂f/∂y and aᵀ∂f/∂θ come from chainrule (``cr.vjp`` of ``func``).
 Memory does not grow with the number of solver steps. A time point's gradient is ḡ_i · f(y_i, t_i) (and the
-first time's is -a(t_0) · f(y_0, t_0)).
+first time's is minus the others' plus ∫ aᵀ ∂f/∂t dt, integrated with the adjoint).
 
 Parameters must be passed in ``args`` (a tensor ``func`` reads from elsewhere would lose its gradient: that is
 refused with an error); they may nest (lists, tuples, dicts of arrays). Forward mode (jvp) is refused: the
@@ -27,22 +27,22 @@ from ..tensor import Tensor
 from ..transforms import custom_vjp, tree_flatten, tree_unflatten, vjp
 from .special import _tensor
 
-RTOL, ATOL = 1e-10, 1e-10
-
 
 def _values(x: Any) -> np.ndarray:
     return np.asarray(x.data if type(x) is Tensor else x, dtype=np.float64)
 
 
-def _solve(rhs: Any, y0: np.ndarray, t0: float, t1: float, rtol: float, atol: float) -> np.ndarray:
-    from scipy.integrate import solve_ivp
+def _solve(rhs: Any, y0: np.ndarray, times: np.ndarray, rtol: float | None, atol: float | None) -> np.ndarray:
+    """The states at ``times`` (times[0] is y0's), by SciPy's odeint (LSODA), as scipy.integrate.odeint computes
+    them; ``rhs(time, y)``."""
+    from scipy.integrate import odeint as scipy_odeint
 
-    if t0 == t1:
-        return y0
-    solution = solve_ivp(rhs, (t0, t1), y0, method="DOP853", rtol=rtol, atol=atol)
-    if not solution.success:
-        raise RuntimeError(f"odeint: the solver failed between t = {t0} and {t1}: {solution.message}")
-    return solution.y[:, -1]
+    if len(times) == 1:
+        return y0[None]
+    states, info = scipy_odeint(rhs, y0, times, rtol=rtol, atol=atol, tfirst=True, full_output=True)
+    if info["message"] != "Integration successful.":
+        raise RuntimeError(f"odeint: the solver failed between t = {times[0]} and {times[-1]}: {info['message']}")
+    return states
 
 
 @primitive("odeint_gradient")
@@ -61,8 +61,10 @@ defvjp_argnum(_no_second_derivative, _refuse_second_derivative)
 defjvp_argnum(_no_second_derivative, _refuse_second_derivative)
 
 
-def odeint(func: Any, y0: Any, t: Any, *args: Any, rtol: float = RTOL, atol: float = ATOL) -> Tensor:
-    """The states y(t_i) of dy/dt = func(y, t, *args), y(t_0) = y0, stacked along a first axis of len(t)."""
+def odeint(func: Any, y0: Any, t: Any, *args: Any, rtol: float | None = None, atol: float | None = None) -> Tensor:
+    """The states y(t_i) of dy/dt = func(y, t, *args), y(t_0) = y0, stacked along a first axis of len(t).
+    ``rtol`` and ``atol`` are SciPy's (default 1.49e-8 each) and also bound the adjoint's error: pass smaller ones
+    for gradients accurate beyond about 1e-7."""
     y0, t = _tensor(y0), _tensor(t)
     leaves, spec = tree_flatten(list(args))  # args may nest: a list of (weights, bias) pairs, a dict, ...
     if len(leaves) != len(args) or any(isinstance(a, (list, tuple, dict)) for a in args):
@@ -93,10 +95,8 @@ def odeint(func: Any, y0: Any, t: Any, *args: Any, rtol: float = RTOL, atol: flo
     def forward(y0_, t_, *args_):
         params = tuple(Tensor._from_op(_values(a), None) for a in args_)
         ts = _values(t_)
-        states = [_values(y0_).reshape(-1)]
-        for a, b in zip(ts[:-1], ts[1:]):
-            states.append(_solve(lambda time, y: f_values(y, time, params), states[-1], a, b, rtol, atol))
-        ys = np.stack(states).reshape(len(ts), *shape)
+        states = _solve(lambda time, y: f_values(y, time, params), _values(y0_).reshape(-1), ts, rtol, atol)
+        ys = states.reshape(len(ts), *shape)
         return Tensor._from_op(ys, None), (ys, ts, tuple(_values(a) for a in args_), (y0_, t_, *args_))
 
     def backward(residuals, g):
@@ -107,36 +107,38 @@ def odeint(func: Any, y0: Any, t: Any, *args: Any, rtol: float = RTOL, atol: flo
         sizes = [p.size for p in params]
 
         def vjps(y: np.ndarray, time: float, a: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-            def f(yy, *pp):
-                return func(yy, Tensor._from_op(np.float64(time), None), *pp)
-
-            value, pull = vjp(f, y.reshape(shape), *params)
+            """f(y, t) and aᵀ∂f/∂y, aᵀ∂f/∂t, aᵀ∂f/∂θ, flat."""
+            value, pull = vjp(func, y.reshape(shape), np.float64(time), *params)
             grads = pull(a.reshape(shape))
             grads = grads if isinstance(grads, tuple) else (grads,)
-            flat = [_values(gr).reshape(-1) if gr is not None else np.zeros(s) for gr, s in zip(grads, [n, *sizes])]
+            flat = [
+                _values(gr).reshape(-1) if gr is not None else np.zeros(size) for gr, size in zip(grads, [n, 1, *sizes])
+            ]
             return _values(value).reshape(-1), flat
 
         def augmented(time: float, state: np.ndarray) -> np.ndarray:
+            # backwards in time: y, the adjoint a, the first time's gradient, the parameters' gradients
             y, a = state[:n], state[n : 2 * n]
-            dy, (ay, *ap) = vjps(y, time, a)
-            return np.concatenate([dy, -ay, *[-p for p in ap]])
+            dy, (ay, at, *ap) = vjps(y, time, a)
+            return np.concatenate([dy, -ay, -at, *[-p for p in ap]])
 
         a = np.zeros(n)
+        first_time = 0.0  # dL/dt_0: minus every later time's share, plus ∫ aᵀ∂f/∂t dt on the way back
         param_grads = [np.zeros(s) for s in sizes]
         time_grads = np.zeros(len(ts))
         for i in range(len(ts) - 1, 0, -1):
             gi = g[i].reshape(-1)
             time_grads[i] = gi @ f_values(ys[i].reshape(-1), ts[i], tuple(Tensor._from_op(p, None) for p in params))
+            first_time -= time_grads[i]
             a = a + gi
-            state = np.concatenate([ys[i].reshape(-1), a, *param_grads])
-            state = _solve(augmented, state, ts[i], ts[i - 1], rtol, atol)
-            a = state[n : 2 * n]
-            offset = 2 * n
-            for k, s in enumerate(sizes):
-                param_grads[k] = state[offset : offset + s]
-                offset += s
-        # moving t_0 moves every later state; y(t_0) itself is y0 whatever t_0 is
-        time_grads[0] = -a @ f_values(ys[0].reshape(-1), ts[0], tuple(Tensor._from_op(p, None) for p in params))
+            state = np.concatenate([ys[i].reshape(-1), a, [first_time], *param_grads])
+            state = _solve(augmented, state, ts[i - 1 : i + 1][::-1].copy(), rtol, atol)[-1]
+            a, first_time = state[n : 2 * n], state[2 * n]
+            offset = 2 * n + 1
+            for k, size in enumerate(sizes):
+                param_grads[k] = state[offset : offset + size]
+                offset += size
+        time_grads[0] = first_time
         a = a + g[0].reshape(-1)
         grads = (a.reshape(shape), time_grads, *(p.reshape(q.shape) for p, q in zip(param_grads, params)))
         if not recording:

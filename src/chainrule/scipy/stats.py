@@ -6,7 +6,9 @@ parameter, to second order.
 ``multivariate_normal``: pdf logpdf entropy; ``dirichlet``: pdf logpdf entropy. Densities are closed forms; the
 distribution functions are SciPy's incomplete gamma and beta functions, whose derivatives in the shape
 parameters are computed by ``ops/incomplete.py``. Outside a distribution's support the density is 0 (log density
--inf) and the distribution function 0 or 1, as in SciPy.
+-inf) and the distribution function 0 or 1, as in SciPy, with derivative 0. On the support's boundary (x = 0 for
+gamma, 0 and 1 for beta) values are SciPy's and derivatives are the one-sided limits of the formula, which may be
+infinite (d/dx log gamma.pdf(0, a) is +inf for a > 1, -1 for a = 1, -inf for a < 1).
 """
 
 from __future__ import annotations

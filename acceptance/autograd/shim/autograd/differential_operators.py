@@ -46,9 +46,19 @@ def _size(value):
     return sum(int(onp.size(_raw(v))) for v in cr.tree_flatten(value)[0])
 
 
+def _as_autograd_returns(result):
+    """autograd hands back NumPy arrays when nothing outside is being differentiated (SciPy's compiled optimisers
+    need them); a result that an outer derivative still follows (a closure over its variable) stays a tensor."""
+    out, spec = cr.tree_flatten(result)
+    for leaf in out:
+        if type(leaf) is cr.Tensor and (leaf.requires_grad or leaf._tangents):
+            return result
+    return cr.tree_unflatten(spec, [v.numpy() if type(v) is cr.Tensor else v for v in out])
+
+
 @unary_to_nary
 def grad(fun, x):
-    return cr.grad(fun)(x)
+    return _as_autograd_returns(cr.grad(fun)(x))
 
 
 @unary_to_nary
@@ -136,7 +146,7 @@ def make_ggnvp(f, g=lambda x: 1.0 / 2 * cr.sum(x**2, axis=-1), f_argnum=0):
 
 @unary_to_nary
 def value_and_grad(fun, x):
-    return cr.value_and_grad(fun)(x)
+    return _as_autograd_returns(cr.value_and_grad(fun)(x))
 
 
 @unary_to_nary
