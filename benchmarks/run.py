@@ -1110,9 +1110,13 @@ def w16(add) -> None:
     def autograd_case():
         import autograd
         import autograd.numpy as anp
+        from autograd.builtins import tuple as traced_tuple
         from autograd.scipy.integrate import odeint as autograd_odeint
 
-        grad = autograd.grad(lambda m: anp.sum(autograd_odeint(lambda y, time, m: anp.tanh(m @ y), y0, t, m)[-1]))
+        def last(m):  # its args go in a tuple autograd can trace, as its ODE-net example passes them
+            return anp.sum(autograd_odeint(lambda y, time, m: anp.tanh(m @ y), y0, t, traced_tuple((m,)))[-1])
+
+        grad = autograd.grad(last)
         return lambda: grad(w)
 
     cases = {"chainrule odeint (adjoint)": chainrule_case}
