@@ -167,3 +167,8 @@ def test_gamma_maximum_likelihood_with_a_newton_step():
         a = a - cr.grad(loglik)(a) / cr.hessian(loglik)(a)
     expected = scipy_stats.gamma.fit(sample, floc=0, fscale=1)[0]
     assert a.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_multivariate_normal_cdf_is_refused_with_the_reason():
+    with pytest.raises(NotImplementedError, match="quasi-Monte Carlo"):
+        S.multivariate_normal.cdf(np.zeros(2), np.zeros(2), np.eye(2))

@@ -284,7 +284,16 @@ def _mvn_entropy(mean=None, cov=1.0):
     return 0.5 * d * (1 + LOG_2PI) + F.sum(F.log(F.diagonal(chol))) + shift
 
 
+def _mvn_cdf_refused(*args: Any, **kwargs: Any) -> Any:
+    raise NotImplementedError(
+        "multivariate_normal.cdf/logcdf: SciPy computes them by randomised quasi-Monte Carlo integration (Genz's "
+        "method), which has no derivative to follow; chainrule does not provide them. In one dimension use norm.cdf"
+    )
+
+
 multivariate_normal = SimpleNamespace(
+    cdf=_mvn_cdf_refused,
+    logcdf=_mvn_cdf_refused,
     logpdf=_mvn_logpdf,
     pdf=lambda x, mean=None, cov=1.0, allow_singular=False: F.exp(_mvn_logpdf(x, mean, cov, allow_singular)),
     entropy=_mvn_entropy,
