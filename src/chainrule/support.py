@@ -67,7 +67,9 @@ def scipy_support_table() -> str:
         for name in sorted(module.__all__):
             thing = getattr(module, name)
             if module_name == "stats":  # a distribution: its methods
-                methods = sorted(m for m in vars(thing) if not m.startswith("_"))
+                methods = sorted(
+                    m for m, f in vars(thing).items() if not m.startswith("_") and not getattr(f, "refused", False)
+                )
                 names.append(f"`{name}.{{{','.join(methods)}}}`")
             else:
                 names.append(f"`{name}`")

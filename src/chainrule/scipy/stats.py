@@ -291,6 +291,8 @@ def _mvn_cdf_refused(*args: Any, **kwargs: Any) -> Any:
     )
 
 
+_mvn_cdf_refused.refused = True  # (not listed among the supported functions)
+
 multivariate_normal = SimpleNamespace(
     cdf=_mvn_cdf_refused,
     logcdf=_mvn_cdf_refused,
