@@ -168,9 +168,13 @@ def test_rgamma_is_smooth_through_the_poles_of_gamma():
 
 def test_erf_of_complex_numbers_and_gammasgn():
     z = np.array([0.4 + 0.3j, -1.0 + 2.0j])
-    np.testing.assert_allclose(S.erf(z).numpy(), scipy_special.erf(z), rtol=1e-14)
-    pulled = cr.vjp(S.erf, z)[1](np.ones(2))[0].numpy()  # holomorphic: g·erf'(z)
-    np.testing.assert_allclose(pulled, 2 / np.sqrt(np.pi) * np.exp(-z * z), rtol=1e-14)
+    for name, sign in (("erf", 1), ("erfc", -1)):
+        ours = getattr(S, name)
+        np.testing.assert_allclose(ours(z).numpy(), getattr(scipy_special, name)(z), rtol=1e-14)
+        pulled = cr.vjp(ours, z)[1](np.ones(2))[0].numpy()  # holomorphic: g·f'(z)
+        np.testing.assert_allclose(pulled, sign * 2 / np.sqrt(np.pi) * np.exp(-z * z), rtol=1e-14)
+        tangent = cr.jvp(ours, (z,), (np.ones(2) * (1 + 1j),))[1].numpy()
+        np.testing.assert_allclose(tangent, (1 + 1j) * sign * 2 / np.sqrt(np.pi) * np.exp(-z * z), rtol=1e-14)
     with pytest.raises(cr.DtypeError, match="cr.scipy.special.erf"):
         cr.erf(cr.tensor(z))
     x = np.array([-2.5, -0.5, 0.5, 3.0])
