@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import chainrule as cr
 from tests.gradients import check_forward, check_grads
 
 scipy_linalg = pytest.importorskip("scipy.linalg")
@@ -66,3 +67,24 @@ def test_solve_banded():
     b = rng.standard_normal(6)
     np.testing.assert_allclose(L.solve_banded((2, 1), ab, b).numpy(), scipy_linalg.solve_banded((2, 1), ab, b))
     check_grads(lambda x, y: L.solve_banded((2, 1), x, y), ab, b)
+
+
+@pytest.mark.parametrize("trans", [0, 1, 2, "T"])
+@pytest.mark.parametrize("unit_diagonal", [False, True])
+def test_solve_triangular_takes_scipys_trans_and_unit_diagonal(trans, unit_diagonal):
+    rng = np.random.default_rng(0)
+    a = np.triu(rng.standard_normal((4, 4))) + 4 * np.eye(4)
+    b = rng.standard_normal(4)
+    ours = L.solve_triangular(a, b, trans, unit_diagonal=unit_diagonal).numpy()
+    np.testing.assert_allclose(ours, scipy_linalg.solve_triangular(a, b, trans, unit_diagonal=unit_diagonal))
+    check_grads(lambda m, v: L.solve_triangular(m, v, trans, unit_diagonal=unit_diagonal), a, b)
+
+
+def test_solve_banded_scales_to_large_systems():
+    rng = np.random.default_rng(0)
+    n = 1500
+    ab = rng.standard_normal((3, n))
+    ab[1] += 5.0
+    b = rng.standard_normal(n)
+    np.testing.assert_allclose(L.solve_banded((1, 1), ab, b).numpy(), scipy_linalg.solve_banded((1, 1), ab, b))
+    assert cr.grad(lambda m: cr.sum(L.solve_banded((1, 1), m, b)))(ab).shape == (3, n)

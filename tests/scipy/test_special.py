@@ -180,3 +180,30 @@ def test_erf_of_complex_numbers_and_gammasgn():
     x = np.array([-2.5, -0.5, 0.5, 3.0])
     np.testing.assert_array_equal(S.gammasgn(x).numpy(), scipy_special.gammasgn(x))
     np.testing.assert_array_equal(cr.vmap(S.gammasgn)(x).numpy(), scipy_special.gammasgn(x))
+
+
+@pytest.mark.parametrize("a, b", [(200.0, 200.0), (0.5, 200.0), (170.0, 5.0), (-0.5, 2.0), (-2.5, 1.2)])
+def test_beta_where_the_gammas_overflow(a, b):
+    assert S.beta(a, b).item() == pytest.approx(scipy_special.beta(a, b), rel=1e-12)
+    assert np.isfinite(cr.grad(lambda s: S.beta(s, b))(a).item())
+
+
+@pytest.mark.parametrize(
+    "a, b, return_sign",
+    [([1.0, 2.0], [2.0, -1.0], False), ([1.0, 2.0], [2.0, -1.0], True), ([-np.inf, -np.inf], None, True),
+     ([np.inf, 1.0], None, True), ([1.0, np.inf], [1.0, 0.0], False)],
+)  # fmt: skip
+def test_logsumexp_edges_as_scipy(a, b, return_sign):
+    ours = S.logsumexp(np.array(a), b=None if b is None else np.array(b), return_sign=return_sign)
+    theirs = scipy_special.logsumexp(a, b=b, return_sign=return_sign)
+    if return_sign:
+        np.testing.assert_array_equal([o.item() for o in ours], theirs)
+    else:
+        np.testing.assert_array_equal(ours.item(), theirs)
+
+
+def test_multigammaln_refuses_its_dimension_as_a_variable_and_a_below_its_domain():
+    with pytest.raises(TypeError, match="multigammaln"):
+        cr.grad(lambda d: S.multigammaln(3.0, d))(2.0)
+    with pytest.raises(ValueError, match="greater than"):
+        S.multigammaln(0.4, 3)

@@ -172,3 +172,32 @@ def test_gamma_maximum_likelihood_with_a_newton_step():
 def test_multivariate_normal_cdf_is_refused_with_the_reason():
     with pytest.raises(NotImplementedError, match="quasi-Monte Carlo"):
         S.multivariate_normal.cdf(np.zeros(2), np.zeros(2), np.eye(2))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_parameters_outside_their_domain_give_nan_as_scipy(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0.1, 0.9, 4)
+    shape = rng.uniform(-1, 2, 4)  # some out of the domain
+    scale = rng.uniform(-1, 2, 4)
+    for ours, theirs in (
+        (S.gamma.logpdf(x, shape, 0.0, scale), scipy_stats.gamma.logpdf(x, shape, 0.0, scale)),
+        (S.beta.cdf(x, shape, 2.0), scipy_stats.beta.cdf(x, shape, 2.0)),
+        (S.t.logpdf(x, shape), scipy_stats.t.logpdf(x, shape)),
+        (S.norm.cdf(x, 0.0, scale), scipy_stats.norm.cdf(x, 0.0, scale)),
+        (S.chi2.entropy(shape), scipy_stats.chi2.entropy(shape)),
+    ):
+        np.testing.assert_array_equal(np.isnan(ours.numpy()), np.isnan(theirs))
+    gradient = cr.grad(lambda a: cr.sum(S.gamma.logpdf(x, a)))(shape).numpy()
+    assert np.all(gradient[shape <= 0] == 0) and np.all(np.isfinite(gradient))
+
+
+def test_dirichlet_and_multivariate_normal_follow_scipys_layouts():
+    alpha = np.array([1.5, 2.0, 3.0])
+    x = scipy_stats.dirichlet.rvs(alpha, size=4, random_state=0).T  # (K, N)
+    np.testing.assert_allclose(S.dirichlet.logpdf(x, alpha).numpy(), scipy_stats.dirichlet.logpdf(x, alpha))
+    np.testing.assert_allclose(S.dirichlet.logpdf(x[:2, 0], alpha).item(), scipy_stats.dirichlet.logpdf(x[:, 0], alpha))
+    mvn = scipy_stats.multivariate_normal
+    for args in (([0.3, 0.5], 0.0, 2.0), (0.3, 0.0, 2.0), ([0.1, 0.2], [0.0, 0.0], [2.0, 3.0])):
+        np.testing.assert_allclose(S.multivariate_normal.logpdf(*args).numpy(), mvn.logpdf(*args), rtol=1e-13)
+    assert S.multivariate_normal.entropy(np.zeros(3), 2.0).item() == pytest.approx(mvn.entropy(np.zeros(3), 2.0))

@@ -7,8 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from .. import functions as F
 from .. import linalg as _linalg
 from ..errors import ShapeError
+from ..ops import scatter_add
 from ..ops import scipy_linalg as _ops
 from ..tensor import Tensor
 from .special import _tensor
@@ -19,12 +21,24 @@ def _square(name: str, a: Tensor) -> None:
         raise ShapeError(f"{name}: needs a square matrix, got shape {a.shape}")
 
 
-def solve_triangular(a: Any, b: Any, lower: bool = False) -> Tensor:
-    """x with a x = b, ``a`` triangular (only its ``lower`` or upper triangle is read)."""
+def solve_triangular(
+    a: Any, b: Any, trans: Any = 0, lower: bool = False, unit_diagonal: bool = False, **ignored: Any
+) -> Tensor:
+    """x with a x = b (``trans`` 0/'N'), aᵀ x = b (1/'T') or aᴴ x = b (2/'C'), ``a`` triangular: only its
+    ``lower`` or upper triangle is read, and with ``unit_diagonal`` not its diagonal (taken as ones), as SciPy."""
     a, b = _tensor(a), _tensor(b)
     _square("solve_triangular", a)
     if b.shape[0] != a.shape[0]:
         raise ShapeError(f"solve_triangular: b has {b.shape[0]} rows, a is {a.shape[0]} x {a.shape[0]}")
+    kinds = {0: 0, "N": 0, 1: 1, "T": 1, 2: 2, "C": 2}
+    if trans not in kinds:
+        raise ValueError(f"solve_triangular: trans must be 0, 1, 2, 'N', 'T' or 'C', got {trans!r}")
+    if unit_diagonal:
+        eye = np.eye(a.shape[0], dtype=bool)
+        a = F.where(eye, 1.0, a)
+    if kinds[trans]:
+        a = a.T if kinds[trans] == 1 else F.conj(a).T
+        lower = not lower
     return _ops.solve_triangular(a, b, lower=bool(lower))
 
 
@@ -79,9 +93,8 @@ def solve_banded(l_and_u: tuple, ab: Any, b: Any) -> Tensor:
             rows.append(i)
             columns.append(j)
             bands.append(upper + i - j)
-    scatter = np.zeros((n * n, len(rows)))
-    scatter[np.array(rows) * n + np.array(columns), np.arange(len(rows))] = 1.0
-    dense = (scatter @ ab[np.array(bands), np.array(columns)]).reshape(n, n)
+    rows, columns = np.array(rows, dtype=np.intp), np.array(columns, dtype=np.intp)
+    dense = scatter_add(ab[np.array(bands, dtype=np.intp), columns], index=(rows, columns), shape=(n, n))
     return _linalg.solve(dense, _tensor(b))
 
 

@@ -146,8 +146,11 @@ def betainc(a: Any, b: Any, x: Any) -> Tensor:
 
 def multigammaln(a: Any, d: int) -> Tensor:
     """The log of the multivariate gamma function of dimension d."""
+    d = _order(d, "multigammaln")
     a = _tensor(a)
-    terms = sum(gammaln(a - j / 2) for j in range(int(d)))
+    if np.any(np.asarray(a.data) <= (d - 1) / 2):
+        raise ValueError(f"multigammaln: a must be greater than (d - 1)/2 = {(d - 1) / 2} everywhere")
+    terms = sum(gammaln(a - j / 2) for j in range(d))
     return terms + d * (d - 1) / 4 * np.log(np.pi)
 
 
@@ -177,7 +180,8 @@ def betaln(a: Any, b: Any) -> Tensor:
 def beta(a: Any, b: Any) -> Tensor:
     """gamma(a) gamma(b) / gamma(a + b), as exp(betaln) with the sign of the gammas (no overflow in between)."""
     a, b = _tensor(a), _tensor(b)
-    sign = np.sign(_ops.gamma(a.data) * _ops.gamma(b.data) / _ops.gamma(a.data + b.data))
+    # the sign from the signs of the gammas (their values overflow long before beta does)
+    sign = _ops.gammasgn(a.data) * _ops.gammasgn(b.data) * _ops.gammasgn(a.data + b.data)
     return sign * F.exp(betaln(a, b))
 
 
@@ -205,9 +209,12 @@ def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False, r
     a = _tensor(a)
     if b is None and not return_sign:
         return F.logsumexp(a, axis=axis, keepdims=keepdims)
+    if b is not None:
+        b = _tensor(b)
+        a = F.where(b == 0, -np.inf, a)  # a term with weight 0 is no term, even where a is inf (as SciPy)
     shift = F.max(a.detach(), axis=axis, keepdims=True)
-    shift = F.where(F.isfinite(shift), shift, 0.0) if hasattr(F, "isfinite") else shift
-    terms = F.exp(a - shift) * (_tensor(b) if b is not None else 1.0)
+    shift = F.where(F.abs(shift) < np.inf, shift, 0.0)  # all -inf, or an inf: no shift (the sum says it)
+    terms = F.exp(a - shift) * (b if b is not None else 1.0)
     total = F.sum(terms, axis=axis, keepdims=True)
     result = F.log(F.abs(total)) + shift
     if not keepdims:
@@ -215,7 +222,7 @@ def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False, r
         total = F.squeeze(total, axis=axis) if axis is not None else F.reshape(total, ())
     if return_sign:
         return result, F.sign(total)
-    return result
+    return F.where(total < 0, np.nan, result)  # the log of a negative sum, as SciPy: nan
 
 
 def softmax(x: Any, axis: Any = None) -> Tensor:

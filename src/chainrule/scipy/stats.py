@@ -243,15 +243,33 @@ poisson = SimpleNamespace(
 )
 
 
+def _mvn_parameters(mean: Any, cov: Any) -> tuple:
+    """SciPy's rules: the dimension from mean (if a vector), else from cov; cov a number (times I), a vector (its
+    diagonal) or a matrix."""
+    cov = _tensor(cov)
+    mean = None if mean is None else _tensor(mean)
+    if mean is not None and mean.ndim > 1:
+        raise ValueError(f"multivariate_normal: mean must be a number or a vector, got shape {mean.shape}")
+    d = mean.shape[0] if mean is not None and mean.ndim == 1 else (cov.shape[0] if cov.ndim else 1)
+    if cov.ndim == 0:
+        cov = cov * np.eye(d)
+    elif cov.ndim == 1:
+        cov = cov * np.eye(cov.shape[0])
+    if cov.ndim != 2 or cov.shape != (d, d):
+        raise ValueError(f"multivariate_normal: cov must be {d} x {d} for dimension {d}, got shape {cov.shape}")
+    return (mean if mean is not None else 0.0), cov, d
+
+
 def _mvn_logpdf(x, mean=None, cov=1.0, allow_singular=False):
     from .. import linalg
 
+    mean, cov, d = _mvn_parameters(mean, cov)
     x = _tensor(x)
-    d = x.shape[-1]
-    cov = _tensor(cov)
-    if cov.ndim == 0:
-        cov = cov * np.eye(d)
-    centred = x - (_tensor(mean) if mean is not None else 0.0)
+    if d == 1:  # every number is a point (SciPy's rule)
+        x = F.expand_dims(x, -1)
+    if x.shape[-1] != d:
+        raise ValueError(f"multivariate_normal: x's last axis must have length {d}, got shape {x.shape}")
+    centred = x - mean
     if allow_singular:  # the density on the covariance's support, through the pseudo-inverse and pseudo-determinant
         return _singular_mvn_logpdf(centred, cov)
     chol = linalg.cholesky(cov)  # also refuses a covariance that is not positive definite
@@ -277,11 +295,9 @@ def _singular_mvn_logpdf(centred, cov):
 def _mvn_entropy(mean=None, cov=1.0):
     from .. import linalg
 
-    cov = _tensor(cov)
-    d = cov.shape[-1] if cov.ndim else 1
-    chol = linalg.cholesky(cov if cov.ndim else F.reshape(cov, (1, 1)))
-    shift = 0 * F.sum(_tensor(mean)) if mean is not None else 0.0
-    return 0.5 * d * (1 + LOG_2PI) + F.sum(F.log(F.diagonal(chol))) + shift
+    mean, cov, d = _mvn_parameters(mean, cov)
+    shift = 0 * F.sum(mean) if type(mean) is Tensor else 0.0
+    return 0.5 * d * (1 + LOG_2PI) + F.sum(F.log(F.diagonal(linalg.cholesky(cov)))) + shift
 
 
 def _mvn_cdf_refused(*args: Any, **kwargs: Any) -> Any:
@@ -303,9 +319,19 @@ multivariate_normal = SimpleNamespace(
 
 
 def _dirichlet_logpdf(x, alpha):
+    """SciPy's layout: x of shape (K,) or (K, N) (the components along the first axis; K - 1 of them mean the last
+    is 1 minus their sum), alpha of shape (K,)."""
     x, alpha = _tensor(x), _tensor(alpha)
-    norm_term = F.sum(gammaln(alpha), axis=-1) - gammaln(F.sum(alpha, axis=-1))
-    return F.sum(xlogy(alpha - 1, x), axis=-1) - norm_term
+    if alpha.ndim != 1:
+        raise ValueError(f"dirichlet: alpha must be 1-d (K,), got shape {alpha.shape}")
+    k = alpha.shape[0]
+    if x.ndim == 0 or x.shape[0] not in (k, k - 1):
+        raise ValueError(f"dirichlet: x must have {k} or {k - 1} components along its first axis, got {x.shape}")
+    if x.shape[0] == k - 1:
+        x = F.concatenate([x, 1 - F.sum(x, axis=0, keepdims=True)], axis=0)
+    weights = F.reshape(alpha, (k,) + (1,) * (x.ndim - 1))
+    norm_term = F.sum(gammaln(alpha)) - gammaln(F.sum(alpha))
+    return F.sum(xlogy(weights - 1, x), axis=0) - norm_term
 
 
 def _dirichlet_entropy(alpha):
@@ -319,5 +345,37 @@ def _dirichlet_entropy(alpha):
 dirichlet = SimpleNamespace(
     logpdf=_dirichlet_logpdf, pdf=lambda x, alpha: F.exp(_dirichlet_logpdf(x, alpha)), entropy=_dirichlet_entropy
 )
+
+# SciPy answers nan where a parameter is outside its domain; so do these (with gradient 0 there)
+_POSITIVE = ("a", "b", "df", "scale")
+
+
+def _nan_where_invalid(fn: Any) -> Any:
+    import functools
+    import inspect
+
+    signature = inspect.signature(fn)
+    checked = [name for name in signature.parameters if name in _POSITIVE or name == "mu"]
+    if not checked:
+        return fn
+
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        result = fn(*args, **kwargs)
+        bad = None
+        for name in checked:
+            value = _tensor(bound.arguments[name]).detach()
+            outside = value < 0 if name == "mu" else value <= 0
+            bad = outside if bad is None else bad | outside
+        return F.where(bad, np.nan, result)
+
+    return wrapped
+
+
+for _distribution_namespace in (norm, t, gamma, chi2, beta, poisson):
+    for _name, _fn in list(vars(_distribution_namespace).items()):
+        setattr(_distribution_namespace, _name, _nan_where_invalid(_fn))
 
 __all__ = ["beta", "chi2", "dirichlet", "gamma", "multivariate_normal", "norm", "poisson", "t"]
