@@ -113,3 +113,23 @@ def test_a_second_derivative_through_odeint_is_refused_not_zero():
         cr.grad(cr.grad(loss))(0.7)
     with pytest.raises(cr.GradientError, match="'odeint'"):  # forward over reverse: refused by the forward mode
         cr.hessian(loss)(0.7)
+
+
+def test_repeated_times_static_arguments_and_solver_options():
+    def field(y, t, a, power, label):
+        assert label == "decay" and power == 2  # passed through as they are
+        return -a * y**power
+
+    times = np.array([0.0, 0.5, 0.5, 1.0])
+    states = odeint(field, np.ones(2), times, np.array(0.7), 2, "decay", mxstep=1000)
+    expected = scipy_odeint(lambda y, t: -0.7 * y**2, np.ones(2), times)
+    np.testing.assert_allclose(states.numpy(), expected, rtol=1e-12)
+
+    def loss(a):
+        return cr.sum(odeint(field, np.ones(2), times, a, 2, "decay", **TIGHT))
+
+    direction = 1e-6
+    numeric = (loss(0.7 + direction).item() - loss(0.7 - direction).item()) / (2 * direction)
+    assert cr.grad(loss)(0.7).item() == pytest.approx(numeric, rel=1e-6)
+    with pytest.raises(TypeError, match="Dfun"):
+        odeint(field, np.ones(2), times, 0.7, 2, "decay", Dfun=None)

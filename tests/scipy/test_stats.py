@@ -201,3 +201,13 @@ def test_dirichlet_and_multivariate_normal_follow_scipys_layouts():
     for args in (([0.3, 0.5], 0.0, 2.0), (0.3, 0.0, 2.0), ([0.1, 0.2], [0.0, 0.0], [2.0, 3.0])):
         np.testing.assert_allclose(S.multivariate_normal.logpdf(*args).numpy(), mvn.logpdf(*args), rtol=1e-13)
     assert S.multivariate_normal.entropy(np.zeros(3), 2.0).item() == pytest.approx(mvn.entropy(np.zeros(3), 2.0))
+
+
+def test_t_with_infinite_degrees_of_freedom_is_the_normal_and_its_cdf_reaches_0_and_1():
+    x = np.array([-np.inf, -2.0, 0.3, np.inf])
+    np.testing.assert_allclose(S.t.cdf(x, np.inf).numpy(), scipy_stats.t.cdf(x, np.inf), rtol=1e-14)
+    np.testing.assert_allclose(S.t.cdf(x, 3.0).numpy(), scipy_stats.t.cdf(x, 3.0), rtol=1e-13)
+    assert S.t.logpdf(0.3, np.inf).item() == pytest.approx(scipy_stats.t.logpdf(0.3, np.inf), rel=1e-14)
+    assert S.t.entropy(np.inf).item() == pytest.approx(scipy_stats.t.entropy(np.inf), rel=1e-14)
+    slope = cr.grad(lambda y: cr.sum(S.t.cdf(y, np.array([3.0, np.inf]))))(np.array([0.3, 0.3])).numpy()
+    np.testing.assert_allclose(slope, scipy_stats.t.pdf(0.3, [3.0, np.inf]), rtol=1e-12)

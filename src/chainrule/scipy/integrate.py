@@ -6,7 +6,9 @@ the states are the ones scipy.integrate.odeint gives. Backward: the adjoint a(t)
 obeys da/dt = -aᵀ ∂f/∂y, and the parameters' gradient gathers -∫ aᵀ ∂f/∂θ dt; both are integrated backwards from
 the last time to the first together with y itself, segment by segment, adding each time point's cotangent to a
 as it is passed. The vector-Jacobian products aᵀ∂f/∂y and aᵀ∂f/∂θ come from chainrule (``cr.vjp`` of ``func``).
-Memory does not grow with the number of solver steps. A time point's gradient is ḡ_i · f(y_i, t_i) (and the
+Memory does not grow with the number of solver steps. The adjoint integrates y backwards, which is unstable for
+stiff systems that contract fast (as in autograd's and JAX's odeint): there the solver may give up, and says so.
+A time point's gradient is ḡ_i · f(y_i, t_i) (and the
 first time's is minus the others' plus ∫ aᵀ ∂f/∂t dt, integrated with the adjoint).
 
 Parameters must be passed in ``args`` (a tensor ``func`` reads from elsewhere would lose its gradient: that is
@@ -32,14 +34,17 @@ def _values(x: Any) -> np.ndarray:
     return np.asarray(x.data if type(x) is Tensor else x, dtype=np.float64)
 
 
-def _solve(rhs: Any, y0: np.ndarray, times: np.ndarray, rtol: float | None, atol: float | None) -> np.ndarray:
+SOLVER_OPTIONS = frozenset({"h0", "hmax", "hmin", "ixpr", "mxstep", "mxhnil", "mxordn", "mxords", "tcrit", "ml", "mu"})
+
+
+def _solve(rhs: Any, y0: np.ndarray, times: np.ndarray, rtol: Any, atol: Any, options: dict) -> np.ndarray:
     """The states at ``times`` (times[0] is y0's), by SciPy's odeint (LSODA), as scipy.integrate.odeint computes
     them; ``rhs(time, y)``."""
     from scipy.integrate import odeint as scipy_odeint
 
-    if len(times) == 1:
-        return y0[None]
-    states, info = scipy_odeint(rhs, y0, times, rtol=rtol, atol=atol, tfirst=True, full_output=True)
+    if len(times) == 1 or (len(times) == 2 and times[0] == times[1]):
+        return np.stack([y0] * len(times))
+    states, info = scipy_odeint(rhs, y0, times, rtol=rtol, atol=atol, tfirst=True, full_output=True, **options)
     if info["message"] != "Integration successful.":
         raise RuntimeError(f"odeint: the solver failed between t = {times[0]} and {times[-1]}: {info['message']}")
     return states
@@ -61,19 +66,34 @@ defvjp_argnum(_no_second_derivative, _refuse_second_derivative)
 defjvp_argnum(_no_second_derivative, _refuse_second_derivative)
 
 
-def odeint(func: Any, y0: Any, t: Any, *args: Any, rtol: float | None = None, atol: float | None = None) -> Tensor:
+def _differentiable(leaf: Any) -> bool:
+    return type(leaf) is Tensor or isinstance(leaf, (np.ndarray, float, complex, np.floating, np.complexfloating))
+
+
+def odeint(func: Any, y0: Any, t: Any, *args: Any, rtol: Any = None, atol: Any = None, **options: Any) -> Tensor:
     """The states y(t_i) of dy/dt = func(y, t, *args), y(t_0) = y0, stacked along a first axis of len(t).
     ``rtol`` and ``atol`` are SciPy's (default 1.49e-8 each) and also bound the adjoint's error: pass smaller ones
-    for gradients accurate beyond about 1e-7."""
+    for gradients accurate beyond about 1e-7. SciPy's step options (``mxstep``, ``hmax``, ``h0``, ...) are passed
+    on, to the adjoint's solves too. ``args`` may nest (lists, tuples, dicts); their arrays and floats are
+    differentiated, anything else (ints, strings, objects) is passed to ``func`` as it is."""
+    unknown = set(options) - SOLVER_OPTIONS
+    if unknown:
+        raise TypeError(
+            f"odeint: options {sorted(unknown)} are not supported (Dfun, full_output and tfirst change what the "
+            f"solver returns or calls); supported: {sorted(SOLVER_OPTIONS)}"
+        )
     y0, t = _tensor(y0), _tensor(t)
     leaves, spec = tree_flatten(list(args))  # args may nest: a list of (weights, bias) pairs, a dict, ...
-    if len(leaves) != len(args) or any(isinstance(a, (list, tuple, dict)) for a in args):
-        user_func = func
+    positions = [i for i, leaf in enumerate(leaves) if _differentiable(leaf)]
+    user_func = func
 
-        def func(y: Any, time: Any, *flat: Any) -> Any:
-            return user_func(y, time, *tree_unflatten(spec, list(flat)))
+    def func(y: Any, time: Any, *flat: Any) -> Any:
+        full = list(leaves)
+        for i, value in zip(positions, flat):
+            full[i] = value
+        return user_func(y, time, *tree_unflatten(spec, full))
 
-    args = tuple(_tensor(a) for a in leaves)
+    args = tuple(_tensor(leaves[i]) for i in positions)
     if t.ndim != 1 or t.shape[0] < 1:
         raise ValueError(f"odeint: t must be a 1-d sequence of time points, got shape {t.shape}")
     times = _values(t)
@@ -95,7 +115,7 @@ def odeint(func: Any, y0: Any, t: Any, *args: Any, rtol: float | None = None, at
     def forward(y0_, t_, *args_):
         params = tuple(Tensor._from_op(_values(a), None) for a in args_)
         ts = _values(t_)
-        states = _solve(lambda time, y: f_values(y, time, params), _values(y0_).reshape(-1), ts, rtol, atol)
+        states = _solve(lambda time, y: f_values(y, time, params), _values(y0_).reshape(-1), ts, rtol, atol, options)
         ys = states.reshape(len(ts), *shape)
         return Tensor._from_op(ys, None), (ys, ts, tuple(_values(a) for a in args_), (y0_, t_, *args_))
 
@@ -132,7 +152,7 @@ def odeint(func: Any, y0: Any, t: Any, *args: Any, rtol: float | None = None, at
             first_time -= time_grads[i]
             a = a + gi
             state = np.concatenate([ys[i].reshape(-1), a, [first_time], *param_grads])
-            state = _solve(augmented, state, ts[i - 1 : i + 1][::-1].copy(), rtol, atol)[-1]
+            state = _solve(augmented, state, ts[i - 1 : i + 1][::-1].copy(), rtol, atol, options)[-1]
             a, first_time = state[n : 2 * n], state[2 * n]
             offset = 2 * n + 1
             for k, size in enumerate(sizes):

@@ -75,14 +75,14 @@ norm = _distribution(
 )
 
 
-def _t_logpdf(x, df, loc=0.0, scale=1.0):
+def _finite_t_logpdf(x, df, loc=0.0, scale=1.0):
     z, scale = _standard(x, loc, scale)
     df = _tensor(df)
     half = (df + 1) / 2
     return gammaln(half) - gammaln(df / 2) - 0.5 * F.log(df * math.pi) - F.log(scale) - half * F.log1p(z * z / df)
 
 
-def _t_cdf(x, df, loc=0.0, scale=1.0):
+def _finite_t_cdf(x, df, loc=0.0, scale=1.0):
     """P(T <= z): in the lower tail 0.5 I_{df/(df+z²)}(df/2, 1/2) (no cancellation), elsewhere
     0.5 + sign(z) 0.5 I_{z²/(df+z²)}(1/2, df/2) (accurate near 0). Near z = 0 that form is a function of |z|
     whose derivatives are sums of terms of size 1/|z| that cancel, so for |z| < 1e-3 the cdf is its Taylor
@@ -93,9 +93,9 @@ def _t_cdf(x, df, loc=0.0, scale=1.0):
     # each form on its own elements (chosen with where, so vmap can batch it), the other elements given a
     # harmless point (no 0·inf in the gradient)
     low = F.where(lower, z, -2.0)
-    tail = 0.5 * betainc(df / 2, 0.5, df / (df + low * low))
+    tail = 0.5 * betainc(df / 2, 0.5, 1 / (1 + low * low / df))  # (1 at z = -inf)
     mid = F.where(lower | centre, 0.5, z)
-    middle = 0.5 + F.sign(mid) * 0.5 * betainc(0.5, df / 2, mid * mid / (df + mid * mid))
+    middle = 0.5 + F.sign(mid) * 0.5 * betainc(0.5, df / 2, 1 / (1 + df / (mid * mid)))  # (1 at z = inf)
     near = F.where(centre, z, 0.0)
     squared = near * near
     density_at_zero = F.exp(gammaln((df + 1) / 2) - gammaln(df / 2) - 0.5 * F.log(df * math.pi))
@@ -103,7 +103,7 @@ def _t_cdf(x, df, loc=0.0, scale=1.0):
     return F.where(centre, 0.5 + density_at_zero * near * series, F.where(lower, tail, middle))
 
 
-def _t_entropy(df, loc=0.0, scale=1.0):
+def _finite_t_entropy(df, loc=0.0, scale=1.0):
     df = _tensor(df)
     half = (df + 1) / 2
     return (
@@ -113,6 +113,29 @@ def _t_entropy(df, loc=0.0, scale=1.0):
         + F.log(_tensor(scale))
         + 0 * _tensor(loc)
     )
+
+
+def _t_or_normal(finite: Any, normal: Any, df_position: int) -> Any:
+    """t with df = inf is the normal distribution (as SciPy): there the normal's formula, elsewhere t's with a
+    harmless df in place of inf (no nan in the gradient)."""
+
+    def fn(*args: Any) -> Any:
+        args = list(args)
+        df = _tensor(args[df_position])
+        infinite = df == np.inf
+        args[df_position] = F.where(infinite, 1.0, df)
+        rest = args[:df_position] + args[df_position + 1 :]
+        return F.where(infinite, normal(*rest), finite(*args))
+
+    return fn
+
+
+_t_logpdf = _t_or_normal(_finite_t_logpdf, _norm_logpdf, 1)
+_t_cdf = _t_or_normal(_finite_t_cdf, lambda x, loc=0.0, scale=1.0: F.exp(_norm_logcdf(x, loc, scale)), 1)
+
+
+def _t_entropy(df, loc=0.0, scale=1.0):
+    return _t_or_normal(_finite_t_entropy, norm.entropy, 0)(df, loc, scale)
 
 
 t = _distribution(
