@@ -179,3 +179,12 @@ from .vectorize.transform import vmap
 __version__ = "0.1.0"
 
 __all__ = [name for name in dir() if not name.startswith("_")]
+
+
+def __getattr__(name: str) -> object:
+    # cr.scipy on first use (it needs the scipy extra, so it is not imported with chainrule itself)
+    if name == "scipy":
+        import importlib
+
+        return importlib.import_module(".scipy", __name__)
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")

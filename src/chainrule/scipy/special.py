@@ -19,8 +19,13 @@ from ..tensor import Tensor
 
 
 def _tensor(x: Any) -> Tensor:
+    """A tensor of x; float32 and complex arrays keep their dtype (as SciPy's functions do), the rest is float64."""
     x = _operand(x)
-    return x if type(x) is Tensor else Tensor._from_op(np.asarray(x, dtype=np.result_type(x, np.float64)), None)
+    if type(x) is Tensor:
+        return x
+    values = np.asarray(x)
+    kind_kept = values.dtype.kind in "fc" and values.dtype.itemsize >= 4
+    return Tensor._from_op(values if kind_kept else values.astype(np.result_type(values, np.float64)), None)
 
 
 def _unary(prim: Any, name: str) -> Any:
@@ -55,6 +60,7 @@ def ndtr(x: Any) -> Tensor:
 def _order(n: Any, name: str) -> int:
     if type(n) is Tensor and n.requires_grad:
         raise TypeError(f"{name}: no derivative with respect to the order n (an integer): pass a number")
+    _one_number(n, name, "n")
     value = n.item() if type(n) is Tensor else n
     if int(value) != value or value < 0:
         raise ValueError(f"{name}: n must be a non-negative integer, got {value!r}")
@@ -77,14 +83,24 @@ def ive(v: Any, x: Any) -> Tensor:
     return _ops.ive(_tensor(x), v=_real_order(v, "ive"))
 
 
+def _one_number(value: Any, name: str, argument: str) -> None:
+    if np.size(value.data if type(value) is Tensor else value) != 1:
+        raise TypeError(
+            f"{name}: the order {argument} must be one number (one function per order); for several orders call it "
+            "once per order"
+        )
+
+
 def _real_order(v: Any, name: str) -> float:
     if type(v) is Tensor and v.requires_grad:
         raise TypeError(f"{name}: no derivative with respect to the order v (it has no closed form): pass a number")
+    _one_number(v, name, "v")
     return float(v.item() if type(v) is Tensor else v)
 
 
 def _number(value: Any, name: str, argument: str) -> float:
     """An argument with no closed-form derivative: a number; a tensor that requires grad is refused by name."""
+    _one_number(value, name, argument)
     if type(value) is Tensor and value.requires_grad:
         raise TypeError(
             f"{name}: no derivative with respect to {argument} (it has no closed form): pass a number, or a tensor "

@@ -156,12 +156,12 @@ def _gamma_logpdf(x, a, loc=0.0, scale=1.0):
 
 def _gamma_cdf(x, a, loc=0.0, scale=1.0):
     z, _ = _standard(x, loc, scale)
-    return gammainc(a, F.maximum(z, 0.0))
+    return gammainc(a, F.where(z >= 0, z, 0.0))  # at z = 0 the slope from the right (the support's side)
 
 
 def _gamma_sf(x, a, loc=0.0, scale=1.0):
     z, _ = _standard(x, loc, scale)
-    return gammaincc(a, F.maximum(z, 0.0))
+    return gammaincc(a, F.where(z >= 0, z, 0.0))
 
 
 def _gamma_entropy(a, loc=0.0, scale=1.0):
