@@ -42,9 +42,6 @@ NOT_RUN = {
 DESELECTED = {
     "test_fft.py::test_rfftn_odd_not_implemented": "expects NotImplementedError from rfftn's derivative on an odd "
     "last axis, a limitation of autograd's; chainrule differentiates it (its own FFT tests draw odd lengths)",
-    "test_scipy.py::test_odeint": "checks second derivatives through odeint; chainrule's adjoint is solved by SciPy "
-    "outside its operations, so a second derivative is refused with an error naming odeint (first order, which "
-    "chainrule's own tests check against finite differences and a differentiated RK4 loop, is exact)",
 }
 
 # why each remaining failure fails (by test name)

@@ -12,8 +12,10 @@ A time point's gradient is ḡ_i · f(y_i, t_i) (and the
 first time's is minus the others' plus ∫ aᵀ ∂f/∂t dt, integrated with the adjoint).
 
 Parameters must be passed in ``args`` (a tensor ``func`` reads from elsewhere would lose its gradient: that is
-refused with an error); they may nest (lists, tuples, dicts of arrays). Forward mode (jvp) is refused: the
-adjoint is solved with SciPy, outside chainrule's operations, so it cannot be transposed.
+refused with an error); they may nest (lists, tuples, dicts of arrays). Second derivatives (reverse over reverse)
+work: when the backward pass is recorded, the same adjoint is written with chainrule's operations and each
+segment solved by odeint itself, whose adjoint gives the next order. Forward mode (jvp) is refused: the first
+order adjoint runs in NumPy, which cannot be transposed.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import numpy as np
 
 from .. import engine
 from ..errors import GradientError
-from ..primitive import defjvp_argnum, defvjp_argnum, primitive
 from ..tensor import Tensor
 from ..transforms import custom_vjp, tree_flatten, tree_unflatten, vjp
 from .special import _tensor
@@ -48,22 +49,6 @@ def _solve(rhs: Any, y0: np.ndarray, times: np.ndarray, rtol: Any, atol: Any, op
     if info["message"] != "Integration successful.":
         raise RuntimeError(f"odeint: the solver failed between t = {times[0]} and {times[-1]}: {info['message']}")
     return states
-
-
-@primitive("odeint_gradient")
-def _no_second_derivative(xp, gradient, *inputs):
-    return gradient
-
-
-def _refuse_second_derivative(i, g, ans, *inputs):
-    raise GradientError(
-        "odeint: its gradient cannot be differentiated again (the adjoint ODE is solved with SciPy, outside "
-        "chainrule's operations): second derivatives through odeint are not available"
-    )
-
-
-defvjp_argnum(_no_second_derivative, _refuse_second_derivative)
-defjvp_argnum(_no_second_derivative, _refuse_second_derivative)
 
 
 def _differentiable(leaf: Any) -> bool:
@@ -120,8 +105,7 @@ def odeint(func: Any, y0: Any, t: Any, *args: Any, rtol: Any = None, atol: Any =
         return Tensor._from_op(ys, None), (ys, ts, tuple(_values(a) for a in args_), (y0_, t_, *args_))
 
     def backward(residuals, g):
-        ys, ts, params, inputs = residuals
-        recording = type(g) is Tensor  # the engine hands tensors to rules only when it records the backward pass
+        ys, ts, params, _ = residuals
         g = _values(g)
         n = ys[0].size
         sizes = [p.size for p in params]
@@ -161,17 +145,76 @@ def odeint(func: Any, y0: Any, t: Any, *args: Any, rtol: Any = None, atol: Any =
         time_grads[0] = first_time
         a = a + g[0].reshape(-1)
         grads = (a.reshape(shape), time_grads, *(p.reshape(q.shape) for p, q in zip(param_grads, params)))
-        if not recording:
-            return grads
-        # the backward pass is being recorded (for a derivative of this gradient): the gradients are tied to the
-        # inputs by a node whose own derivative refuses, since the adjoint above ran outside chainrule
-        return tuple(_no_second_derivative(Tensor._from_op(gi, None), *inputs) for gi in grads)
+        return grads
+
+    def recorded_backward(g: Tensor, inputs: tuple) -> tuple:
+        """The same adjoint, written with chainrule's operations, for a backward pass that is recorded (a
+        derivative of this gradient will be taken): each segment is solved by odeint itself, whose own adjoint
+        then gives the next order."""
+        from .. import functions as F
+        from ..creation import zeros as cr_zeros
+
+        y0_, t_, *params = inputs
+        ys = solver(y0_, t_, *params)  # the states again, tied to the inputs
+        n = int(np.prod(shape))
+        sizes = [int(np.size(p.data)) for p in params]
+
+        def aug(state: Tensor, time: Tensor, *ps: Tensor) -> Tensor:
+            y, a = F.reshape(state[:n], shape), F.reshape(state[n : 2 * n], shape)
+            value, pull = vjp(func, y, time, *ps)
+            grads = pull(a)
+            grads = grads if isinstance(grads, tuple) else (grads,)
+            parts = [F.reshape(value, (-1,))]
+            for gr, like in zip(grads, (y, time, *ps)):
+                parts.append(-F.reshape(gr, (-1,)) if gr is not None else cr_zeros(int(np.size(like.data))))
+            return F.concatenate(parts)
+
+        count = len(ts_of(t_))
+        a = cr_zeros(n)
+        first_time = cr_zeros(())
+        param_grads = [cr_zeros(size) for size in sizes]
+        time_grads: list = [None] * count
+        for i in range(count - 1, 0, -1):
+            gi = F.reshape(g[i], (-1,))
+            time_grads[i] = F.sum(gi * F.reshape(func(ys[i], t_[i], *params), (-1,)))
+            first_time = first_time - time_grads[i]
+            a = a + gi
+            state = F.concatenate([F.reshape(ys[i], (-1,)), a, F.reshape(first_time, (1,)), *param_grads])
+            if ts_of(t_)[i] != ts_of(t_)[i - 1]:
+                pair = F.stack([t_[i], t_[i - 1]])
+                state = globals()["odeint"](aug, state, pair, *params, rtol=rtol, atol=atol, **options)[-1]
+            a, first_time = state[n : 2 * n], state[2 * n]
+            offset = 2 * n + 1
+            for k, size in enumerate(sizes):
+                param_grads[k] = state[offset : offset + size]
+                offset += size
+        time_grads[0] = first_time
+        a = a + F.reshape(g[0], (-1,))
+        return (
+            F.reshape(a, shape),
+            F.stack(time_grads),
+            *(F.reshape(q, p.shape) for q, p in zip(param_grads, params)),
+        )
+
+    def ts_of(t_: Tensor) -> np.ndarray:
+        return _values(t_)
+
+    def adjoint(residuals, g):
+        if type(g) is Tensor:  # the engine hands tensors to rules only when it records the backward pass
+            if g._tangents or any(x._tangents for x in residuals[3]):
+                raise GradientError(
+                    "odeint: forward mode (jvp, hessian, jacobian(mode='fwd')) is refused: its adjoint runs in "
+                    "NumPy, which cannot be transposed; for second derivatives use reverse over reverse "
+                    "(cr.grad(cr.grad(f)), cr.jacobian(cr.grad(f), mode='rev'))"
+                )
+            return recorded_backward(g, residuals[3])
+        return backward(residuals, g)
 
     def odeint(y0_, t_, *args_):
         return forward(y0_, t_, *args_)[0]
 
     solver = custom_vjp(odeint)
-    solver.defvjp(forward, backward)
+    solver.defvjp(forward, adjoint)
     return solver(y0, t, *args)
 
 
