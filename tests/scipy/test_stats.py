@@ -186,10 +186,15 @@ def test_parameters_outside_their_domain_give_nan_as_scipy(seed):
         (S.t.logpdf(x, shape), scipy_stats.t.logpdf(x, shape)),
         (S.norm.cdf(x, 0.0, scale), scipy_stats.norm.cdf(x, 0.0, scale)),
         (S.chi2.entropy(shape), scipy_stats.chi2.entropy(shape)),
+        (S.chi2.pdf(x, shape), scipy_stats.chi2.pdf(x, shape)),
+        (S.gamma.pdf(x, shape), scipy_stats.gamma.pdf(x, shape)),
+        (S.t.cdf(x, 2.0, 0.0, scale), scipy_stats.t.cdf(x, 2.0, 0.0, scale)),
+        (S.beta.logcdf(x, 1.0, 2.0, 0.0, scale), scipy_stats.beta.logcdf(x, 1.0, 2.0, 0.0, scale)),
     ):
         np.testing.assert_array_equal(np.isnan(ours.numpy()), np.isnan(theirs))
-    gradient = cr.grad(lambda a: cr.sum(S.gamma.logpdf(x, a)))(shape).numpy()
-    assert np.all(gradient[shape <= 0] == 0) and np.all(np.isfinite(gradient))
+    for fn in (S.gamma.logpdf, S.gamma.pdf, S.t.cdf, S.t.logpdf, S.chi2.pdf):
+        gradient = cr.grad(lambda a, fn=fn: cr.sum(fn(x, a)))(shape).numpy()
+        assert np.all(gradient[shape <= 0] == 0) and np.all(np.isfinite(gradient)), fn
 
 
 def test_dirichlet_and_multivariate_normal_follow_scipys_layouts():

@@ -79,9 +79,12 @@ def solve_sylvester(a: Any, b: Any, q: Any) -> Tensor:
     return _ops.solve_sylvester(a, b, q)
 
 
-def solve_banded(l_and_u: tuple, ab: Any, b: Any) -> Tensor:
+def solve_banded(
+    l_and_u: tuple, ab: Any, b: Any, overwrite_ab: bool = False, overwrite_b: bool = False, check_finite: bool = True
+) -> Tensor:
     """x with a x = b, ``a`` given by its bands in LAPACK's layout (``ab[u + i - j, j] = a[i, j]``): the dense
-    matrix is assembled from the bands (differentiably) and solved."""
+    matrix is assembled from the bands (differentiably) and solved, so it costs a dense solve (SciPy's options are
+    accepted; nothing is overwritten)."""
     lower, upper = l_and_u
     ab = _tensor(ab)
     n = ab.shape[1]

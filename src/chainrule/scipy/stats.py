@@ -119,6 +119,9 @@ def _t_or_normal(finite: Any, normal: Any, df_position: int) -> Any:
     """t with df = inf is the normal distribution (as SciPy): there the normal's formula, elsewhere t's with a
     harmless df in place of inf (no nan in the gradient)."""
 
+    import functools
+
+    @functools.wraps(finite)
     def fn(*args: Any) -> Any:
         args = list(args)
         df = _tensor(args[df_position])
@@ -373,11 +376,16 @@ dirichlet = SimpleNamespace(
 _POSITIVE = ("a", "b", "df", "scale")
 
 
-def _nan_where_invalid(fn: Any) -> Any:
+def _nan_where_invalid(fn: Any, reference: Any) -> Any:
+    """``fn`` answering nan where a parameter is outside its domain, computed there at a harmless value instead so
+    that no nan or inf reaches the gradient (which is 0 there). Parameters are found by name in ``fn``'s signature,
+    or in ``reference``'s when ``fn`` takes ``*args`` (pdf from logpdf, and so on)."""
     import functools
     import inspect
 
     signature = inspect.signature(fn)
+    if any(p.kind is p.VAR_POSITIONAL for p in signature.parameters.values()):
+        signature = inspect.signature(reference)
     checked = [name for name in signature.parameters if name in _POSITIVE or name == "mu"]
     if not checked:
         return fn
@@ -386,19 +394,20 @@ def _nan_where_invalid(fn: Any) -> Any:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
-        result = fn(*args, **kwargs)
         bad = None
         for name in checked:
-            value = _tensor(bound.arguments[name]).detach()
-            outside = value < 0 if name == "mu" else value <= 0
+            value = _tensor(bound.arguments[name])
+            outside = value.detach() < 0 if name == "mu" else value.detach() <= 0
+            bound.arguments[name] = F.where(outside, 1.0, value)
             bad = outside if bad is None else bad | outside
-        return F.where(bad, np.nan, result)
+        return F.where(bad, np.nan, fn(*bound.args, **bound.kwargs))
 
     return wrapped
 
 
 for _distribution_namespace in (norm, t, gamma, chi2, beta, poisson):
+    _reference = getattr(_distribution_namespace, "logpdf", None) or _distribution_namespace.logpmf
     for _name, _fn in list(vars(_distribution_namespace).items()):
-        setattr(_distribution_namespace, _name, _nan_where_invalid(_fn))
+        setattr(_distribution_namespace, _name, _nan_where_invalid(_fn, _reference))
 
 __all__ = ["beta", "chi2", "dirichlet", "gamma", "multivariate_normal", "norm", "poisson", "t"]
