@@ -217,6 +217,8 @@ CALLS = {
                 S.gammaincc(a * a + 0.5, a * a + 1) + S.betainc(a * a + 1, a * a + 2, 0.3),
                 signal.convolve(a, a[:2, :2], mode="same"),
                 cr.concatenate([scipy_linalg.expm(a[:, :3] * 0.1), a[:, :1]], axis=1),
+                scipy_linalg.solve_banded((1, 1), cr.stack([a[0, :3], a[1, :3] + 4.0, a[2, :3]]), a[:, 3])[:, None]
+                * cr.ones((1, 4)),
                 cr.concatenate([scipy_linalg.sqrtm(a[:, :3] @ a[:, :3].T + 4 * np.eye(3)), a[:, :1]], axis=1),
                 cr.concatenate([scipy_linalg.solve_triangular(a[:, :3] + 4 * np.eye(3), a[:, :1]), a[:, 1:]], axis=1),
                 cr.concatenate(

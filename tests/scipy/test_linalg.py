@@ -88,3 +88,15 @@ def test_solve_banded_scales_to_large_systems():
     b = rng.standard_normal(n)
     np.testing.assert_allclose(L.solve_banded((1, 1), ab, b).numpy(), scipy_linalg.solve_banded((1, 1), ab, b))
     assert cr.grad(lambda m: cr.sum(L.solve_banded((1, 1), m, b)))(ab).shape == (3, n)
+
+
+@pytest.mark.parametrize("lower, upper, columns", [(1, 1, None), (2, 1, 3), (0, 2, None), (1, 0, 2), (0, 0, None)])
+def test_solve_banded_by_bands_in_both_modes_to_second_order(lower, upper, columns):
+    rng = np.random.default_rng(lower * 10 + upper)
+    n = 7
+    ab = rng.standard_normal((lower + upper + 1, n))
+    ab[upper] += 5.0  # the diagonal
+    b = rng.standard_normal((n, columns) if columns else n)
+    ours = L.solve_banded((lower, upper), ab, b).numpy()
+    np.testing.assert_allclose(ours, scipy_linalg.solve_banded((lower, upper), ab, b), rtol=1e-12, atol=1e-14)
+    assert cr.gradcheck(lambda m, v: L.solve_banded((lower, upper), m, v), ab, b, order=2)

@@ -10,7 +10,6 @@ import numpy as np
 from .. import functions as F
 from .. import linalg as _linalg
 from ..errors import ShapeError
-from ..ops import scatter_add
 from ..ops import scipy_linalg as _ops
 from ..tensor import Tensor
 from .special import _tensor
@@ -82,23 +81,19 @@ def solve_sylvester(a: Any, b: Any, q: Any) -> Tensor:
 def solve_banded(
     l_and_u: tuple, ab: Any, b: Any, overwrite_ab: bool = False, overwrite_b: bool = False, check_finite: bool = True
 ) -> Tensor:
-    """x with a x = b, ``a`` given by its bands in LAPACK's layout (``ab[u + i - j, j] = a[i, j]``): the dense
-    matrix is assembled from the bands (differentiably) and solved, so it costs a dense solve (SciPy's options are
-    accepted; nothing is overwritten)."""
-    lower, upper = l_and_u
-    ab = _tensor(ab)
+    """x with a x = b, ``a`` given by its bands in LAPACK's layout (``ab[u + i - j, j] = a[i, j]``), by SciPy's
+    banded solver; its rules are banded solves and gathers too (SciPy's options are accepted; nothing is
+    overwritten)."""
+    lower, upper = (int(v) for v in l_and_u)
+    ab, b = _tensor(ab), _tensor(b)
     n = ab.shape[1]
-    if ab.shape[0] != lower + upper + 1:
+    if ab.ndim != 2 or ab.shape[0] != lower + upper + 1:
         raise ShapeError(f"solve_banded: ab must have {lower + upper + 1} rows for (l, u) = {l_and_u}, got {ab.shape}")
-    rows, columns, bands = [], [], []
-    for j in range(n):
-        for i in range(max(0, j - upper), min(n, j + lower + 1)):
-            rows.append(i)
-            columns.append(j)
-            bands.append(upper + i - j)
-    rows, columns = np.array(rows, dtype=np.intp), np.array(columns, dtype=np.intp)
-    dense = scatter_add(ab[np.array(bands, dtype=np.intp), columns], index=(rows, columns), shape=(n, n))
-    return _linalg.solve(dense, _tensor(b))
+    if b.ndim not in (1, 2) or b.shape[0] != n:
+        raise ShapeError(f"solve_banded: b must have {n} rows (ab has {n} columns), got shape {b.shape}")
+    columns = b if b.ndim == 2 else F.reshape(b, (n, 1))
+    x = _ops.solve_banded(ab, columns, lower=lower, upper=upper)
+    return x if b.ndim == 2 else F.reshape(x, (n,))
 
 
 __all__ = ["cho_factor", "cho_solve", "expm", "solve_banded", "solve_sylvester", "solve_triangular", "sqrtm"]

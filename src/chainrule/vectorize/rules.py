@@ -373,7 +373,10 @@ def _one_axis(prim, values, batched, params, size):
 
 RULES: dict[str, Any] = {
     **{name: _one_axis for name in ("fft", "ifft", "rfft", "irfft")},
-    **{name: one_by_one for name in ("convolve", "solve_triangular", "expm", "solve_sylvester", "sqrtm")},
+    **{
+        name: one_by_one
+        for name in ("convolve", "solve_triangular", "expm", "solve_sylvester", "sqrtm", "solve_banded")
+    },
     **{name: elementwise for name in _ELEMENTWISE_TOO},
     "where": _where,
     **{name: _with_axis for name in ("sum", "max", "min", "prod", "logsumexp", "softmax", "log_softmax")},
