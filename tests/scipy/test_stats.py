@@ -216,3 +216,14 @@ def test_t_with_infinite_degrees_of_freedom_is_the_normal_and_its_cdf_reaches_0_
     assert S.t.entropy(np.inf).item() == pytest.approx(scipy_stats.t.entropy(np.inf), rel=1e-14)
     slope = cr.grad(lambda y: cr.sum(S.t.cdf(y, np.array([3.0, np.inf]))))(np.array([0.3, 0.3])).numpy()
     np.testing.assert_allclose(slope, scipy_stats.t.pdf(0.3, [3.0, np.inf]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("df", [0.5, 1.0, 3.0, np.inf])
+def test_distribution_functions_at_infinity_have_slope_zero(df):
+    x = np.array([-np.inf, -3.0, 0.5, np.inf])
+    np.testing.assert_allclose(S.t.cdf(x, df).numpy(), scipy_stats.t.cdf(x, df), atol=1e-15)
+    np.testing.assert_allclose(S.t.sf(x, df).numpy(), scipy_stats.t.sf(x, df), atol=1e-15)
+    slope = cr.grad(lambda y: cr.sum(S.t.cdf(y, df)))(x).numpy()
+    np.testing.assert_allclose(slope, scipy_stats.t.pdf(x, df), atol=1e-15)
+    slope = cr.grad(lambda y: cr.sum(S.norm.cdf(y, 0.2, 1.5)))(x).numpy()
+    np.testing.assert_allclose(slope, scipy_stats.norm.pdf(x, 0.2, 1.5), atol=1e-15)

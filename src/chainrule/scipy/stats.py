@@ -65,10 +65,18 @@ def _distribution(logpdf: Any, cdf: Any, sf: Any, entropy: Any, logcdf: Any = No
     )
 
 
+def _norm_cdf(x, loc=0.0, scale=1.0):
+    """Φ(z), with z = ±inf answered as 1 and 0 with slope 0 (exp(log Φ) would give 0·inf there)."""
+    z, _ = _standard(x, loc, scale)
+    infinite = F.abs(z) == np.inf
+    upper = z.detach() > 0
+    return F.where(infinite, F.where(upper, 1.0, 0.0), F.exp(_ops.log_ndtr(F.where(infinite, 0.0, z))))
+
+
 norm = _distribution(
     _norm_logpdf,
-    cdf=lambda x, loc=0.0, scale=1.0: F.exp(_norm_logcdf(x, loc, scale)),
-    sf=lambda x, loc=0.0, scale=1.0: F.exp(_norm_logsf(x, loc, scale)),
+    cdf=_norm_cdf,
+    sf=lambda x, loc=0.0, scale=1.0: _norm_cdf(-_tensor(x), -_tensor(loc), scale),
     entropy=lambda loc=0.0, scale=1.0: 0.5 * (1 + LOG_2PI) + F.log(_tensor(scale)) + 0 * _tensor(loc),
     logcdf=_norm_logcdf,
     logsf=_norm_logsf,
@@ -89,7 +97,9 @@ def _finite_t_cdf(x, df, loc=0.0, scale=1.0):
     polynomial 0.5 + pdf(0)(z - (df+1)/(6 df) z³ + (df+1)(df+3)/(40 df²) z⁵) (the next term is below 1e-20)."""
     z, _ = _standard(x, loc, scale)
     df = _tensor(df)
-    lower, centre = z < -1, F.abs(z) < 1e-3
+    x_sign = z.detach()
+    lower, centre, infinite = z < -1, F.abs(z) < 1e-3, F.abs(z) == np.inf
+    z = F.where(infinite, -2.0, z)  # (±inf answered below: 0 and 1, slope 0)
     # each form on its own elements (chosen with where, so vmap can batch it), the other elements given a
     # harmless point (no 0·inf in the gradient)
     low = F.where(lower, z, -2.0)
@@ -100,7 +110,8 @@ def _finite_t_cdf(x, df, loc=0.0, scale=1.0):
     squared = near * near
     density_at_zero = F.exp(gammaln((df + 1) / 2) - gammaln(df / 2) - 0.5 * F.log(df * math.pi))
     series = 1 - (df + 1) / (6 * df) * squared + (df + 1) * (df + 3) / (40 * df * df) * squared * squared
-    return F.where(centre, 0.5 + density_at_zero * near * series, F.where(lower, tail, middle))
+    cdf = F.where(centre, 0.5 + density_at_zero * near * series, F.where(lower, tail, middle))
+    return F.where(infinite, F.where(x_sign > 0, 1.0, 0.0), cdf)
 
 
 def _finite_t_entropy(df, loc=0.0, scale=1.0):
@@ -134,7 +145,7 @@ def _t_or_normal(finite: Any, normal: Any, df_position: int) -> Any:
 
 
 _t_logpdf = _t_or_normal(_finite_t_logpdf, _norm_logpdf, 1)
-_t_cdf = _t_or_normal(_finite_t_cdf, lambda x, loc=0.0, scale=1.0: F.exp(_norm_logcdf(x, loc, scale)), 1)
+_t_cdf = _t_or_normal(_finite_t_cdf, _norm_cdf, 1)
 
 
 def _t_entropy(df, loc=0.0, scale=1.0):
