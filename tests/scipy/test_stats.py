@@ -137,7 +137,7 @@ def test_multivariate_normal_and_dirichlet():
     check_grads(lambda x, m, c: S.multivariate_normal.logpdf(x, m, (c + c.T) / 2), xs, mean, cov)
     x, alpha = np.array([0.2, 0.3, 0.5]), np.array([1.5, 2.0, 3.0])
     np.testing.assert_allclose(S.dirichlet.logpdf(x, alpha).numpy(), scipy_stats.dirichlet.logpdf(x, alpha))
-    check_grads(S.dirichlet.logpdf, x, alpha)
+    check_grads(lambda y, a: S.dirichlet.logpdf(y / cr.sum(y), a), x, alpha)  # (kept on the simplex)
 
 
 def test_outside_the_support_the_density_is_zero_and_the_gradient_is_too():
@@ -227,3 +227,10 @@ def test_distribution_functions_at_infinity_have_slope_zero(df):
     np.testing.assert_allclose(slope, scipy_stats.t.pdf(x, df), atol=1e-15)
     slope = cr.grad(lambda y: cr.sum(S.norm.cdf(y, 0.2, 1.5)))(x).numpy()
     np.testing.assert_allclose(slope, scipy_stats.norm.pdf(x, 0.2, 1.5), atol=1e-15)
+
+
+def test_dirichlet_refuses_what_scipy_refuses():
+    with pytest.raises(ValueError, match="simplex"):
+        S.dirichlet.logpdf(np.array([0.2, 0.3, 0.6]), np.array([1.0, 2.0, 3.0]))
+    with pytest.raises(ValueError, match="positive"):
+        S.dirichlet.logpdf(np.array([0.2, 0.3, 0.5]), np.array([1.0, -2.0, 3.0]))

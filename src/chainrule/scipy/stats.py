@@ -355,6 +355,17 @@ multivariate_normal = SimpleNamespace(
 )
 
 
+def _check_dirichlet(x: Tensor, alpha: Tensor) -> None:
+    """SciPy's checks (alpha > 0, x on the simplex), on plain values (under vmap each example is not seen)."""
+    values, weights = x.data, alpha.data
+    if not (isinstance(values, np.ndarray | np.generic) and isinstance(weights, np.ndarray | np.generic)):
+        return
+    if np.any(weights <= 0):
+        raise ValueError(f"dirichlet: every alpha must be positive, got {weights}")
+    if np.any(values < 0) or np.any(values > 1) or np.any(np.abs(np.sum(values, axis=0) - 1) > 1e-9):
+        raise ValueError("dirichlet: x must lie on the simplex (entries in [0, 1] summing to 1 along the first axis)")
+
+
 def _dirichlet_logpdf(x, alpha):
     """SciPy's layout: x of shape (K,) or (K, N) (the components along the first axis; K - 1 of them mean the last
     is 1 minus their sum), alpha of shape (K,)."""
@@ -366,6 +377,7 @@ def _dirichlet_logpdf(x, alpha):
         raise ValueError(f"dirichlet: x must have {k} or {k - 1} components along its first axis, got {x.shape}")
     if x.shape[0] == k - 1:
         x = F.concatenate([x, 1 - F.sum(x, axis=0, keepdims=True)], axis=0)
+    _check_dirichlet(x, alpha)
     weights = F.reshape(alpha, (k,) + (1,) * (x.ndim - 1))
     norm_term = F.sum(gammaln(alpha)) - gammaln(F.sum(alpha))
     return F.sum(xlogy(weights - 1, x), axis=0) - norm_term
