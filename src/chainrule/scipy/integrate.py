@@ -51,6 +51,12 @@ def _solve(rhs: Any, y0: np.ndarray, times: np.ndarray, rtol: Any, atol: Any, op
     return states
 
 
+def _unpack(state: Any, n: int, sizes: list) -> tuple:
+    """The augmented state [y, a, dL/dt_0, dL/dθ...] (arrays or tensors) back into a, dL/dt_0 and each dL/dθ."""
+    ends = np.cumsum([2 * n + 1, *sizes])
+    return state[n : 2 * n], state[2 * n], [state[start:end] for start, end in zip(ends[:-1], ends[1:])]
+
+
 def _differentiable(leaf: Any) -> bool:
     return type(leaf) is Tensor or isinstance(leaf, (np.ndarray, float, complex, np.floating, np.complexfloating))
 
@@ -137,11 +143,7 @@ def odeint(func: Any, y0: Any, t: Any, *args: Any, rtol: Any = None, atol: Any =
             a = a + gi
             state = np.concatenate([ys[i].reshape(-1), a, [first_time], *param_grads])
             state = _solve(augmented, state, ts[i - 1 : i + 1][::-1].copy(), rtol, atol, options)[-1]
-            a, first_time = state[n : 2 * n], state[2 * n]
-            offset = 2 * n + 1
-            for k, size in enumerate(sizes):
-                param_grads[k] = state[offset : offset + size]
-                offset += size
+            a, first_time, param_grads = _unpack(state, n, sizes)
         time_grads[0] = first_time
         a = a + g[0].reshape(-1)
         grads = (a.reshape(shape), time_grads, *(p.reshape(q.shape) for p, q in zip(param_grads, params)))
@@ -183,11 +185,7 @@ def odeint(func: Any, y0: Any, t: Any, *args: Any, rtol: Any = None, atol: Any =
             # (a segment of length 0 too: its value is unchanged, but its ends' derivatives are ±the dynamics)
             pair = F.stack([t_[i], t_[i - 1]])
             state = globals()["odeint"](aug, state, pair, *params, rtol=rtol, atol=atol, **options)[-1]
-            a, first_time = state[n : 2 * n], state[2 * n]
-            offset = 2 * n + 1
-            for k, size in enumerate(sizes):
-                param_grads[k] = state[offset : offset + size]
-                offset += size
+            a, first_time, param_grads = _unpack(state, n, sizes)
         time_grads[0] = first_time
         a = a + F.reshape(g[0], (-1,))
         return (
