@@ -174,9 +174,9 @@ def gammainc_jet(xp: Any, a: Any, x: Any) -> Jet:
     series = inside & (x < a + 1)
     fraction = inside & ~series
     if series.any():
-        _place(out, _lower_gamma_series(xp, Jet(a[series], 1.0), x[series]), series, keep_value=True)
+        _place(out, _lower_gamma_series(xp, Jet(a[series], 1.0), x[series]), series)
     if fraction.any():
-        _place(out, -_upper_gamma_fraction(xp, Jet(a[fraction], 1.0), x[fraction]), fraction, keep_value=True)
+        _place(out, -_upper_gamma_fraction(xp, Jet(a[fraction], 1.0), x[fraction]), fraction)
     out.v = xp.where(a > 0, out.v, xp.nan)
     return out
 
@@ -207,17 +207,18 @@ def betainc_jet(xp: Any, a: Any, b: Any, x: Any) -> Jet:
     mirrored = inside & ~direct
     if direct.any():
         _place(out, _incomplete_beta_fraction(xp, Jet(a[direct], 1.0), Jet(b[direct], 0.0, 1.0), x[direct]),
-               direct, keep_value=True)  # fmt: skip
+               direct)  # fmt: skip
     if mirrored.any():
         # I_x(a, b) = 1 - I_{1-x}(b, a): the fraction converges fast on the other side
         swapped = _incomplete_beta_fraction(xp, Jet(b[mirrored], 0.0, 1.0), Jet(a[mirrored], 1.0), 1 - x[mirrored])
-        _place(out, -swapped, mirrored, keep_value=True)
+        _place(out, -swapped, mirrored)
     out.v = xp.where((a > 0) & (b > 0), out.v, xp.nan)
     return out
 
 
-def _place(out: Jet, part: Jet, mask: Any, keep_value: bool) -> None:
-    for name in Jet.PARTS[1 if keep_value else 0 :]:
+def _place(out: Jet, part: Jet, mask: Any) -> None:
+    """The derivatives of ``part`` into ``out`` at ``mask`` (the value stays SciPy's)."""
+    for name in Jet.PARTS[1:]:
         getattr(out, name)[mask] = getattr(part, name)
 
 
