@@ -12,6 +12,7 @@ NumPy arrays are taken as float64 tensors.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -538,6 +539,15 @@ def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
 # -- custom rules and checkpointing -----------------------------------------------------------------------------
 
 
+_RECORDED: contextvars.ContextVar[bool] = contextvars.ContextVar("custom_vjp_backward_recorded", default=False)
+
+
+def backward_is_recorded() -> bool:
+    """Inside a custom_vjp's bwd: whether this backward pass is being recorded (create_graph, or a derivative of
+    the gradient to come), so bwd should compute with chainrule's operations rather than on plain values."""
+    return _RECORDED.get()
+
+
 class custom_vjp:
     """A function with a reverse rule of your own, used by ``backward()`` and by every transform::
 
@@ -650,7 +660,11 @@ class custom_vjp:
 
         def rule(g: Any, ans: Any, *inputs: Any) -> tuple:
             create = type(g) is Tensor  # the engine hands Tensors to rules when it records the backward pass
-            grads = self._gradients(residuals, g if create else Tensor._from_op(g, None), count, create)
+            token = _RECORDED.set(create)
+            try:
+                grads = self._gradients(residuals, g if create else Tensor._from_op(g, None), count, create)
+            finally:
+                _RECORDED.reset(token)
             return tuple(
                 _zeros(x) if gi is None else (_as_tensor(gi) if create else _copied(ops.constant(_as_tensor(gi))))
                 for gi, x in zip(grads, inputs)

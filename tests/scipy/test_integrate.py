@@ -116,7 +116,7 @@ def test_second_derivatives_through_odeint_and_forward_mode_refused():
     step = 1e-5
     numeric = (cr.grad(loss)(0.7 + step).item() - cr.grad(loss)(0.7 - step).item()) / (2 * step)
     assert cr.grad(cr.grad(loss))(0.7).item() == pytest.approx(numeric, rel=1e-6)
-    with pytest.raises(cr.GradientError, match="odeint: forward mode"):  # forward over reverse: refused
+    with pytest.raises(cr.GradientError, match="odeint.*forward mode"):  # forward over reverse: refused
         cr.hessian(loss)(0.7)
 
 

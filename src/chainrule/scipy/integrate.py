@@ -27,7 +27,7 @@ import numpy as np
 from .. import engine
 from ..errors import GradientError
 from ..tensor import Tensor
-from ..transforms import custom_vjp, tree_flatten, tree_unflatten, vjp
+from ..transforms import backward_is_recorded, custom_vjp, tree_flatten, tree_unflatten, vjp
 from .special import _tensor
 
 
@@ -76,13 +76,17 @@ def odeint(func: Any, y0: Any, t: Any, *args: Any, rtol: Any = None, atol: Any =
     y0, t = _tensor(y0), _tensor(t)
     leaves, spec = tree_flatten(list(args))  # args may nest: a list of (weights, bias) pairs, a dict, ...
     positions = [i for i, leaf in enumerate(leaves) if _differentiable(leaf)]
-    user_func = func
+    flat_already = len(positions) == len(leaves) == len(args) and not any(
+        isinstance(a, (list, tuple, dict)) for a in args
+    )
+    if not flat_already:  # (func is called thousands of times: wrapped only when the arguments need it)
+        user_func = func
 
-    def func(y: Any, time: Any, *flat: Any) -> Any:
-        full = list(leaves)
-        for i, value in zip(positions, flat):
-            full[i] = value
-        return user_func(y, time, *tree_unflatten(spec, full))
+        def func(y: Any, time: Any, *flat: Any) -> Any:
+            full = list(leaves)
+            for i, value in zip(positions, flat):
+                full[i] = value
+            return user_func(y, time, *tree_unflatten(spec, full))
 
     args = tuple(_tensor(leaves[i]) for i in positions)
     if t.ndim != 1 or t.shape[0] < 1:
@@ -195,7 +199,7 @@ def odeint(func: Any, y0: Any, t: Any, *args: Any, rtol: Any = None, atol: Any =
         )
 
     def adjoint(residuals, g):
-        if type(g) is Tensor:  # the engine hands tensors to rules only when it records the backward pass
+        if backward_is_recorded():  # a derivative of this gradient may be taken
             if g._tangents or any(x._tangents for x in residuals[3]):
                 raise GradientError(
                     "odeint: forward mode (jvp, hessian, jacobian(mode='fwd')) is refused: its adjoint runs in "
